@@ -1,0 +1,32 @@
+"""onelazy: the lazy LoRA recipe as a library and a command line.
+
+The public functions are imported on first use, so ``import onelazy`` stays cheap::
+
+    import onelazy
+    config = onelazy.onetrainer.read_train_config("config.json")
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+__version__ = "0.1.0"
+
+# public name -> module that defines it; resolved lazily by __getattr__.
+_LAZY: dict[str, str] = {
+    "errors": "onelazy.errors",
+    "onetrainer": "onelazy.onetrainer",
+}
+
+__all__ = ["__version__", *_LAZY]
+
+
+def __getattr__(name: str) -> Any:
+    module_name = _LAZY.get(name)
+    if module_name is None:
+        raise AttributeError(f"module 'onelazy' has no attribute {name!r}")
+    module = importlib.import_module(module_name)
+    value = module if module.__name__.endswith(f".{name}") else getattr(module, name)
+    globals()[name] = value
+    return value

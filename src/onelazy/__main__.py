@@ -1,0 +1,5 @@
+"""``python -m onelazy`` runs the command line."""
+
+from onelazy.cli import main
+
+main()

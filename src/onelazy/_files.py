@@ -1,0 +1,54 @@
+"""Writing files so that a crash or Ctrl+C never leaves a half-written one.
+
+Every file onelazy writes goes through here: the bytes go to a temporary file in the same folder,
+are flushed to disk, and the temporary file is renamed over the target (atomic on POSIX and on
+Windows for files on one volume).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from onelazy.errors import StorageError
+
+
+def atomic_write_bytes(path: str | os.PathLike[str], data: bytes, *, mode: int | None = None) -> Path:
+    """Write ``data`` to ``path`` atomically; ``mode`` (e.g. ``0o600``) is set before the rename."""
+    target = Path(path)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    except OSError as exc:
+        raise StorageError(f"{target}: cannot write: {exc.strerror or exc}") from exc
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            if mode is not None:
+                os.chmod(tmp_name, mode)
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp_name, target)
+    except BaseException as exc:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp_name)
+        if isinstance(exc, OSError):
+            raise StorageError(f"{target}: cannot write: {exc.strerror or exc}") from exc
+        raise
+    return target
+
+
+def atomic_write_text(path: str | os.PathLike[str], text: str, *, mode: int | None = None) -> Path:
+    """Write ``text`` as UTF-8 to ``path`` atomically."""
+    return atomic_write_bytes(path, text.encode("utf-8"), mode=mode)
+
+
+def atomic_write_json(
+    path: str | os.PathLike[str], value: Any, *, indent: int = 4, mode: int | None = None
+) -> Path:
+    """Write ``value`` as JSON (UTF-8, trailing newline) to ``path`` atomically."""
+    return atomic_write_text(path, json.dumps(value, indent=indent, ensure_ascii=False) + "\n", mode=mode)

@@ -1,0 +1,153 @@
+"""One exception hierarchy for onelazy, grouped by cause.
+
+Every error onelazy raises on purpose is an :class:`OnelazyError`. The CLI turns one into a single
+line on stderr and its :attr:`~OnelazyError.exit_code`: 2 when the person's input is wrong (a usage
+error: fix the command, the file or the folder), 1 when something failed that the input did not
+cause (a server, OneTrainer, the disk).
+
+    OnelazyError
+    ├── UsageError                      exit 2: the input is wrong
+    │   ├── ConfigError                 a OneTrainer config, concepts or samples file / value
+    │   │   └── MigrationError          an old config OneTrainer's own migration would crash on
+    │   ├── PresetError                 a preset name or preset file
+    │   ├── ProjectFileError            onelazy.yaml
+    │   └── DatasetError                an image folder: missing, empty, unwritable
+    ├── OneTrainerError                 exit 1: the OneTrainer install
+    │   ├── OneTrainerNotFound
+    │   └── OneTrainerVersionMismatch
+    ├── BackendError                    exit 1: SwarmUI / ComfyUI
+    │   ├── BackendUnreachable
+    │   ├── BackendProtocolError
+    │   └── BackendRejected
+    ├── LaunchError                     exit 1: running OneTrainer
+    │   ├── PreflightError
+    │   └── WorkspaceLocked
+    └── StorageError                    exit 1: a file could not be written or moved
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+
+class OnelazyError(Exception):
+    """Base of every error onelazy raises on purpose; the CLI prints it as one line."""
+
+    exit_code: int = 1
+
+
+# --------------------------------------------------------------------------- the input is wrong
+
+
+class UsageError(OnelazyError):
+    """The person's input (flags, a file, a folder) is wrong; fixing it fixes the error."""
+
+    exit_code = 2
+
+
+class ConfigError(UsageError):
+    """A value in a OneTrainer config, concepts or samples file is not one OneTrainer would take.
+
+    Carries where (``file``, the dotted ``key``) and what would be accepted (``allowed``, and a
+    ``hint`` such as a "did you mean"), so a message can name all of them in one line.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        file: str | Path | None = None,
+        key: str | None = None,
+        allowed: Sequence[str] | str | None = None,
+        hint: str | None = None,
+    ) -> None:
+        self.file = str(file) if file is not None else None
+        self.key = key
+        self.allowed = allowed
+        self.hint = hint
+        self.detail = message
+        super().__init__(self._format())
+
+    def _format(self) -> str:
+        where = ": ".join(part for part in (self.file, self.key) if part)
+        text = f"{where}: {self.detail}" if where else self.detail
+        if self.hint:
+            text += f"; {self.hint}"
+        return text
+
+
+class MigrationError(ConfigError):
+    """An old config that OneTrainer's own migration would crash on (e.g. a partial unversioned dict)."""
+
+
+class PresetError(UsageError):
+    """An unknown preset name, or a preset file that is not valid."""
+
+
+class ProjectFileError(UsageError):
+    """``onelazy.yaml`` is not valid; the message names the line and column."""
+
+
+class DatasetError(UsageError):
+    """An image folder that cannot be used: missing, not a folder, empty, or unwritable."""
+
+
+# --------------------------------------------------------------------------- OneTrainer install
+
+
+class OneTrainerError(OnelazyError):
+    """The OneTrainer install cannot be used as it is."""
+
+
+class OneTrainerNotFound(OneTrainerError):
+    """No OneTrainer at the given path or ``ONETRAINER_DIR``, or it lacks ``scripts/train.py``."""
+
+
+class OneTrainerVersionMismatch(OneTrainerError):
+    """The OneTrainer install expects a config version other than the one onelazy writes."""
+
+
+# --------------------------------------------------------------------------- image backends
+
+
+class BackendError(OnelazyError):
+    """A SwarmUI or ComfyUI server did not do what was asked; the message names the URL."""
+
+    def __init__(self, message: str, *, url: str | None = None) -> None:
+        self.url = url
+        super().__init__(f"{url}: {message}" if url else message)
+
+
+class BackendUnreachable(BackendError):
+    """The server could not be reached (refused, timed out, dropped) after bounded retries."""
+
+
+class BackendProtocolError(BackendError):
+    """The server answered, but not in the shape its protocol promises (or is not the kind named)."""
+
+
+class BackendRejected(BackendError):
+    """The server understood the request and refused it (unknown model, bad parameter, node error)."""
+
+
+# --------------------------------------------------------------------------- running OneTrainer
+
+
+class LaunchError(OnelazyError):
+    """A training run could not be started or did not end well."""
+
+
+class PreflightError(LaunchError):
+    """A check before starting OneTrainer failed; nothing was started."""
+
+
+class WorkspaceLocked(LaunchError):
+    """Another launch is already running in the same workspace (its lock file is held)."""
+
+
+# --------------------------------------------------------------------------- the disk
+
+
+class StorageError(OnelazyError):
+    """A file could not be written, moved or read back; nothing was left half-written."""
