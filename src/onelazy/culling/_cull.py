@@ -1,0 +1,588 @@
+"""``cull()``: measure every image once, decide, move the rejects, write the report."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from itertools import repeat
+from pathlib import Path
+from typing import Any
+
+from onelazy._files import atomic_write_bytes
+from onelazy.errors import DatasetError, StorageError
+
+from ._measure import IMAGE_EXTENSIONS, MEASURE_SIDE, Measure, measure_many
+from ._store import (
+    HTML_NAME,
+    MANIFEST_NAME,
+    REASONS,
+    REJECTED_DIR,
+    REPORT_NAME,
+    MoveBatch,
+    check_dataset,
+    companions_of,
+    list_images,
+    move_with_companions,
+    natural_key,
+    read_report,
+    rejected_target,
+    update_manifest,
+    write_html,
+    write_report,
+)
+
+#: Near-duplicate distance (pHash bits out of 64) used unless told otherwise; see docs/cull.md.
+DEFAULT_NEAR_DISTANCE = 6
+#: Blurry: sharpness under this fraction of the dataset's median sharpness.
+DEFAULT_BLUR_RATIO = 0.2
+#: Flat: contrast under this fraction of the dataset's median contrast ...
+DEFAULT_FLAT_RATIO = 0.1
+#: ... or under this many grey levels whatever the dataset (an all-flat dataset stays caught).
+FLAT_FLOOR = 1.0
+#: Shorter side under this many pixels is too small (SD 1.5's training resolution).
+DEFAULT_MIN_SIDE = 512
+#: Checks that can be switched off with ``skip``.
+CHECKS: tuple[str, ...] = ("too-small", "aspect", "flat", "blurry", "duplicate", "near-duplicate")
+
+ProgressCallback = Callable[[str, int, int], None]
+
+
+@dataclass
+class Decision:
+    """What cull decided about one file, and why."""
+
+    file: str
+    status: str  # "kept" or "rejected"
+    reason: str | None = None
+    message: str = ""
+    moved_to: str | None = None
+    companions: list[dict[str, str]] = field(default_factory=list)
+    keeper: str | None = None
+    distance: int | None = None
+    measures: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "file": self.file,
+            "status": self.status,
+            "reason": self.reason,
+            "message": self.message,
+        }
+        if self.moved_to:
+            data["moved_to"] = self.moved_to
+        if self.companions:
+            data["companions"] = self.companions
+        if self.keeper is not None:
+            data["keeper"] = self.keeper
+        if self.distance is not None:
+            data["distance"] = self.distance
+        data["measures"] = self.measures
+        return data
+
+
+@dataclass
+class CullReport:
+    """The outcome of one :func:`cull` run (also what ``cull-report.json`` holds)."""
+
+    dataset: Path
+    decisions: list[Decision]
+    thresholds: dict[str, Any]
+    dry_run: bool
+
+    @property
+    def kept(self) -> list[Decision]:
+        return [d for d in self.decisions if d.status == "kept"]
+
+    @property
+    def rejected(self) -> list[Decision]:
+        return [d for d in self.decisions if d.status == "rejected"]
+
+    def counts(self) -> dict[str, int]:
+        """Rejected files per reason (in check order), plus ``kept``."""
+        counts = {"kept": len(self.kept)}
+        for reason in REASONS:
+            n = sum(1 for d in self.rejected if d.reason == reason)
+            if n:
+                counts[reason] = n
+        return counts
+
+
+def _median(values: Sequence[float]) -> float:
+    ordered = sorted(values)
+    if not ordered:
+        return 0.0
+    middle = len(ordered) // 2
+    return ordered[middle] if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2
+
+
+def _workers(requested: int | None) -> int:
+    if requested is not None:
+        return max(1, requested)
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def _measure_all(
+    root: Path, images: list[str], workers: int, progress: ProgressCallback | None
+) -> Iterator[Measure]:
+    """Measures in input order; a process pool when there is enough work to pay for starting it."""
+    batch = 8
+    batches = [images[i : i + batch] for i in range(0, len(images), batch)]
+    done = 0
+    if workers <= 1 or len(images) < 4 * batch:
+        for chunk in batches:
+            results = measure_many(str(root), chunk)
+            done += len(chunk)
+            if progress:
+                progress("measure", done, len(images))
+            yield from results
+        return
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        try:
+            for results in pool.map(measure_many, repeat(str(root)), batches):
+                done += len(results)
+                if progress:
+                    progress("measure", done, len(images))
+                yield from results
+        except BaseException:
+            pool.shutdown(wait=True, cancel_futures=True)
+            raise
+
+
+def _quality_key(m: Measure) -> tuple[float, int, tuple[tuple[int, int | str], ...]]:
+    """Best first: sharpest, then largest, then first by name."""
+    return (-m.sharpness, -(m.width * m.height), natural_key(m.file))
+
+
+def _decide(
+    measures: list[Measure],
+    *,
+    min_side: int,
+    aspect: tuple[float, float] | None,
+    near_distance: int,
+    blur_ratio: float,
+    blur_threshold: float | None,
+    flat_ratio: float,
+    flat_threshold: float | None,
+    skip: frozenset[str],
+) -> tuple[list[Decision], dict[str, Any]]:
+    from ._search import near_pairs
+
+    decisions: dict[str, Decision] = {}
+
+    def reject(m: Measure, reason: str, message: str, **extra: Any) -> None:
+        decisions[m.file] = Decision(m.file, "rejected", reason, message, measures=_measures(m), **extra)
+
+    candidates: list[Measure] = []
+    for m in measures:
+        if not m.readable:
+            reject(m, "unreadable", f"unreadable: {m.error}")
+        elif "too-small" not in skip and min(m.width, m.height) < min_side:
+            reject(m, "too-small", f"too small: {m.width}x{m.height}, shorter side under {min_side} px")
+        elif aspect is not None and "aspect" not in skip and not aspect[0] <= m.width / m.height <= aspect[1]:
+            ratio = m.width / m.height
+            reject(m, "aspect", f"aspect ratio {ratio:.2f} is outside {aspect[0]:g}-{aspect[1]:g}")
+        else:
+            candidates.append(m)
+
+    contrast_median = _median([m.contrast for m in candidates])
+    flat_limit = (
+        flat_threshold if flat_threshold is not None else max(FLAT_FLOOR, flat_ratio * contrast_median)
+    )
+    flat_basis = (
+        ""
+        if flat_threshold is not None
+        else f" ({flat_ratio:g} x the dataset's median {contrast_median:.1f})"
+    )
+    remaining: list[Measure] = []
+    for m in candidates:
+        if "flat" not in skip and m.contrast < flat_limit:
+            reject(
+                m,
+                "flat",
+                f"flat: grey standard deviation {m.contrast:.1f} under {flat_limit:.1f}{flat_basis}",
+            )
+        else:
+            remaining.append(m)
+
+    sharpness_median = _median([m.sharpness for m in remaining])
+    blur_limit = blur_threshold if blur_threshold is not None else blur_ratio * sharpness_median
+    blur_basis = (
+        ""
+        if blur_threshold is not None
+        else f" ({blur_ratio:g} x the dataset's median {sharpness_median:.1f})"
+    )
+    sharp: list[Measure] = []
+    for m in remaining:
+        if "blurry" not in skip and m.sharpness < blur_limit:
+            reject(m, "blurry", f"blurry: sharpness {m.sharpness:.1f} under {blur_limit:.1f}{blur_basis}")
+        else:
+            sharp.append(m)
+
+    sharp.sort(key=_quality_key)  # best first: the first of each group is the one kept
+    unique: list[Measure] = []
+    if "duplicate" not in skip:
+        keeper_of: dict[str, Measure] = {}
+        for m in sharp:
+            keeper = keeper_of.setdefault(m.pixel_digest, m)
+            if keeper is m:
+                unique.append(m)
+            else:
+                reject(
+                    m,
+                    "duplicate",
+                    f"duplicate of {keeper.file} (same pixels)",
+                    keeper=keeper.file,
+                    distance=0,
+                )
+    else:
+        unique = sharp
+
+    kept = unique
+    if "near-duplicate" not in skip and len(unique) > 1:
+        import numpy as np
+
+        hashes = np.array([m.phash for m in unique], dtype=np.uint64)
+        left, right, distance = near_pairs(hashes, near_distance)
+        neighbours: dict[int, list[tuple[int, int]]] = {}
+        for a, b, d in zip(left.tolist(), right.tolist(), distance.tolist(), strict=True):
+            neighbours.setdefault(a, []).append((b, d))
+            neighbours.setdefault(b, []).append((a, d))
+        taken = [False] * len(unique)
+        kept = []
+        for index, m in enumerate(unique):  # best first
+            if taken[index]:
+                continue
+            taken[index] = True
+            kept.append(m)
+            for other, d in sorted(neighbours.get(index, []), key=lambda pair: pair[0]):
+                if not taken[other]:
+                    taken[other] = True
+                    o = unique[other]
+                    reject(
+                        o,
+                        "near-duplicate",
+                        f"near-duplicate of {m.file} (distance {d})",
+                        keeper=m.file,
+                        distance=d,
+                    )
+
+    for m in kept:
+        decisions[m.file] = Decision(m.file, "kept", measures=_measures(m))
+    thresholds = {
+        "min_side": min_side if "too-small" not in skip else None,
+        "aspect": list(aspect) if aspect is not None and "aspect" not in skip else None,
+        "flat_contrast": round(flat_limit, 3) if "flat" not in skip else None,
+        "blur_sharpness": round(blur_limit, 3) if "blurry" not in skip else None,
+        "near_distance": near_distance if "near-duplicate" not in skip else None,
+        "median_contrast": round(contrast_median, 3),
+        "median_sharpness": round(sharpness_median, 3),
+        "measure_side": MEASURE_SIDE,
+    }
+    ordered = [decisions[m.file] for m in measures]
+    return ordered, thresholds
+
+
+def _measures(m: Measure) -> dict[str, Any]:
+    if not m.readable:
+        return {}
+    return {
+        "width": m.width,
+        "height": m.height,
+        "format": m.format,
+        "sharpness": round(m.sharpness, 3),
+        "contrast": round(m.contrast, 3),
+        "phash": f"{m.phash:016x}",
+    }
+
+
+def cull(
+    path: str | os.PathLike[str],
+    *,
+    min_side: int = DEFAULT_MIN_SIDE,
+    aspect: tuple[float, float] | None = None,
+    near_distance: int = DEFAULT_NEAR_DISTANCE,
+    blur_ratio: float = DEFAULT_BLUR_RATIO,
+    blur_threshold: float | None = None,
+    flat_ratio: float = DEFAULT_FLAT_RATIO,
+    flat_threshold: float | None = None,
+    skip: Sequence[str] = (),
+    dry_run: bool = False,
+    workers: int | None = None,
+    progress: ProgressCallback | None = None,
+) -> CullReport:
+    """Check every image in ``path`` and move the rejects to ``path/.rejected/<reason>/``.
+
+    Checks, in order (a file gets the first reason that applies): unreadable, too-small (shorter
+    side under ``min_side``), aspect (width/height outside ``aspect``; off unless given), flat,
+    blurry, duplicate (same decoded pixels), near-duplicate (pHash within ``near_distance`` bits).
+    Flat and blurry compare against the dataset's own median unless an absolute threshold is given.
+    Of each duplicate group the sharpest, then largest, then first-named file is kept.
+
+    With ``dry_run`` nothing on disk changes. Otherwise the rejects move (with their captions),
+    ``cull-report.json`` and ``cull-report.html`` are written and ``manifest.jsonl`` (if any) is
+    updated; if any move fails, the moves already made are reversed and :class:`StorageError` raised.
+    """
+    unknown = sorted(set(skip) - set(CHECKS))
+    if unknown:
+        raise DatasetError(f"skip: unknown check {', '.join(unknown)}; allowed: {', '.join(CHECKS)}")
+    if aspect is not None and not 0 < aspect[0] <= aspect[1]:
+        raise DatasetError(f"aspect: {aspect[0]:g}:{aspect[1]:g} is not a range MIN:MAX with 0 < MIN <= MAX")
+    if near_distance < 0 or near_distance > 64:
+        raise DatasetError(f"near_distance: {near_distance} is outside 0-64 (bits of a 64-bit pHash)")
+    root = check_dataset(Path(path), writable=not dry_run)
+    images, by_stem = list_images(root)
+    if not images:
+        raise DatasetError(
+            f"{root}: no images in this folder (looked for {', '.join(sorted(IMAGE_EXTENSIONS))},"
+            f" in subfolders too, skipping hidden ones like {REJECTED_DIR})"
+        )
+    measures: list[Measure] = []
+    for m in _measure_all(root, images, _workers(workers), progress):
+        if m.missing:
+            raise StorageError(f"{root / m.file}: {m.error}; nothing was moved, run cull again")
+        measures.append(m)
+    decisions, thresholds = _decide(
+        measures,
+        min_side=min_side,
+        aspect=aspect,
+        near_distance=near_distance,
+        blur_ratio=blur_ratio,
+        blur_threshold=blur_threshold,
+        flat_ratio=flat_ratio,
+        flat_threshold=flat_threshold,
+        skip=frozenset(skip),
+    )
+    report = CullReport(root, decisions, thresholds, dry_run)
+    if dry_run:
+        return report
+    if progress:
+        progress("move", 0, len(report.rejected))
+    previous = read_report(root)
+    _apply(root, report, by_stem, previous)
+    return report
+
+
+def _apply(
+    root: Path, report: CullReport, by_stem: dict[str, list[str]], previous: dict[str, Any] | None
+) -> None:
+    """Move the rejects and write the report files; all or nothing."""
+    from ._html import render_contact_sheet
+
+    batch = MoveBatch(root)
+    taken: set[str] = set()
+    saved = _SavedFiles(root)
+    try:
+        for decision in report.rejected:
+            assert decision.reason is not None
+            target = rejected_target(root, decision.reason, decision.file, taken)
+            decision.companions = move_with_companions(
+                batch, decision.file, target, companions_of(decision.file, by_stem)
+            )
+            decision.moved_to = target
+        current = {d.file for d in report.decisions}
+        carried = [
+            entry
+            for entry in (previous or {}).get("files", [])
+            if entry.get("status") == "rejected"
+            and entry.get("moved_to")
+            and entry.get("file") not in current
+            and (root / str(entry["moved_to"])).exists()
+        ]
+        data: dict[str, Any] = {
+            "dataset": root.name,
+            "thresholds": report.thresholds,
+            "files": carried + [d.to_json() for d in report.decisions],
+        }
+        write_report(root, data)
+        update_manifest(
+            root,
+            {d.file: {"reason": str(d.reason), "to": str(d.moved_to)} for d in report.rejected},
+            restored=(),
+        )
+        write_html(root, render_contact_sheet(data, root.name))
+    except BaseException:
+        batch.rollback()
+        saved.restore()
+        raise
+
+
+class _SavedFiles:
+    """The report and manifest as they were, to put back if a batch of moves has to be reversed."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.saved: dict[str, bytes | None] = {}
+        for name in (REPORT_NAME, MANIFEST_NAME):
+            try:
+                self.saved[name] = (root / name).read_bytes()
+            except FileNotFoundError:
+                self.saved[name] = None
+            except OSError as exc:
+                raise StorageError(f"{root / name}: cannot read: {exc.strerror or exc}") from exc
+
+    def restore(self) -> None:
+        for name, content in self.saved.items():
+            with contextlib.suppress(OSError, StorageError):
+                if content is None:
+                    (self.root / name).unlink(missing_ok=True)
+                else:
+                    atomic_write_bytes(self.root / name, content)
+
+
+def undo_cull(path: str | os.PathLike[str]) -> list[str]:
+    """Put back every file cull or review moved to ``.rejected`` (with its captions); returns them.
+
+    Checks first that every original place is free, so either everything goes back or nothing does.
+    """
+    from ._html import render_contact_sheet
+
+    root = check_dataset(Path(path), writable=True)
+    data = read_report(root)
+    if data is None:
+        raise DatasetError(f"{root}: no {REPORT_NAME} here, so there is nothing to undo")
+    entries = [e for e in data["files"] if e.get("status") == "rejected" and e.get("moved_to")]
+    for entry in entries:
+        if (root / str(entry["file"])).exists():
+            raise StorageError(
+                f"{root / str(entry['file'])}: a file is back in the place of a reject; move it away first"
+            )
+    batch = MoveBatch(root)
+    saved = _SavedFiles(root)
+    restored: list[str] = []
+    try:
+        for entry in entries:
+            if not (root / str(entry["moved_to"])).exists():
+                continue  # already put back by hand
+            batch.move(str(entry["moved_to"]), str(entry["file"]))
+            for companion in entry.get("companions", []):
+                if (root / companion["to"]).exists() and not (root / companion["from"]).exists():
+                    batch.move(companion["to"], companion["from"])
+            restored.append(str(entry["file"]))
+        for entry in entries:
+            entry["status"] = "kept"
+            entry["message"] = f"restored (was rejected: {entry.get('reason')})"
+            entry["reason"] = None
+            entry.pop("moved_to", None)
+            entry.pop("companions", None)
+        write_report(root, data)
+        update_manifest(root, {}, restored=[str(e["file"]) for e in entries])
+        write_html(root, render_contact_sheet(data, root.name))
+    except BaseException:
+        batch.rollback()
+        saved.restore()
+        raise
+    _remove_empty(root / REJECTED_DIR)
+    return restored
+
+
+def _companions_of_one(root: Path, relative: str) -> list[str]:
+    folder = (root / relative).parent
+    prefix = "" if folder == root else folder.relative_to(root).as_posix() + "/"
+    by_stem: dict[str, list[str]] = {}
+    for entry in os.listdir(folder):
+        if not entry.startswith(".") and (folder / entry).is_file():
+            by_stem.setdefault(os.path.splitext(prefix + entry)[0], []).append(prefix + entry)
+    return companions_of(relative, by_stem)
+
+
+def reject_by_hand(path: str | os.PathLike[str], relative: str) -> dict[str, Any]:
+    """Move one image (and its captions) to ``.rejected/manual/`` and record it in the report at once."""
+    from ._html import render_contact_sheet
+
+    root = check_dataset(Path(path), writable=True)
+    if not (root / relative).is_file():
+        raise DatasetError(f"{root / relative}: no such image in the dataset")
+    batch = MoveBatch(root)
+    saved = _SavedFiles(root)
+    try:
+        target = rejected_target(root, "manual", relative, set())
+        companions = move_with_companions(batch, relative, target, _companions_of_one(root, relative))
+        data = read_report(root) or {"dataset": root.name, "thresholds": {}, "files": []}
+        old = next((e for e in data["files"] if e.get("file") == relative), None)
+        entry = Decision(
+            relative,
+            "rejected",
+            "manual",
+            "rejected by hand in review",
+            moved_to=target,
+            companions=companions,
+            measures=(old or {}).get("measures", {}),
+        ).to_json()
+        data["files"] = [e for e in data["files"] if e.get("file") != relative] + [entry]
+        write_report(root, data)
+        update_manifest(root, {relative: {"reason": "manual", "to": target}}, restored=())
+        write_html(root, render_contact_sheet(data, root.name))
+    except BaseException:
+        batch.rollback()
+        saved.restore()
+        raise
+    return entry
+
+
+def restore_by_hand(path: str | os.PathLike[str], relative: str) -> dict[str, Any]:
+    """Put back one rejected image (and its captions) and record that in the report."""
+    from ._html import render_contact_sheet
+
+    root = check_dataset(Path(path), writable=True)
+    data = read_report(root)
+    entry = next(
+        (
+            e
+            for e in (data or {}).get("files", [])
+            if e.get("file") == relative and e.get("status") == "rejected"
+        ),
+        None,
+    )
+    if data is None or entry is None or not entry.get("moved_to"):
+        raise DatasetError(f"{relative}: not a rejected file of this dataset, nothing to restore")
+    if (root / relative).exists():
+        raise StorageError(f"{root / relative}: a file is back in its place; move it away first")
+    batch = MoveBatch(root)
+    saved = _SavedFiles(root)
+    try:
+        batch.move(str(entry["moved_to"]), relative)
+        for companion in entry.get("companions", []):
+            if (root / companion["to"]).exists() and not (root / companion["from"]).exists():
+                batch.move(companion["to"], companion["from"])
+        entry["status"] = "kept"
+        entry["message"] = f"restored (was rejected: {entry.get('reason')})"
+        entry["reason"] = None
+        entry.pop("moved_to", None)
+        entry.pop("companions", None)
+        write_report(root, data)
+        update_manifest(root, {}, restored=[relative])
+        write_html(root, render_contact_sheet(data, root.name))
+    except BaseException:
+        batch.rollback()
+        saved.restore()
+        raise
+    _remove_empty(root / REJECTED_DIR)
+    return dict(entry)
+
+
+def _remove_empty(top: Path) -> None:
+    from ._store import _remove_empty_dirs
+
+    _remove_empty_dirs(top)
+
+
+__all__ = [
+    "CHECKS",
+    "DEFAULT_BLUR_RATIO",
+    "DEFAULT_FLAT_RATIO",
+    "DEFAULT_MIN_SIDE",
+    "DEFAULT_NEAR_DISTANCE",
+    "HTML_NAME",
+    "CullReport",
+    "Decision",
+    "cull",
+    "reject_by_hand",
+    "restore_by_hand",
+    "undo_cull",
+]

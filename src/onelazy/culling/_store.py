@@ -1,0 +1,274 @@
+"""The dataset side of culling: finding images, moving rejects (with captions), the report file, the manifest.
+
+Nothing is ever deleted. A reject moves to ``DATASET/.rejected/<reason>/<its path>`` together with
+the files that share its stem (captions and other sidecars); ``cull-report.json`` records every move,
+so undo can put each file back. A batch of moves is all-or-nothing: if one fails, the ones already
+done are reversed before the error is raised.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+import tempfile
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from onelazy._files import atomic_write_json, atomic_write_text
+from onelazy.culling._measure import IMAGE_EXTENSIONS
+from onelazy.errors import DatasetError, StorageError
+
+REJECTED_DIR = ".rejected"
+REPORT_NAME = "cull-report.json"
+HTML_NAME = "cull-report.html"
+MANIFEST_NAME = "manifest.jsonl"
+REPORT_FORMAT = "onelazy-cull-report"
+REPORT_VERSION = 1
+
+#: Every reason a file can be rejected for, in the order the checks apply.
+REASONS: tuple[str, ...] = (
+    "unreadable",
+    "too-small",
+    "aspect",
+    "flat",
+    "blurry",
+    "duplicate",
+    "near-duplicate",
+    "manual",
+)
+
+
+def natural_key(name: str) -> tuple[tuple[int, int | str], ...]:
+    """Sort key that puts ``img2`` before ``img10``."""
+    return tuple((0, int(part)) if part.isdigit() else (1, part) for part in re.split(r"(\d+)", name) if part)
+
+
+def check_dataset(root: Path, *, writable: bool) -> Path:
+    """The dataset folder, resolved; a clear :class:`DatasetError` when it cannot be used."""
+    if not root.exists():
+        raise DatasetError(f"{root}: no such folder")
+    if not root.is_dir():
+        raise DatasetError(f"{root}: not a folder; give the folder that holds the images")
+    if writable:
+        try:
+            fd, probe = tempfile.mkstemp(prefix=".onelazy-write-check.", dir=root)
+            os.close(fd)
+            os.unlink(probe)
+        except OSError as exc:
+            raise DatasetError(
+                f"{root}: folder is not writable ({exc.strerror or exc}); cull moves rejects into "
+                f"{REJECTED_DIR}/ and writes {REPORT_NAME} there (use --dry-run to only look)"
+            ) from exc
+    return root.resolve()
+
+
+def list_images(root: Path) -> tuple[list[str], dict[str, list[str]]]:
+    """Image paths relative to ``root`` (POSIX, natural order) and every file path by (folder, stem).
+
+    Hidden folders (``.rejected`` among them) are not looked into.
+    """
+    images: list[str] = []
+    by_stem: dict[str, list[str]] = {}
+    for folder, dirs, files in os.walk(root):
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        relative_folder = os.path.relpath(folder, root)
+        for name in files:
+            if name.startswith("."):
+                continue
+            relative = name if relative_folder == "." else f"{Path(relative_folder).as_posix()}/{name}"
+            stem, extension = os.path.splitext(relative)
+            by_stem.setdefault(stem, []).append(relative)
+            if extension.lower() in IMAGE_EXTENSIONS:
+                images.append(relative)
+    images.sort(key=natural_key)
+    return images, by_stem
+
+
+def companions_of(relative: str, by_stem: dict[str, list[str]]) -> list[str]:
+    """Files that belong to an image: same folder and stem, not themselves images (captions etc.)."""
+    stem = os.path.splitext(relative)[0]
+    siblings = by_stem.get(stem, [])
+    if sum(1 for s in siblings if os.path.splitext(s)[1].lower() in IMAGE_EXTENSIONS) > 1:
+        return []  # two images share the stem: the caption stays with the one that remains
+    return sorted(
+        s for s in siblings if s != relative and os.path.splitext(s)[1].lower() not in IMAGE_EXTENSIONS
+    )
+
+
+@dataclass
+class Move:
+    """One file moved (or to be moved) from ``source`` to ``target``, both relative to the dataset."""
+
+    source: str
+    target: str
+
+
+@dataclass
+class MoveBatch:
+    """Moves done so far, so a failure part-way can be reversed."""
+
+    root: Path
+    done: list[Move] = field(default_factory=list)
+
+    def move(self, source: str, target: str) -> None:
+        src, dst = self.root / source, self.root / target
+        if dst.exists():
+            raise StorageError(f"{dst}: already exists; not moving {source} over it")
+        try:
+            dst.parent.mkdir(parents=True, exist_ok=True)
+            os.rename(src, dst)
+        except FileNotFoundError as exc:
+            raise StorageError(
+                f"{src}: disappeared before it could be moved; nothing was changed, run again"
+            ) from exc
+        except OSError as exc:
+            raise StorageError(f"{src}: cannot move to {target}: {exc.strerror or exc}") from exc
+        self.done.append(Move(source, target))
+
+    def rollback(self) -> None:
+        for step in reversed(self.done):
+            with contextlib.suppress(OSError):
+                os.rename(self.root / step.target, self.root / step.source)
+        self.done.clear()
+        _remove_empty_dirs(self.root / REJECTED_DIR)
+
+
+def _remove_empty_dirs(top: Path) -> None:
+    if not top.is_dir():
+        return
+    for folder, _dirs, _files in sorted(os.walk(top), key=lambda item: -len(item[0])):
+        with contextlib.suppress(OSError):
+            os.rmdir(folder)
+
+
+def rejected_target(root: Path, reason: str, relative: str, taken: set[str]) -> str:
+    """Where a reject goes: ``.rejected/<reason>/<relative>``, with ``~N`` added if that is taken."""
+    base = f"{REJECTED_DIR}/{reason}/{relative}"
+    stem, extension = os.path.splitext(base)
+    candidate, counter = base, 0
+    while candidate in taken or (root / candidate).exists():
+        counter += 1
+        candidate = f"{stem}~{counter}{extension}"
+    taken.add(candidate)
+    return candidate
+
+
+def move_with_companions(
+    batch: MoveBatch, relative: str, target: str, companions: Iterable[str]
+) -> list[dict[str, str]]:
+    """Move an image and its companions next to it; returns the companion moves for the report."""
+    batch.move(relative, target)
+    target_stem = os.path.splitext(target)[0]
+    moved: list[dict[str, str]] = []
+    for companion in companions:
+        companion_target = target_stem + os.path.splitext(companion)[1]
+        if not (batch.root / companion).exists():
+            continue
+        batch.move(companion, companion_target)
+        moved.append({"from": companion, "to": companion_target})
+    return moved
+
+
+# --------------------------------------------------------------------------- the report file
+
+
+def now_iso() -> str:
+    return datetime.now(timezone.utc).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+
+
+def read_report(root: Path) -> dict[str, Any] | None:
+    """The dataset's ``cull-report.json``, or None when there is none yet."""
+    path = root / REPORT_NAME
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError) as exc:
+        raise DatasetError(f"{path}: not a cull report onelazy can read ({exc}); move it aside") from exc
+    if (
+        not isinstance(data, dict)
+        or data.get("format") != REPORT_FORMAT
+        or not isinstance(data.get("files"), list)
+    ):
+        raise DatasetError(
+            f"{path}: not a cull report written by onelazy (key 'format' must be {REPORT_FORMAT!r})"
+        )
+    return data
+
+
+def summarise(files: list[dict[str, Any]]) -> dict[str, Any]:
+    rejected: dict[str, int] = {}
+    kept = 0
+    for entry in files:
+        if entry.get("status") == "rejected":
+            reason = str(entry.get("reason"))
+            rejected[reason] = rejected.get(reason, 0) + 1
+        else:
+            kept += 1
+    ordered = {reason: rejected[reason] for reason in REASONS if reason in rejected}
+    return {"kept": kept, "rejected": sum(rejected.values()), "rejected_by_reason": ordered}
+
+
+def write_report(root: Path, data: dict[str, Any]) -> None:
+    data["format"] = REPORT_FORMAT
+    data["version"] = REPORT_VERSION
+    data["updated"] = now_iso()
+    data["files"] = sorted(data["files"], key=lambda entry: natural_key(str(entry["file"])))
+    data["summary"] = summarise(data["files"])
+    atomic_write_json(root / REPORT_NAME, data, indent=1)
+
+
+# --------------------------------------------------------------------------- the manifest
+
+
+def update_manifest(root: Path, rejected: dict[str, dict[str, str]], restored: Iterable[str]) -> bool:
+    """Mark rejected entries of ``manifest.jsonl`` (and unmark restored ones); False if there is none.
+
+    Entries are never removed: a rejected image keeps its line (prompt, seed, hash) with
+    ``"rejected"`` (the reason) and ``"rejected_to"`` (where it went) added, so whatever reads the
+    manifest still sees every image that was generated. Lines that are not JSON are kept as they are.
+    The file is rewritten atomically.
+    """
+    path = root / MANIFEST_NAME
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return False
+    except OSError as exc:
+        raise StorageError(f"{path}: cannot read: {exc.strerror or exc}") from exc
+    restored_set = set(restored)
+    changed = False
+    lines_out: list[str] = []
+    for line in text.splitlines():
+        try:
+            entry = json.loads(line) if line.strip() else None
+        except ValueError:
+            entry = None
+        if not isinstance(entry, dict) or not isinstance(entry.get("file"), str):
+            lines_out.append(line)
+            continue
+        name = Path(entry["file"]).as_posix()
+        if name in rejected:
+            entry["rejected"] = rejected[name]["reason"]
+            entry["rejected_to"] = rejected[name]["to"]
+            changed = True
+        elif name in restored_set and ("rejected" in entry or "rejected_to" in entry):
+            entry.pop("rejected", None)
+            entry.pop("rejected_to", None)
+            changed = True
+        else:
+            lines_out.append(line)
+            continue
+        lines_out.append(json.dumps(entry, ensure_ascii=False))
+    if changed:
+        atomic_write_text(path, "\n".join(lines_out) + "\n")
+    return True
+
+
+def write_html(root: Path, html: str) -> None:
+    atomic_write_text(root / HTML_NAME, html)
