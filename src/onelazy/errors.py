@@ -18,7 +18,8 @@ cause (a server, OneTrainer, the disk).
     ├── BackendError                    exit 1: SwarmUI / ComfyUI
     │   ├── BackendUnreachable
     │   ├── BackendProtocolError
-    │   └── BackendRejected
+    │   ├── BackendRejected
+    │   └── BackendInterrupted
     ├── LaunchError                     exit 1: running OneTrainer
     │   ├── PreflightError
     │   └── WorkspaceLocked
@@ -129,6 +130,10 @@ class BackendProtocolError(BackendError):
 
 class BackendRejected(BackendError):
     """The server understood the request and refused it (unknown model, bad parameter, node error)."""
+
+
+class BackendInterrupted(BackendError):
+    """Work was abandoned because the client was interrupted or closed (Ctrl+C, a stop request)."""
 
 
 # --------------------------------------------------------------------------- running OneTrainer

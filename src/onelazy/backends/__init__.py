@@ -1,0 +1,202 @@
+"""Image backends: one :class:`Backend` protocol, spoken by the SwarmUI and ComfyUI clients.
+
+``onelazy generate`` renders training images through it, and checkpoint comparison renders each
+saved LoRA through it, so a request carries everything both need: prompt, model, size, sampling
+settings, seed and LoRAs with weights. Only this package speaks HTTP to an image backend.
+
+    from onelazy.backends import GenerationRequest, open_backend
+
+    with open_backend("comfyui", "http://127.0.0.1:8188") as backend:
+        images = backend.generate(GenerationRequest(prompt="photo of a faery", model="sd15.safetensors"))
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Literal, Protocol, runtime_checkable
+
+from onelazy.backends._http import RetryPolicy
+from onelazy.errors import BackendProtocolError, UsageError
+
+if TYPE_CHECKING:
+    from onelazy.backends.comfyui import ComfyUIBackend
+    from onelazy.backends.swarmui import SwarmUIBackend
+
+__all__ = [
+    "KINDS",
+    "Backend",
+    "BackendHealth",
+    "BackendKind",
+    "GeneratedImage",
+    "GenerationRequest",
+    "RetryPolicy",
+    "SamplerChoices",
+    "detect_kind",
+    "open_backend",
+]
+
+BackendKind = Literal["swarmui", "comfyui"]
+KINDS: tuple[BackendKind, ...] = ("swarmui", "comfyui")
+
+
+@dataclass(frozen=True)
+class GenerationRequest:
+    """One txt2img job: ``images`` renders with seeds ``seed + j * batch_size``, each of
+    ``batch_size`` images in one latent batch.
+
+    ``batch_size`` 1 gives one image per seed, which is reproducible one by one; on ComfyUI image
+    *k* of a batch is *not* the image a single render with seed + k gives. ``loras`` is a sequence
+    of ``(name, weight)`` pairs, applied in order. ``sampler``/``scheduler`` None leave the
+    backend's default.
+    """
+
+    prompt: str
+    model: str
+    negative_prompt: str = ""
+    width: int = 512
+    height: int = 512
+    steps: int = 20
+    cfg: float = 7.0
+    sampler: str | None = None
+    scheduler: str | None = None
+    seed: int = 0
+    images: int = 1
+    batch_size: int = 1
+    loras: tuple[tuple[str, float], ...] = ()
+
+    def __post_init__(self) -> None:
+        checks = [
+            (self.images >= 1, "images must be at least 1"),
+            (self.batch_size >= 1, "batch_size must be at least 1"),
+            (self.width >= 64 and self.height >= 64, "width and height must be at least 64"),
+            (self.width % 8 == 0 and self.height % 8 == 0, "width and height must be multiples of 8"),
+            (self.steps >= 1, "steps must be at least 1"),
+            (0 <= self.cfg <= 100, "cfg must be between 0 and 100"),
+            (self.seed >= 0, "seed must be 0 or more"),
+            (bool(self.model.strip()), "a model (checkpoint) name is required"),
+        ]
+        for ok, message in checks:
+            if not ok:
+                raise UsageError(f"generation request: {message}")
+        object.__setattr__(self, "loras", tuple((str(name), float(weight)) for name, weight in self.loras))
+
+    def job_seeds(self) -> list[int]:
+        """The seed of each backend job, in order."""
+        return [self.seed + job * self.batch_size for job in range(self.images)]
+
+
+@dataclass(frozen=True)
+class GeneratedImage:
+    """One finished image, already downloaded and checked to be a PNG, JPEG or WebP.
+
+    ``index`` is its place in the request (job * batch_size + batch_index); ``seed`` is the seed
+    of its job. ``extension`` comes from the bytes, never from a server-supplied name.
+    """
+
+    data: bytes
+    extension: str
+    index: int
+    seed: int
+    batch_index: int
+    elapsed: float
+    backend_url: str
+
+
+@dataclass(frozen=True)
+class BackendHealth:
+    """What ``health()`` found: ``ready`` is False when the server answers but cannot render yet."""
+
+    kind: BackendKind
+    url: str
+    ready: bool
+    version: str | None = None
+    status: str = ""
+    message: str = ""
+    devices: tuple[str, ...] = field(default_factory=tuple)
+
+
+@dataclass(frozen=True)
+class SamplerChoices:
+    """The sampler and scheduler names a backend accepts."""
+
+    samplers: tuple[str, ...]
+    schedulers: tuple[str, ...]
+
+
+@runtime_checkable
+class Backend(Protocol):
+    """An image server onelazy can render through. Methods are safe to call from several threads."""
+
+    kind: BackendKind
+    url: str
+
+    def health(self) -> BackendHealth:
+        """Is the server up and of this kind; raises BackendUnreachable / BackendProtocolError."""
+        ...
+
+    def models(self) -> list[str]:
+        """Checkpoint names as the server spells them."""
+        ...
+
+    def loras(self) -> list[str]:
+        """LoRA names as the server spells them."""
+        ...
+
+    def samplers(self) -> SamplerChoices:
+        """Accepted sampler and scheduler names."""
+        ...
+
+    def generate(self, request: GenerationRequest) -> list[GeneratedImage]:
+        """Render ``request`` and return its images in index order; blocks until done."""
+        ...
+
+    def interrupt(self) -> None:
+        """Cancel this client's queued and running work (never other clients' work)."""
+        ...
+
+    def close(self) -> None:
+        """Interrupt waiting calls and release connections."""
+        ...
+
+
+def open_backend(
+    kind: str,
+    url: str,
+    *,
+    retry: RetryPolicy | None = None,
+    timeout: float = 600.0,
+) -> SwarmUIBackend | ComfyUIBackend:
+    """A client for the server at ``url``; ``kind`` is ``swarmui`` or ``comfyui``.
+
+    ``timeout`` bounds one render (seconds); ``retry`` bounds how connection failures are retried.
+    Tokens come from the environment (``SWARM_TOKEN``, ``ONELAZY_BACKEND_TOKEN``), never arguments.
+    """
+    policy = retry or RetryPolicy()
+    if kind == "swarmui":
+        from onelazy.backends.swarmui import SwarmUIBackend
+
+        return SwarmUIBackend(url, retry=policy, timeout=timeout)
+    if kind == "comfyui":
+        from onelazy.backends.comfyui import ComfyUIBackend
+
+        return ComfyUIBackend(url, retry=policy, timeout=timeout)
+    raise UsageError(f"backend kind {kind!r} is not known; allowed: {', '.join(KINDS)}")
+
+
+def detect_kind(url: str, *, retry: RetryPolicy | None = None) -> BackendKind:
+    """Which kind of server answers at ``url`` (ComfyUI's ``/system_stats``, else SwarmUI's API)."""
+    policy = retry or RetryPolicy(attempts=2, first_delay=0.3)
+    last: Exception | None = None
+    for kind in KINDS[::-1]:
+        backend = open_backend(kind, url, retry=policy, timeout=15.0)
+        try:
+            backend.health()
+            return kind
+        except BackendProtocolError as exc:
+            last = exc
+        finally:
+            backend.close()
+    assert last is not None
+    raise BackendProtocolError(
+        "answers HTTP but is neither ComfyUI nor SwarmUI (no /system_stats, no /API/GetNewSession)", url=url
+    ) from last

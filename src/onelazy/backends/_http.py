@@ -1,0 +1,246 @@
+"""What both backend clients share: retries with bounded backoff, auth headers, and never trusting a
+server with a local path.
+
+Servers restart, proxies hiccup and GPUs stall, so every call is retried a bounded number of times
+before onelazy gives up with one line naming the URL. Tokens go into headers or cookies only and
+are never part of a message, a ``repr`` or a log line.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import os
+import random
+import threading
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote, urlsplit
+
+import httpx
+
+from onelazy.errors import BackendInterrupted, BackendProtocolError, BackendUnreachable, UsageError
+
+#: environment variable holding a SwarmUI auth token (sent as the ``swarm_token`` cookie)
+SWARM_TOKEN_ENV = "SWARM_TOKEN"
+#: environment variable holding a bearer token for a reverse proxy in front of either backend
+BEARER_TOKEN_ENV = "ONELAZY_BACKEND_TOKEN"
+
+#: the largest image onelazy accepts from a server (a data: URL or a download)
+MAX_IMAGE_BYTES = 256 * 1024 * 1024
+
+_RETRY_STATUS = frozenset({500, 502, 503, 504})
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How often and how patiently a failing call is retried: ``attempts`` tries in all, the wait
+    doubling from ``first_delay`` up to ``max_delay`` seconds (with a little jitter)."""
+
+    attempts: int = 5
+    first_delay: float = 0.5
+    max_delay: float = 8.0
+
+    def delay(self, attempt: int) -> float:
+        """Seconds to wait after failed try number ``attempt`` (1-based)."""
+        base = min(self.max_delay, self.first_delay * 2.0 ** (attempt - 1))
+        return float(base * (0.85 + 0.3 * random.random()))
+
+
+def normalize_url(url: str) -> str:
+    """``url`` without a trailing slash, after checking it is an http(s) URL with a host."""
+    text = url.strip()
+    parts = urlsplit(text)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise UsageError(
+            f"{url!r} is not a backend URL; expected http://host:port (for example http://127.0.0.1:8188)"
+        )
+    if parts.query or parts.fragment:
+        raise UsageError(f"{url!r}: a backend URL has no query or fragment")
+    return text.rstrip("/")
+
+
+def auth_from_env(kind: str) -> tuple[dict[str, str], dict[str, str]]:
+    """(headers, cookies) carrying the optional tokens from the environment; never logged."""
+    headers: dict[str, str] = {}
+    cookies: dict[str, str] = {}
+    bearer = os.environ.get(BEARER_TOKEN_ENV, "").strip()
+    if bearer:
+        headers["Authorization"] = f"Bearer {bearer}"
+    swarm_token = os.environ.get(SWARM_TOKEN_ENV, "").strip()
+    if kind == "swarmui" and swarm_token:
+        cookies["swarm_token"] = swarm_token
+    return headers, cookies
+
+
+def describe_transport_error(exc: Exception) -> str:
+    """A short reason for a failed connection, without URLs, headers or tokens."""
+    if isinstance(exc, httpx.ConnectTimeout):
+        return "connection timed out"
+    if isinstance(exc, httpx.ConnectError):
+        return "connection refused or host not found"
+    if isinstance(exc, httpx.TimeoutException):
+        return "no answer in time"
+    if isinstance(exc, httpx.RemoteProtocolError):
+        return "the server dropped the connection"
+    return type(exc).__name__
+
+
+class HttpClient:
+    """An ``httpx.Client`` for one backend URL with bounded retries and an abort switch.
+
+    Thread-safe: the pipeline calls it from several worker threads at once.
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        kind: str,
+        retry: RetryPolicy,
+        timeout: float,
+        headers: Mapping[str, str] | None = None,
+        cookies: Mapping[str, str] | None = None,
+    ) -> None:
+        self.base_url = base_url
+        self.kind = kind
+        self.retry = retry
+        self.timeout = timeout
+        self._closed = threading.Event()
+        self.client = httpx.Client(
+            base_url=base_url + "/",
+            headers=dict(headers or {}),
+            cookies=dict(cookies or {}),
+            timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0)),
+            follow_redirects=False,
+            limits=httpx.Limits(max_connections=64, max_keepalive_connections=32),
+        )
+
+    def __repr__(self) -> str:
+        return f"HttpClient({self.base_url!r})"
+
+    @property
+    def closed(self) -> bool:
+        return self._closed.is_set()
+
+    def close(self) -> None:
+        self._closed.set()
+        self.client.close()
+
+    def sleep(self, seconds: float) -> None:
+        """Wait, but stop at once (raising :class:`BackendInterrupted`) when the client is closed."""
+        if self._closed.wait(seconds):
+            raise BackendInterrupted("stopped", url=self.base_url)
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        json: Any = None,
+        params: Mapping[str, str] | None = None,
+        timeout: float | None = None,
+        retry: bool = True,
+    ) -> httpx.Response:
+        """Send a request to ``base_url/path``; retry connection failures and HTTP 5xx.
+
+        Any other status is returned for the caller to judge (SwarmUI reports errors with HTTP 200,
+        ComfyUI with 400 and a JSON body).
+        """
+        attempts = self.retry.attempts if retry else 1
+        last_reason = ""
+        for attempt in range(1, attempts + 1):
+            if self._closed.is_set():
+                raise BackendInterrupted("stopped", url=self.base_url)
+            try:
+                response = self.client.request(
+                    method,
+                    path.lstrip("/"),
+                    json=json,
+                    params=params,
+                    timeout=httpx.USE_CLIENT_DEFAULT if timeout is None else timeout,
+                )
+            except httpx.TransportError as exc:
+                if self._closed.is_set():
+                    raise BackendInterrupted("stopped", url=self.base_url) from None
+                last_reason = describe_transport_error(exc)
+            except RuntimeError as exc:  # httpx raises this when the client was closed mid-call
+                raise BackendInterrupted("stopped", url=self.base_url) from exc
+            else:
+                if response.status_code not in _RETRY_STATUS:
+                    return response
+                last_reason = f"HTTP {response.status_code} from {method} /{path.lstrip('/')}"
+            if attempt < attempts:
+                self.sleep(self.retry.delay(attempt))
+        raise BackendUnreachable(
+            f"{self.kind} not usable after {attempts} attempt{'s' if attempts > 1 else ''}: {last_reason}",
+            url=self.base_url,
+        )
+
+
+def json_body(response: httpx.Response, *, url: str, what: str) -> Any:
+    """The JSON of ``response``, or a protocol error naming ``what`` was asked."""
+    try:
+        return response.json()
+    except ValueError:
+        snippet = response.text[:80].replace("\n", " ")
+        raise BackendProtocolError(
+            f"{what} answered HTTP {response.status_code} with non-JSON {snippet!r}", url=url
+        ) from None
+
+
+# --------------------------------------------------------------------------- untrusted names
+
+
+def sniff_image_extension(data: bytes) -> str | None:
+    """``png``/``jpg``/``webp`` from the file's magic bytes, or None for anything else."""
+    if data.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "png"
+    if data.startswith(b"\xff\xd8\xff"):
+        return "jpg"
+    if len(data) >= 12 and data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "webp"
+    return None
+
+
+def check_image_bytes(data: bytes, *, url: str, source: str) -> str:
+    """The extension of a downloaded image, or a protocol error when it is not an image."""
+    if len(data) > MAX_IMAGE_BYTES:
+        raise BackendProtocolError(f"{source}: image larger than {MAX_IMAGE_BYTES} bytes", url=url)
+    extension = sniff_image_extension(data)
+    if extension is None:
+        raise BackendProtocolError(f"{source}: the download is not a PNG, JPEG or WebP image", url=url)
+    return extension
+
+
+def has_unsafe_segment(text: str) -> bool:
+    """True for a server-supplied name that could climb out of a folder or name an absolute path."""
+    if not text:
+        return False
+    if "\x00" in text or "\\" in text or text.startswith("/") or ":" in text.split("/")[0]:
+        return True
+    return any(part in ("..", ".") for part in text.split("/"))
+
+
+def decode_data_url(value: str, *, url: str) -> bytes:
+    """The bytes of a ``data:image/...;base64,`` URL from a server, size-capped."""
+    head, _, payload = value.partition(",")
+    if not head.startswith("data:image/") or not head.endswith(";base64"):
+        raise BackendProtocolError(f"unexpected data URL kind {head[:40]!r}", url=url)
+    if len(payload) > MAX_IMAGE_BYTES * 4 // 3 + 4:
+        raise BackendProtocolError(f"data URL image larger than {MAX_IMAGE_BYTES} bytes", url=url)
+    try:
+        return base64.b64decode(payload, validate=True)
+    except (binascii.Error, ValueError):
+        raise BackendProtocolError("a data URL image is not valid base64", url=url) from None
+
+
+def quote_relative_path(path: str) -> str:
+    """Percent-encode each segment of a relative server path (spaces, ``#`` and ``?`` occur)."""
+    return "/".join(quote(segment, safe="") for segment in path.split("/"))
+
+
+def monotonic() -> float:
+    return time.monotonic()
