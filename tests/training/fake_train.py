@@ -1,0 +1,265 @@
+"""Stand-in for OneTrainer's ``scripts/train.py`` (copied into a fake OneTrainer tree by the tests).
+
+It takes the same arguments, and replays what the real trainer printed in the recorded runs: the
+output fragments come from ``replay.json`` (generated from the recorded logs at test time, beside
+this file), bars are drawn in tqdm's format, timing is the real one multiplied by ``time_scale``
+(``standin.json``). It writes the same files (workspace config, intermediate saves, backup, final
+model) at the configured paths and ends the way OneTrainer does: SIGINT while training = backup +
+final save + exit 0; SIGINT while loading = killed by SIGINT; SIGTERM = immediate death; an
+exception = traceback, exit 1, TensorBoard left running; bad values = ``Could not set ...``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+from datetime import datetime
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+REPLAY = json.loads((HERE / "replay.json").read_text(encoding="utf-8"))
+SETTINGS = json.loads((HERE / "standin.json").read_text(encoding="utf-8"))
+SCALE = float(SETTINGS.get("time_scale", 1.0))
+REPLAY["timing"].update(SETTINGS.get("timing", {}))
+IMAGE_EXTENSIONS = {".bmp", ".jpg", ".jpeg", ".png", ".tif", ".tiff", ".webp", ".avif"}
+PARTIAL = " ▏▎▍▌▋▊▉"
+ESC_UP = "\x1b[A"
+
+
+def sleep(seconds: float) -> None:
+    time.sleep(seconds * SCALE)
+
+
+def out(text: str) -> None:
+    sys.stdout.write(text + "\n")
+    sys.stdout.flush()
+
+
+def err(text: str) -> None:
+    sys.stderr.write(text)
+    sys.stderr.flush()
+
+
+def fmt_time(seconds: float) -> str:
+    minutes, secs = divmod(int(seconds), 60)
+    return f"{minutes:02d}:{secs:02d}"
+
+
+class Bar:
+    """A tqdm bar as OneTrainer's show it: ``desc: pct%|bar| n/total [elapsed<remaining, rate, postfix]``."""
+
+    def __init__(self, desc: str, total: int, initial: int = 0) -> None:
+        self.desc, self.total, self.n = desc, total, initial
+        self.start = time.monotonic()
+        self.postfix = ""
+
+    def render(self) -> str:
+        frac = self.n / self.total if self.total else 0.0
+        cells = frac * 10
+        full = int(cells)
+        bar = "█" * full
+        if full < 10:
+            bar += PARTIAL[int((cells - full) * 8)]
+        bar = bar.ljust(10)
+        elapsed = time.monotonic() - self.start
+        if self.n > 0 and elapsed > 0:
+            per_second = self.n / elapsed
+            rate = f"{per_second:5.2f}it/s" if per_second >= 1 else f"{1 / per_second:5.2f}s/it"
+            remaining = fmt_time((self.total - self.n) / per_second)
+        else:
+            rate, remaining = "?it/s", "?"
+        postfix = f", {self.postfix}" if self.postfix else ""
+        return (
+            f"{self.desc}: {int(frac * 100):3d}%|{bar}| {self.n}/{self.total} "
+            f"[{fmt_time(elapsed)}<{remaining}, {rate}{postfix}]"
+        )
+
+
+def read_config(path: str) -> dict:
+    with open(path, encoding="utf-8") as handle:
+        return json.load(handle)
+
+
+def known_optimizers() -> set[str]:
+    source = (ROOT / "modules" / "util" / "enum" / "Optimizer.py").read_text(encoding="utf-8")
+    return set(re.findall(r"^\s+(\w+) = ", source, flags=re.MULTILINE))
+
+
+def could_not_set(config: dict) -> list[str]:
+    messages = []
+    if "learning_rate" in config:
+        try:
+            float(config["learning_rate"])
+        except (TypeError, ValueError):
+            messages.append(f"Could not set learning_rate as {config['learning_rate']}")
+    optimizer = (config.get("optimizer") or {}).get("optimizer")
+    if optimizer is not None and optimizer not in known_optimizers():
+        messages.append(f"Could not set optimizer as {optimizer}")
+    return messages
+
+
+def count_images(folder: Path) -> int:
+    return sum(1 for p in folder.iterdir() if p.suffix.lower() in IMAGE_EXTENSIONS)
+
+
+def timestamp() -> str:
+    return datetime.now().strftime("%Y-%m-%d_%H-%M-%S")
+
+
+def write_model(path: Path) -> None:
+    """A minimal safetensors file (8-byte header length, JSON header, no tensors)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    header = json.dumps({"__metadata__": {"ot_branch": "master", "ot_revision": "stand-in"}}).encode()
+    sleep(REPLAY["timing"]["save_seconds"])
+    path.write_bytes(len(header).to_bytes(8, "little") + header)
+
+
+class Trainer:
+    def __init__(self, config: dict) -> None:
+        self.config = config
+        self.workspace = Path(config.get("workspace_dir", "workspace/run"))
+        self.destination = Path(config.get("output_model_destination", "models/model.safetensors"))
+        self.epochs = int(config.get("epochs", 100))
+        self.batch_size = int(config.get("batch_size", 1))
+        self.save_every = int(config.get("save_every", 0))
+        self.save_unit = config.get("save_every_unit", "NEVER")
+        self.global_step = 0
+        self.epoch = 0
+        self.epoch_step = 0
+        self.loss_index = 0
+        self.tensorboard: subprocess.Popen | None = None
+        self.epoch_bar = Bar("epoch", self.epochs)
+
+    def start(self) -> None:
+        (self.workspace / "config").mkdir(parents=True, exist_ok=True)
+        (self.workspace / "config" / f"{timestamp()}.json").write_text(json.dumps(self.config))
+        if self.config.get("tensorboard", True):
+            # like OneTrainer: <dirname(sys.executable)>/tensorboard, same process group, inherited pipes
+            tensorboard = Path(sys.executable).parent / "tensorboard"
+            self.tensorboard = subprocess.Popen([str(tensorboard), "--logdir", str(self.workspace / "tensorboard")])
+
+    def concept_folders(self) -> list[Path]:
+        concepts = self.config.get("concepts") or []
+        return [Path(c["path"]) for c in concepts if c.get("enabled", True)]
+
+    def tqdm_write(self, message: str) -> None:
+        # tqdm.write clears the nested bars on stderr, prints on stdout, redraws the epoch bar
+        err(REPLAY["write_clear"] + "\r" + self.epoch_bar.render() + "\n")
+        out(message)
+
+    def next_loss(self) -> str:
+        losses = REPLAY["losses"]
+        loss, smooth = losses[self.loss_index % len(losses)]
+        self.loss_index += 1
+        return f"loss={loss}, smooth loss={smooth}"
+
+    def train(self) -> None:
+        err("\r" + self.epoch_bar.render() + "\n")
+        folders = self.concept_folders()
+        err("\renumerating sample paths:   0%|          | 0/1 [00:00<?, ?it/s]" + ESC_UP)
+        for folder in folders:
+            if not folder.is_dir():
+                err("\renumerating sample paths:   0%|          | 0/1 [00:00<?, ?it/s]\n")
+                err("\r" + self.epoch_bar.render() + "\n")
+                raise_missing_concept(folder)
+        err(REPLAY["enumerated"])
+        images = sum(count_images(f) for f in folders)
+        caching = Bar("caching", images)
+        err("\r" + caching.render() + ESC_UP + "\n")
+        for _ in range(images):
+            sleep(REPLAY["timing"]["cache_item_seconds"])
+            caching.n += 1
+            err("\r" + caching.render() + ESC_UP + ("\n" if caching.n < images else ""))
+        err("\r" + caching.render() + "\n\n")
+        steps = max(1, images // self.batch_size)
+        for self.epoch in range(self.epochs):
+            step_bar = Bar("step", steps)
+            err("\r" + step_bar.render() + ESC_UP + "\n")
+            for index in range(1, steps + 1):
+                self.epoch_step = index - 1
+                sleep(REPLAY["timing"]["step_seconds"])
+                step_bar.postfix = self.next_loss()
+                err("\r" + step_bar.render() + ESC_UP + "\n")
+                if self.save_unit == "STEP" and self.save_every > 0 and (self.global_step + 1) % self.save_every == 0:
+                    name = f"{timestamp()}-save-{self.global_step}-{self.epoch}-{self.epoch_step}.safetensors"
+                    path = self.workspace / "save" / name
+                    self.tqdm_write(f"Saving {path}")
+                    write_model(path)
+                    err("\r" + step_bar.render() + ESC_UP + "\n")
+                self.global_step += 1
+                step_bar.n = index
+                if index % 2 == 0 or index == steps:
+                    err("\r" + step_bar.render() + ESC_UP + ("\n" if index < steps else ""))
+            err("\r" + step_bar.render() + "\n")
+            self.epoch_step = 0
+            self.epoch_bar.n = self.epoch + 1
+            err("\r" + self.epoch_bar.render() + ("\n" if self.epoch + 1 < self.epochs else ""))
+        self.epoch = self.epochs
+        err("\r" + self.epoch_bar.render() + "\n")
+
+    def end(self) -> None:
+        if self.global_step == 0:
+            return
+        if self.config.get("backup_before_save", True):
+            name = f"{timestamp()}-backup-{self.global_step}-{self.epoch}-{self.epoch_step}"
+            backup = self.workspace / "backup" / name
+            out(f"Creating Backup {backup}")
+            sleep(REPLAY["timing"]["backup_seconds"])
+            (backup / "optimizer").mkdir(parents=True, exist_ok=True)
+            (backup / "optimizer" / "optimizer.pt").write_bytes(b"\0" * 64)
+            (backup / "onetrainer_config").mkdir(exist_ok=True)
+            (backup / "onetrainer_config" / "args.json").write_text(json.dumps(self.config))
+            progress = {"epoch": self.epoch, "epoch_step": self.epoch_step, "global_step": self.global_step}
+            (backup / "meta.json").write_text(json.dumps({"train_progress": progress}))
+            write_model(backup / "lora" / "lora.safetensors")
+        out(f"Saving {self.destination}")
+        write_model(self.destination)
+        if self.tensorboard is not None:
+            self.tensorboard.terminate()
+            self.tensorboard.wait()
+
+
+def raise_missing_concept(folder: Path) -> None:
+    os.listdir(folder)  # FileNotFoundError with the real message, as mgds's CollectPaths does
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--config-path", required=True)
+    parser.add_argument("--preset-path")
+    parser.add_argument("--config-value", action="append", default=[])
+    parser.add_argument("--secrets-path")
+    parser.add_argument("--callback-path")
+    parser.add_argument("--command-path")
+    args = parser.parse_args()
+
+    sleep(REPLAY["timing"]["import_seconds"])
+    err(REPLAY["stderr_imports"])
+    out(REPLAY["stdout_imports"])
+    config = read_config(args.config_path)
+    if args.secrets_path is not None:
+        open(args.secrets_path).close()
+    for message in could_not_set(config):
+        out(message)
+    cache_dir = config.get("cache_dir", "workspace-cache/run")
+    for line in REPLAY["stdout_setup"]:
+        out(line.replace("{cache_dir}", cache_dir))
+        sleep(REPLAY["timing"]["setup_line_seconds"])
+    trainer = Trainer(config)
+    trainer.start()
+    try:
+        trainer.train()
+    except KeyboardInterrupt:
+        pass
+    # any other exception propagates: traceback, exit 1, no save, TensorBoard left running
+    trainer.end()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,187 @@
+"""Builds a fake OneTrainer tree for the launch tests and the benchmark.
+
+The tree has what the launcher looks at - ``scripts/train.py``, ``venv/bin/python`` (a link to
+this interpreter), ``modules/util/config/TrainConfig.py`` declaring the config version - plus
+``venv/bin/tensorboard`` (a process that runs until terminated, as TensorBoard does) and
+``modules/util/enum/Optimizer.py`` (the members the stand-in accepts). The stand-in's output
+fragments are cut from the recorded real runs when the tree is built (``scripts/replay.json``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import stat
+import sys
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+
+# What the recorded runs' README says about timing on CPU.
+IMPORT_SECONDS = 7.0
+STEP_SECONDS = 0.07
+
+TENSORBOARD = """#!{python}
+import os, sys, time
+logdir = sys.argv[sys.argv.index("--logdir") + 1]
+os.makedirs(logdir, exist_ok=True)
+with open(os.path.join(os.path.dirname(logdir), "tensorboard.pid"), "w") as handle:
+    handle.write(str(os.getpid()))
+while True:
+    time.sleep(1)
+"""
+
+TRAIN_CONFIG = """class BaseConfig:
+    def __init__(self, data, config_version=0, config_migrations=None):
+        self.data = data
+
+
+class TrainOptimizerConfig(BaseConfig):
+    def __init__(self, data):
+        super().__init__(data, config_version=1, config_migrations={{}})
+
+
+class TrainConfig(BaseConfig):
+    def __init__(self, data):
+        super().__init__(
+            data,
+            config_version={version},
+            config_migrations={{}},
+        )
+"""
+
+
+def build_replay(logs: Path) -> dict[str, Any]:
+    """The stand-in's output fragments and timing, cut from the recorded runs in ``logs``."""
+    finished_err = (logs / "finished.stderr").read_bytes().decode("utf-8")
+    finished_out = (logs / "finished.stdout").read_text(encoding="utf-8").splitlines()
+    interrupted_err = (logs / "interrupted.stderr").read_bytes().decode("utf-8")
+    config = json.loads((logs / "finished.config.json").read_text(encoding="utf-8"))
+    setup: list[str] = []
+    for line in finished_out[1:]:
+        if line.startswith(("Saving ", "Creating Backup ")):
+            break
+        setup.append(line.replace(config["cache_dir"], "{cache_dir}"))
+    enumerated = re.search(r"\renumerating sample paths: 100%[^\n]*\n\n", finished_err)
+    write_clear = re.search(r"\r +\r\n\r +\r\x1b\[A", finished_err)
+    cache_rate = re.findall(r"caching: 100%[^\n]*?([\d.]+)it/s\]", finished_err)
+    assert enumerated and write_clear and cache_rate, "the recorded logs changed shape"
+    losses: list[list[str]] = []
+    for loss, smooth in re.findall(r"loss=([^,]+), smooth loss=([^\]]+)\]", interrupted_err):
+        if not losses or losses[-1] != [loss, smooth]:
+            losses.append([loss, smooth])
+    return {
+        "stderr_imports": finished_err[: finished_err.index("\r")],
+        "stdout_imports": finished_out[0],
+        "stdout_setup": setup,
+        "enumerated": enumerated.group(0),
+        "write_clear": write_clear.group(0),
+        "losses": losses,
+        "timing": {
+            "import_seconds": IMPORT_SECONDS,
+            "setup_line_seconds": 0.3,
+            "cache_item_seconds": 1.0 / float(cache_rate[-1]),
+            "step_seconds": STEP_SECONDS,
+            "save_seconds": 0.3,
+            "backup_seconds": 0.5,
+        },
+    }
+
+
+def optimizer_members(onetrainer_facts: Path) -> list[str]:
+    enums = json.loads((onetrainer_facts / "enums.json").read_text(encoding="utf-8"))
+    return list(enums["enums"]["Optimizer"]["members"])
+
+
+def make_onetrainer(
+    root: Path,
+    onetrainer_facts: Path,
+    *,
+    time_scale: float = 0.02,
+    config_version: int = 11,
+    drop_optimizers: tuple[str, ...] = (),
+    train_script: str | None = None,
+    with_venv: bool = True,
+    timing: dict[str, float] | None = None,
+) -> Path:
+    """A fake OneTrainer checkout at ``root``; ``train_script`` replaces the replaying stand-in."""
+    scripts = root / "scripts"
+    scripts.mkdir(parents=True)
+    if train_script is None:
+        shutil.copyfile(HERE / "fake_train.py", scripts / "train.py")
+    else:
+        (scripts / "train.py").write_text(train_script, encoding="utf-8")
+    replay = build_replay(onetrainer_facts / "logs")
+    (scripts / "replay.json").write_text(json.dumps(replay), encoding="utf-8")
+    (scripts / "standin.json").write_text(json.dumps({"time_scale": time_scale, "timing": timing or {}}), encoding="utf-8")
+    config_dir = root / "modules" / "util" / "config"
+    config_dir.mkdir(parents=True)
+    (config_dir / "TrainConfig.py").write_text(TRAIN_CONFIG.format(version=config_version), encoding="utf-8")
+    enum_dir = root / "modules" / "util" / "enum"
+    enum_dir.mkdir(parents=True)
+    members = [m for m in optimizer_members(onetrainer_facts) if m not in drop_optimizers]
+    body = "".join(f"    {m} = '{m}'\n" for m in members)
+    (enum_dir / "Optimizer.py").write_text(f"from enum import Enum\n\n\nclass Optimizer(Enum):\n{body}")
+    if with_venv:
+        bin_dir = root / "venv" / "bin"
+        bin_dir.mkdir(parents=True)
+        os.symlink(sys.executable, bin_dir / "python")
+        tensorboard = bin_dir / "tensorboard"
+        tensorboard.write_text(TENSORBOARD.format(python=sys.executable), encoding="utf-8")
+        tensorboard.chmod(tensorboard.stat().st_mode | stat.S_IXUSR)
+    return root
+
+
+def tiny_png() -> bytes:
+    """A valid 8x8 PNG."""
+    import io
+
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.new("RGB", (8, 8), (200, 100, 50)).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def make_config(
+    base: Path,
+    onetrainer_facts: Path,
+    *,
+    recorded: str = "finished",
+    images: int = 4,
+    **overrides: Any,
+) -> Path:
+    """A recorded run's config with its paths moved under ``base`` (dataset, model, workspace)."""
+    config = json.loads((onetrainer_facts / "logs" / f"{recorded}.config.json").read_text(encoding="utf-8"))
+    dataset = base / "dataset"
+    dataset.mkdir(parents=True, exist_ok=True)
+    png = tiny_png()
+    for index in range(images):
+        (dataset / f"{index:04d}.png").write_bytes(png)
+    (base / "prompts.txt").write_text("a photo of a faery\n", encoding="utf-8")
+    model = base / "models" / "tiny-sd15"
+    model.mkdir(parents=True, exist_ok=True)
+    (model / "model_index.json").write_text("{}", encoding="utf-8")
+    config.update(
+        base_model_name=str(model),
+        workspace_dir=str(base / "run" / "workspace"),
+        cache_dir=str(base / "run" / "cache"),
+        output_model_destination=str(base / "run" / "out" / "faery.safetensors"),
+    )
+    # what the UI would have expanded the preset into (train.py ignores layer_filter_preset)
+    config["layer_filter"] = "attentions"
+    config["layer_filter_preset"] = "attn-only"
+    for concept in config["concepts"]:
+        if concept["path"].endswith("does-not-exist"):
+            concept["path"] = str(base / "does-not-exist")
+        else:
+            concept["path"] = str(dataset)
+        concept["text"]["prompt_path"] = str(base / "prompts.txt")
+    config.update(overrides)
+    path = base / "run" / "config.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(config, indent=2), encoding="utf-8")
+    return path
