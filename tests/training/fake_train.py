@@ -12,6 +12,7 @@ exception = traceback, exit 1, TensorBoard left running; bad values = ``Could no
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import re
@@ -142,7 +143,8 @@ class Trainer:
         if self.config.get("tensorboard", True):
             # like OneTrainer: <dirname(sys.executable)>/tensorboard, same process group, inherited pipes
             tensorboard = Path(sys.executable).parent / "tensorboard"
-            self.tensorboard = subprocess.Popen([str(tensorboard), "--logdir", str(self.workspace / "tensorboard")])
+            logdir = str(self.workspace / "tensorboard")
+            self.tensorboard = subprocess.Popen([str(tensorboard), "--logdir", logdir])
 
     def concept_folders(self) -> list[Path]:
         concepts = self.config.get("concepts") or []
@@ -178,7 +180,8 @@ class Trainer:
             err("\r" + caching.render() + ESC_UP + ("\n" if caching.n < images else ""))
         err("\r" + caching.render() + "\n\n")
         steps = max(1, images // self.batch_size)
-        for self.epoch in range(self.epochs):
+        for epoch in range(self.epochs):
+            self.epoch = epoch
             step_bar = Bar("step", steps)
             err("\r" + step_bar.render() + ESC_UP + "\n")
             for index in range(1, steps + 1):
@@ -186,7 +189,8 @@ class Trainer:
                 sleep(REPLAY["timing"]["step_seconds"])
                 step_bar.postfix = self.next_loss()
                 err("\r" + step_bar.render() + ESC_UP + "\n")
-                if self.save_unit == "STEP" and self.save_every > 0 and (self.global_step + 1) % self.save_every == 0:
+                every = self.save_every if self.save_unit == "STEP" else 0
+                if every > 0 and (self.global_step + 1) % every == 0:
                     name = f"{timestamp()}-save-{self.global_step}-{self.epoch}-{self.epoch_step}.safetensors"
                     path = self.workspace / "save" / name
                     self.tqdm_write(f"Saving {path}")
@@ -253,10 +257,8 @@ def main() -> None:
         sleep(REPLAY["timing"]["setup_line_seconds"])
     trainer = Trainer(config)
     trainer.start()
-    try:
+    with contextlib.suppress(KeyboardInterrupt):
         trainer.train()
-    except KeyboardInterrupt:
-        pass
     # any other exception propagates: traceback, exit 1, no save, TensorBoard left running
     trainer.end()
 

@@ -116,7 +116,8 @@ def make_onetrainer(
         (scripts / "train.py").write_text(train_script, encoding="utf-8")
     replay = build_replay(onetrainer_facts / "logs")
     (scripts / "replay.json").write_text(json.dumps(replay), encoding="utf-8")
-    (scripts / "standin.json").write_text(json.dumps({"time_scale": time_scale, "timing": timing or {}}), encoding="utf-8")
+    settings = {"time_scale": time_scale, "timing": timing or {}}
+    (scripts / "standin.json").write_text(json.dumps(settings), encoding="utf-8")
     config_dir = root / "modules" / "util" / "config"
     config_dir.mkdir(parents=True)
     (config_dir / "TrainConfig.py").write_text(TRAIN_CONFIG.format(version=config_version), encoding="utf-8")
