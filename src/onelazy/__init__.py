@@ -17,6 +17,7 @@ __version__ = "0.1.0"
 _LAZY: dict[str, str] = {
     "errors": "onelazy.errors",
     "onetrainer": "onelazy.onetrainer",
+    "launch": "onelazy.training",
 }
 
 __all__ = ["__version__", *_LAZY]

@@ -18,6 +18,7 @@ from onelazy.errors import OnelazyError
 # command name -> "module:attribute"; the order here is the order ``--help`` lists them in
 # (the pipeline's order, then the tools).
 COMMANDS: dict[str, str] = {
+    "launch": "onelazy.cli.launch:launch_command",
 }
 
 

@@ -1,0 +1,277 @@
+"""Showing a run: a rich progress display on a terminal, plain lines otherwise, or JSON events.
+
+Each display is a callable taking one event (``on_event``) plus :meth:`close`. ``rich`` is imported
+only for the terminal display.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from typing import IO, Any, Literal
+
+from onelazy.training.events import (
+    Ended,
+    Event,
+    Failed,
+    Output,
+    Phase,
+    Progress,
+    Saved,
+    Started,
+    Stopping,
+    Warning,
+)
+from onelazy.training.preflight import PreflightReport
+from onelazy.training.result import LaunchResult
+
+DisplayMode = Literal["auto", "rich", "plain", "quiet", "json"]
+PLAIN_PROGRESS_SECONDS = 10.0
+
+
+def _duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "?"
+    seconds = int(seconds)
+    hours, rest = divmod(seconds, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
+
+
+def _position(global_step: int | None, epoch: int | None) -> str:
+    parts = []
+    if global_step is not None:
+        parts.append(f"step {global_step}")
+    if epoch is not None:
+        parts.append(f"epoch {epoch}")
+    return ", ".join(parts)
+
+
+def progress_text(event: Progress) -> str:
+    """``epoch 1/2 · step 3/4 · loss 0.0812 (smooth 0.0911) · 2.9 it/s · 0:12 left``."""
+    parts = [f"epoch {min(event.epoch + 1, event.epochs) if event.epochs else event.epoch}/{event.epochs}"]
+    parts.append(f"step {event.step}/{event.steps}")
+    if event.loss is not None:
+        smooth = f" (smooth {event.smooth_loss:.3g})" if event.smooth_loss is not None else ""
+        parts.append(f"loss {event.loss:.3g}{smooth}")
+    if event.rate:
+        parts.append(f"{event.rate:.3g} it/s")
+    parts.append(f"{_duration(event.elapsed)} elapsed")
+    if event.remaining is not None:
+        parts.append(f"{_duration(event.remaining)} left")
+    return " · ".join(parts)
+
+
+def summary_lines(result: LaunchResult) -> list[str]:
+    """What the run did and every file it wrote, for the end of any display."""
+    reached = f"epoch {result.epochs_done}/{result.epochs}, step {result.global_step}"
+    if result.outcome == "finished":
+        head = f"Finished: {reached} in {_duration(result.duration)}."
+    elif result.outcome == "interrupted":
+        head = f"Interrupted at {reached} after {_duration(result.duration)}."
+    else:
+        head = f"Failed after {_duration(result.duration)} ({reached}): {result.error}"
+    lines = [head]
+    if result.saved:
+        lines.append("Files written:")
+        for item in result.saved:
+            lines.append(f"  {item.save_kind:<6} {item.path}  ({_position(item.global_step, item.epoch)})")
+    elif result.outcome != "finished":
+        lines.append("Nothing was saved.")
+    if result.outcome == "interrupted" and result.final_model is None:
+        lines.append("The final model was not written (stopped before or during the save).")
+    for warning in result.warnings:
+        if warning.startswith("OneTrainer announced"):
+            lines.append(f"Warning: {warning}")
+    if result.outcome == "failed" and result.last_lines:
+        lines.append(f"Last {len(result.last_lines)} lines of OneTrainer's output:")
+        lines.extend(f"  | {line}" for line in result.last_lines)
+    lines.append(f"Log: {result.log_path}")
+    return lines
+
+
+class JsonDisplay:
+    """One JSON object per event on stdout (raw output lines are left to launch.log)."""
+
+    def __init__(self, stream: IO[str] | None = None) -> None:
+        self.stream = stream or sys.stdout
+
+    def __call__(self, event: Event) -> None:
+        if isinstance(event, Output):
+            return
+        self.stream.write(json.dumps(event.to_dict()) + "\n")
+        self.stream.flush()
+
+    def close(self) -> None:
+        self.stream.flush()
+
+
+class PlainDisplay:
+    """Plain lines (for logs and CI): phases, saves, warnings, progress every few seconds, a summary.
+
+    ``quiet`` keeps only what needs attention: stops, failures and the summary.
+    """
+
+    def __init__(
+        self, out: IO[str] | None = None, err: IO[str] | None = None, *, quiet: bool = False
+    ) -> None:
+        self.out = out or sys.stdout
+        self.err = err or sys.stderr
+        self.quiet = quiet
+        self._last_progress = 0.0
+        self._last_epoch = -1
+        self._pending_progress: Progress | None = None
+
+    def _line(self, text: str, *, error: bool = False) -> None:
+        stream = self.err if error else self.out
+        stream.write(text + "\n")
+        stream.flush()
+
+    def __call__(self, event: Event) -> None:
+        if isinstance(event, Output):
+            return
+        if isinstance(event, Stopping):
+            self._line(event.message, error=True)
+        elif isinstance(event, Ended):
+            self._flush_progress()
+            failed = event.result.outcome == "failed"
+            for line in summary_lines(event.result):
+                self._line(line, error=failed)
+        elif self.quiet:
+            return
+        elif isinstance(event, Started):
+            self._line(f"Started OneTrainer (pid {event.pid}); log: {event.log_path}")
+        elif isinstance(event, Phase):
+            self._flush_progress()
+            self._line(f"[{event.name}]")
+        elif isinstance(event, Progress):
+            self._progress(event)
+        elif isinstance(event, Saved):
+            self._flush_progress()
+            self._line(f"Saved {event.save_kind}: {event.path} ({_position(event.global_step, event.epoch)})")
+        elif isinstance(event, Warning):
+            self._line(f"OneTrainer: {event.message}", error=event.category != "other")
+        elif isinstance(event, Failed):
+            pass  # the summary says it
+
+    def _progress(self, event: Progress) -> None:
+        now = time.monotonic()
+        if event.epoch != self._last_epoch or now - self._last_progress >= PLAIN_PROGRESS_SECONDS:
+            self._last_epoch = event.epoch
+            self._last_progress = now
+            self._pending_progress = None
+            self._line(progress_text(event))
+        else:
+            self._pending_progress = event
+
+    def _flush_progress(self) -> None:
+        if self._pending_progress is not None:
+            self._line(progress_text(self._pending_progress))
+            self._pending_progress = None
+            self._last_progress = time.monotonic()
+
+    def close(self) -> None:
+        self.out.flush()
+        self.err.flush()
+
+
+class RichDisplay:
+    """Epoch and step bars with loss, elapsed and remaining time; messages scroll above them."""
+
+    def __init__(self) -> None:
+        from rich.console import Console
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            TextColumn,
+            TimeElapsedColumn,
+            TimeRemainingColumn,
+        )
+        from rich.progress import Progress as RichProgress
+
+        self.console = Console(stderr=False)
+        self.progress = RichProgress(
+            TextColumn("{task.description:<8}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[info]}"),
+            TimeElapsedColumn(),
+            TimeRemainingColumn(),
+            console=self.console,
+            refresh_per_second=4,
+            transient=False,
+        )
+        self.progress.start()
+        self.epoch_task = self.progress.add_task("epoch", total=None, info="loading")
+        self.step_task = self.progress.add_task("step", total=None, info="")
+
+    def __call__(self, event: Event) -> None:
+        print_ = self.progress.console.print
+        if isinstance(event, Output):
+            return
+        if isinstance(event, Started):
+            print_(f"Started OneTrainer (pid {event.pid}); log: {event.log_path}", highlight=False)
+        elif isinstance(event, Phase):
+            self.progress.update(self.epoch_task, info=event.name)
+        elif isinstance(event, Progress):
+            left = f" · {_duration(event.remaining)} left" if event.remaining is not None else ""
+            self.progress.update(
+                self.epoch_task, total=event.epochs or None, completed=event.epoch, info=f"{left}"
+            )
+            loss = ""
+            if event.loss is not None:
+                smooth = f" (smooth {event.smooth_loss:.3g})" if event.smooth_loss is not None else ""
+                loss = f"loss {event.loss:.3g}{smooth}"
+            self.progress.update(self.step_task, total=event.steps or None, completed=event.step, info=loss)
+        elif isinstance(event, Saved):
+            where = _position(event.global_step, event.epoch)
+            print_(f"[green]Saved {event.save_kind}[/]: {event.path} ({where})", highlight=False)
+        elif isinstance(event, Warning):
+            colour = "yellow" if event.category == "other" else "red"
+            print_(f"[{colour}]OneTrainer: {event.message}[/]", highlight=False)
+        elif isinstance(event, Stopping):
+            print_(f"[bold yellow]{event.message}[/]", highlight=False)
+        elif isinstance(event, Ended):
+            self.progress.stop()
+            style = {"finished": "green", "interrupted": "yellow", "failed": "red"}[event.result.outcome]
+            lines = summary_lines(event.result)
+            self.console.print(f"[bold {style}]{lines[0]}[/]", highlight=False)
+            for line in lines[1:]:
+                self.console.print(line, highlight=False, markup=False)
+
+    def close(self) -> None:
+        self.progress.stop()
+
+
+def make_display(mode: DisplayMode = "auto") -> JsonDisplay | PlainDisplay | RichDisplay:
+    """``auto``: rich on a terminal, plain lines otherwise."""
+    if mode == "json":
+        return JsonDisplay()
+    if mode == "quiet":
+        return PlainDisplay(quiet=True)
+    if mode == "rich" or (mode == "auto" and sys.stdout.isatty()):
+        return RichDisplay()
+    return PlainDisplay()
+
+
+def report_lines(report: PreflightReport) -> list[str]:
+    """The dry-run printout: each check, then the exact command and its folder."""
+    lines = [f"{'ok  ' if check.ok else 'FAIL'} {check.name}: {check.detail}" for check in report.checks]
+    lines.append("command: " + " ".join(_quote(part) for part in report.command))
+    lines.append(f"in: {report.install.root}")
+    lines.append("env: PYTHONUNBUFFERED=1")
+    return lines
+
+
+def _quote(part: str) -> str:
+    import shlex
+
+    return shlex.quote(part)
+
+
+def report_json(report: PreflightReport) -> dict[str, Any]:
+    return report.to_dict()
+
+
+__all__ = ["JsonDisplay", "PlainDisplay", "RichDisplay", "make_display", "report_lines", "summary_lines"]
