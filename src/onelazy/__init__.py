@@ -18,6 +18,9 @@ _LAZY: dict[str, str] = {
     "errors": "onelazy.errors",
     "onetrainer": "onelazy.onetrainer",
     "launch": "onelazy.training",
+    "cull": "onelazy.culling",
+    "undo_cull": "onelazy.culling",
+    "review": "onelazy.review",
 }
 
 __all__ = ["__version__", *_LAZY]

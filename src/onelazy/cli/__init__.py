@@ -18,6 +18,8 @@ from onelazy.errors import OnelazyError
 # command name -> "module:attribute"; the order here is the order ``--help`` lists them in
 # (the pipeline's order, then the tools).
 COMMANDS: dict[str, str] = {
+    "cull": "onelazy.cli.cull:cull",
+    "review": "onelazy.cli.cull:review",
     "launch": "onelazy.cli.launch:launch_command",
 }
 
