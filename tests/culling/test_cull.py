@@ -1,0 +1,332 @@
+"""cull(): every planted problem caught, nothing clean lost, moves with captions, undo, report, manifest."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+import onelazy
+from onelazy.cli import cli
+from onelazy.culling import REPORT_NAME, cull, undo_cull
+from onelazy.errors import DatasetError, StorageError
+from tests.culling import corpus
+from tests.culling.conftest import snapshot
+
+SMALL = {"min_side": 100}  # the test corpus is 256 px; its planted tiny images are 64 px
+
+
+def _rejected(report: onelazy.culling.CullReport) -> dict[str, str]:
+    return {d.file: str(d.reason) for d in report.rejected}
+
+
+def test_every_planted_problem_is_caught_and_nothing_clean_is_lost(
+    dataset: tuple[Path, corpus.Truth],
+) -> None:
+    folder, truth = dataset
+    report = cull(folder, dry_run=True, workers=1, **SMALL)
+    rejected = _rejected(report)
+    assert {name: rejected.get(name) for name in truth.broken} == dict.fromkeys(truth.broken, "unreadable")
+    assert {name: rejected.get(name) for name in truth.tiny} == dict.fromkeys(truth.tiny, "too-small")
+    assert {name: rejected.get(name) for name in truth.flat} == dict.fromkeys(truth.flat, "flat")
+    assert {name: rejected.get(name) for name in truth.blurry} == dict.fromkeys(truth.blurry, "blurry")
+    for group in truth.groups:  # one kept per planted group, the others rejected as its near-duplicates
+        kept = [name for name in group if name not in rejected]
+        assert len(kept) == 1, group
+        for name in group:
+            if name != kept[0]:
+                decision = next(d for d in report.decisions if d.file == name)
+                assert decision.reason in ("near-duplicate", "duplicate")
+                assert decision.keeper == kept[0]
+                assert decision.message.startswith(f"{decision.reason} of {kept[0]}")
+    for pair in truth.exact:
+        assert sorted(rejected.get(name, "kept") for name in pair) == ["duplicate", "kept"]
+    assert not [name for name in truth.clean if name in rejected]
+    by_name = {d.file: d for d in report.decisions}
+    assert "named .png" in by_name[next(n for n in truth.broken if "named" in by_name[n].message)].message
+    assert by_name[truth.broken[0]].message == "unreadable: empty file (0 bytes)"
+
+
+def test_keeps_the_sharpest_then_largest_then_first_by_name(tmp_path: Path) -> None:
+    from PIL import Image, ImageFilter
+
+    folder = tmp_path / "ds"
+    folder.mkdir()
+    original = corpus.generated_looking(5, 256)
+    original.save(folder / "b.png")
+    original.save(folder / "a.png")  # same pixels: a.png comes first by name
+    original.resize((200, 200), Image.Resampling.LANCZOS).save(folder / "0-small.png")
+    original.filter(ImageFilter.GaussianBlur(0.6)).save(folder / "0-soft.png")
+    for seed in range(6):  # unrelated images so the blur median is a real one
+        corpus.generated_looking(100 + seed, 256).save(folder / f"other{seed}.png")
+    report = cull(folder, dry_run=True, workers=1, min_side=100, skip=["blurry"])
+    rejected = _rejected(report)
+    kept_of_group = {"a.png", "b.png", "0-small.png", "0-soft.png"} - set(rejected)
+    sharpest = max(
+        (d for d in report.decisions if d.file in {"a.png", "b.png", "0-small.png", "0-soft.png"}),
+        key=lambda d: (d.measures["sharpness"], d.measures["width"]),
+    )
+    if sharpest.file in ("a.png", "b.png"):
+        assert kept_of_group == {"a.png"}
+        assert rejected["b.png"] == "duplicate"
+    else:
+        assert kept_of_group == {sharpest.file}
+
+
+def test_moves_rejects_with_captions_writes_report_and_undo_restores_everything(
+    dataset: tuple[Path, corpus.Truth],
+) -> None:
+    folder, _truth = dataset
+    before = snapshot(folder)
+    report = cull(folder, workers=1, **SMALL)
+    assert report.rejected
+    for decision in report.rejected:
+        assert decision.moved_to == f".rejected/{decision.reason}/{decision.file}"
+        assert (folder / decision.moved_to).is_file()
+        assert not (folder / decision.file).exists()
+        caption = Path(decision.moved_to).with_suffix(".txt")
+        assert (folder / caption).read_text() == f"a photo, file {Path(decision.file).stem}\n"
+        assert not (folder / decision.file).with_suffix(".txt").exists()
+    for decision in report.kept:
+        assert (folder / decision.file).is_file()
+        assert (folder / decision.file).with_suffix(".txt").is_file()
+    data = json.loads((folder / REPORT_NAME).read_text())
+    assert data["format"] == "onelazy-cull-report"
+    assert data["summary"]["kept"] == len(report.kept)
+    assert data["summary"]["rejected_by_reason"] == {k: v for k, v in report.counts().items() if k != "kept"}
+    entries = {e["file"]: e for e in data["files"]}
+    assert set(entries) == {d.file for d in report.decisions}
+    near = next(d for d in report.rejected if d.reason == "near-duplicate")
+    assert entries[near.file]["keeper"] == near.keeper
+    assert isinstance(entries[near.file]["distance"], int)
+    assert set(entries[report.kept[0].file]["measures"]) >= {"sharpness", "contrast", "phash", "width"}
+    html = (folder / "cull-report.html").read_text()
+    for reason in report.counts():
+        if reason != "kept":
+            assert f"id='{reason}'" in html
+    assert f'src="{near.moved_to}"' in html and f'src="{near.keeper}"' in html
+
+    restored = undo_cull(folder)
+    assert sorted(restored) == sorted(d.file for d in report.rejected)
+    after = snapshot(folder)
+    for name in ("cull-report.json", "cull-report.html"):
+        after.pop(name)
+    assert after == before
+    assert not (folder / ".rejected").exists()
+    data = json.loads((folder / REPORT_NAME).read_text())
+    assert data["summary"]["rejected"] == 0
+
+
+def test_a_second_run_keeps_earlier_rejects_in_the_report(dataset: tuple[Path, corpus.Truth]) -> None:
+    folder, _truth = dataset
+    first = cull(folder, workers=1, **SMALL)
+    second = cull(folder, workers=1, **SMALL)
+    data = json.loads((folder / REPORT_NAME).read_text())
+    assert data["summary"]["rejected"] == len(first.rejected) + len(second.rejected)
+    restored = undo_cull(folder)
+    assert len(restored) == len(first.rejected) + len(second.rejected)
+
+
+def test_dry_run_changes_nothing(dataset: tuple[Path, corpus.Truth]) -> None:
+    folder, _ = dataset
+    before = snapshot(folder)
+    report = cull(folder, dry_run=True, workers=1, **SMALL)
+    assert report.rejected and all(d.moved_to is None for d in report.rejected)
+    assert snapshot(folder) == before
+
+
+def test_manifest_entries_are_marked_not_removed_and_unmarked_on_undo(
+    dataset: tuple[Path, corpus.Truth],
+) -> None:
+    folder, _truth = dataset
+    names = sorted(p.name for p in folder.iterdir() if p.suffix != ".txt")
+    lines = [
+        json.dumps(
+            {"file": name, "set": "main", "index": i, "prompt": "a photo", "seed": i, "sha256": "0" * 64}
+        )
+        for i, name in enumerate(names)
+    ]
+    lines.insert(3, "not json, kept as it is")
+    (folder / "manifest.jsonl").write_text("\n".join(lines) + "\n")
+    report = cull(folder, workers=1, **SMALL)
+    rejected = {d.file: d for d in report.rejected}
+    out = (folder / "manifest.jsonl").read_text().splitlines()
+    assert len(out) == len(lines) and out[3] == "not json, kept as it is"
+    for line in out[:3] + out[4:]:
+        entry = json.loads(line)
+        if entry["file"] in rejected:
+            assert entry["rejected"] == rejected[entry["file"]].reason
+            assert entry["rejected_to"] == rejected[entry["file"]].moved_to
+        else:
+            assert "rejected" not in entry
+        assert entry["prompt"] == "a photo"
+    undo_cull(folder)
+    assert (folder / "manifest.jsonl").read_text().splitlines() == lines
+
+
+def test_process_pool_decides_the_same_as_one_process(dataset: tuple[Path, corpus.Truth]) -> None:
+    folder, _ = dataset
+    serial = cull(folder, dry_run=True, workers=1, **SMALL)
+    pooled = cull(folder, dry_run=True, workers=2, **SMALL)
+    assert [(d.file, d.reason, d.message) for d in pooled.decisions] == [
+        (d.file, d.reason, d.message) for d in serial.decisions
+    ]
+
+
+# --------------------------------------------------------------------------- bad input
+
+
+def test_not_a_folder_and_missing_folder(tmp_path: Path) -> None:
+    file = tmp_path / "image.png"
+    file.write_bytes(b"x")
+    with pytest.raises(DatasetError, match="not a folder"):
+        cull(file)
+    with pytest.raises(DatasetError, match="no such folder"):
+        cull(tmp_path / "nope")
+    result = CliRunner().invoke(cli, ["cull", str(tmp_path / "nope")])
+    assert result.exit_code == 2
+    assert result.output.strip() == f"Error: {tmp_path / 'nope'}: no such folder"
+
+
+def test_empty_folder(tmp_path: Path) -> None:
+    (tmp_path / "notes.txt").write_text("captions only")
+    with pytest.raises(DatasetError, match="no images in this folder"):
+        cull(tmp_path)
+    assert sorted(os.listdir(tmp_path)) == ["notes.txt"]
+
+
+def test_unwritable_folder_is_refused_before_anything_happens(dataset: tuple[Path, corpus.Truth]) -> None:
+    source, _ = dataset
+    holder = Path(tempfile.mkdtemp(prefix="onelazy-unwritable-"))
+    try:
+        holder.chmod(0o755)
+        folder = holder / "dataset"
+        shutil.copytree(source, folder)
+        folder.chmod(0o555)
+        before = snapshot(folder)
+        message = _cull_as_unprivileged(folder)
+        assert "folder is not writable" in message and "--dry-run" in message
+        assert snapshot(folder) == before
+    finally:
+        (holder / "dataset").chmod(0o755)
+        shutil.rmtree(holder)
+
+
+def _cull_as_unprivileged(folder: Path) -> str:
+    """Run cull and return its error message; as root, in a forked child that drops to 'nobody'."""
+    if os.geteuid() != 0:
+        with pytest.raises(DatasetError) as caught:
+            cull(folder, workers=1)
+        return str(caught.value)
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # child: root ignores permissions, so become an ordinary user first
+        os.close(read_end)
+        text = "no error"
+        try:
+            os.setgid(65534)
+            os.setuid(65534)
+            cull(folder, workers=1)
+        except BaseException as exc:
+            text = f"{type(exc).__name__}: {exc}"
+        os.write(write_end, text.encode())
+        os._exit(0)
+    os.close(write_end)
+    with os.fdopen(read_end, "rb") as pipe:
+        text = pipe.read().decode()
+    os.waitpid(pid, 0)
+    assert text.startswith("DatasetError: "), text
+    return text
+
+
+def test_a_file_vanishing_while_measuring_stops_with_nothing_moved(
+    dataset: tuple[Path, corpus.Truth],
+) -> None:
+    folder, truth = dataset
+    victim = folder / truth.clean[-1]
+    before = snapshot(folder)
+
+    def progress(stage: str, done: int, total: int) -> None:
+        if stage == "measure" and victim.exists():
+            victim.unlink()
+
+    with pytest.raises(StorageError, match=f"{victim.name}: the file disappeared.*nothing was moved"):
+        cull(folder, workers=1, progress=progress, **SMALL)
+    before.pop(victim.name)
+    assert snapshot(folder) == before
+
+
+def test_a_reject_vanishing_before_its_move_reverses_the_moves_done(
+    dataset: tuple[Path, corpus.Truth],
+) -> None:
+    folder, truth = dataset
+    victim = folder / truth.flat[-1]  # rejected late in the batch (flat files come after the blurry ones)
+    before = snapshot(folder)
+
+    def progress(stage: str, done: int, total: int) -> None:
+        if stage == "move":
+            victim.unlink()
+
+    with pytest.raises(StorageError, match=f"{victim.name}: disappeared before it could be moved"):
+        cull(folder, workers=1, progress=progress, **SMALL)
+    before.pop(victim.name)
+    assert snapshot(folder) == before
+    assert not (folder / REPORT_NAME).exists()
+
+
+def test_bad_options_are_one_line_usage_errors(dataset: tuple[Path, corpus.Truth]) -> None:
+    folder, _ = dataset
+    with pytest.raises(DatasetError, match="skip: unknown check sharpness; allowed: too-small"):
+        cull(folder, skip=["sharpness"])
+    result = CliRunner().invoke(cli, ["cull", str(folder), "--aspect", "wide"])
+    assert result.exit_code == 2 and "is not MIN:MAX" in result.output
+
+
+# --------------------------------------------------------------------------- the command
+
+
+def test_cli_dry_run_prints_decisions_and_table(dataset: tuple[Path, corpus.Truth]) -> None:
+    folder, truth = dataset
+    result = CliRunner().invoke(
+        cli, ["cull", str(folder), "--dry-run", "--min-size", "100", "--workers", "1"]
+    )
+    assert result.exit_code == 0, result.output
+    assert f"would reject {truth.broken[0]}: unreadable: empty file (0 bytes)" in result.output
+    assert "dry run: nothing was moved" in result.output and "rejected: near-duplicate" in result.output
+    assert not (folder / ".rejected").exists()
+
+
+def test_cli_runs_and_undoes(dataset: tuple[Path, corpus.Truth]) -> None:
+    folder, _ = dataset
+    result = CliRunner().invoke(cli, ["cull", str(folder), "--min-size", "100", "--workers", "1"])
+    assert result.exit_code == 0, result.output
+    assert "cull-report.html" in result.output
+    moved = len(list((folder / ".rejected").rglob("*.png")))
+    result = CliRunner().invoke(cli, ["cull", str(folder), "--undo"])
+    assert result.exit_code == 0 and "Put back" in result.output
+    assert moved > 0 and not (folder / ".rejected").exists()
+
+
+def test_help_states_the_default_distance_the_library_uses() -> None:
+    from onelazy.cli import cull as cull_cli
+    from onelazy.culling import CHECKS, DEFAULT_NEAR_DISTANCE
+
+    assert cull_cli._DEFAULT_NEAR_DISTANCE == DEFAULT_NEAR_DISTANCE
+    assert cull_cli._CHECKS == CHECKS
+    result = CliRunner().invoke(cli, ["cull", "--help"])
+    assert "[default: 6;" in result.output and "Example:" in result.output
+
+
+def test_public_api_and_a_light_command_module() -> None:
+    assert onelazy.cull is cull
+    assert onelazy.undo_cull is undo_cull
+    probe = "import sys, onelazy.cli.cull; print(sorted({'PIL', 'numpy', 'rich'} & set(sys.modules)))"
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
