@@ -1,0 +1,369 @@
+"""Checks across keys that OneTrainer itself does not make before a run starts.
+
+Each check returns :class:`~onelazy.onetrainer.problems.Problem` s with their own message: an
+output format the model and training method cannot be saved in (OneTrainer only fails at the
+final save, after all the training), a LoRA written as ``SAFETENSORS``, a concepts or samples
+source that is neither inline nor an existing file, a ``layer_filter_preset`` without the
+``layer_filter`` it stands for, intervals that OneTrainer would misread, an adaptive optimizer
+with a learning rate far from 1, and relative paths (OneTrainer resolves them against its own
+working directory).
+
+:func:`check_file` reads any OneTrainer file (config, concepts, samples, secrets; any version)
+leniently and adds these checks; it is what ``onelazy check`` runs.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from onelazy.onetrainer.enums import (
+    ADAPTIVE_OPTIMIZERS,
+    WALL_CLOCK_UNITS,
+    ModelFormat,
+    TimeUnit,
+    TrainingMethod,
+)
+from onelazy.onetrainer.model_types import model_type_info
+from onelazy.onetrainer.models import ConceptConfig, TrainConfig
+from onelazy.onetrainer.problems import Problem, did_you_mean_hint
+from onelazy.onetrainer.reading import (
+    load_concepts_lenient,
+    load_samples_lenient,
+    load_secrets,
+    load_train_config_lenient,
+    read_json,
+)
+from onelazy.onetrainer.writing import to_onetrainer_json
+
+#: Learning rates an adaptive (Prodigy / D-Adaptation) optimizer is sensible with.
+ADAPTIVE_LEARNING_RATE_RANGE = (0.1, 10.0)
+
+_MODEL_FILE_SUFFIXES = (".safetensors", ".ckpt", ".pt", ".pth", ".bin", ".gguf")
+
+
+def _resolve(path: str, base_dir: Path | None) -> Path:
+    candidate = Path(path).expanduser()
+    return candidate if candidate.is_absolute() else (base_dir or Path.cwd()) / candidate
+
+
+def _is_relative(path: str) -> bool:
+    return bool(path) and not Path(path).expanduser().is_absolute()
+
+
+def _looks_like_local_path(name: str) -> bool:
+    """A model name that is a file or folder path rather than a Hugging Face repo id."""
+    return name.startswith((".", "~")) or name.lower().endswith(_MODEL_FILE_SUFFIXES) or "\\" in name
+
+
+def _format_checks(cfg: TrainConfig, source: str | None) -> list[Problem]:
+    info = model_type_info(cfg.model_type)
+    method, fmt = cfg.training_method, cfg.output_model_format
+    if not info.supports(method):
+        allowed = tuple(m.value for m in info.training_methods)
+        return [
+            Problem(
+                source, "training_method",
+                f"{method.value} is not available for {cfg.model_type.value}", allowed,
+                "allowed: " + ", ".join(allowed),
+            )
+        ]  # fmt: skip
+    formats = info.formats_for(method)
+    if fmt in formats:
+        return []
+    allowed = tuple(f.value for f in formats)
+    if method is TrainingMethod.LORA and fmt is ModelFormat.SAFETENSORS:
+        return [
+            Problem(
+                source, "output_model_format",
+                "SAFETENSORS holds only embeddings since config version 11; a LoRA saved as SAFETENSORS "
+                "fails at the final save, after the whole training run", allowed,
+                "use one of " + ", ".join(allowed) + " (LEGACY_LORA is what SAFETENSORS LoRAs used to be)",
+            )
+        ]  # fmt: skip
+    return [
+        Problem(
+            source, "output_model_format",
+            f"{fmt.value} is not an output format for {method.value} on {cfg.model_type.value}; "
+            "OneTrainer only fails when it saves", allowed,
+            did_you_mean_hint(fmt.value, allowed) or "allowed: " + ", ".join(allowed),
+        )
+    ]  # fmt: skip
+
+
+def _source_checks(cfg: TrainConfig, source: str | None, base_dir: Path | None) -> list[Problem]:
+    problems = []
+    if cfg.concepts is None and not _resolve(cfg.concept_file_name, base_dir).is_file():
+        problems.append(
+            Problem(
+                source, "concepts",
+                f"is null and concept_file_name {cfg.concept_file_name!r} is not an existing file",
+                None, "put the concepts inline or write that file; OneTrainer reads it when training starts",
+            )
+        )  # fmt: skip
+    if cfg.samples is None and not _resolve(cfg.sample_definition_file_name, base_dir).is_file():
+        problems.append(
+            Problem(
+                source, "samples",
+                f"is null and sample_definition_file_name {cfg.sample_definition_file_name!r} is not an "
+                "existing file; OneTrainer reads it when training starts, even if it never samples", None,
+                'write "samples": [] to sample nothing, or write that file',
+            )
+        )  # fmt: skip
+    return problems
+
+
+def _layer_filter_checks(cfg: TrainConfig, source: str | None) -> list[Problem]:
+    info = model_type_info(cfg.model_type)
+    problems = []
+    for prefix, preset, layer_filter in (
+        ("", cfg.layer_filter_preset, cfg.layer_filter),
+        ("quantization.", cfg.quantization.layer_filter_preset, cfg.quantization.layer_filter),
+    ):
+        if preset in ("full", "custom") or layer_filter:
+            continue
+        allowed = (*info.layer_filter_presets, "custom")
+        expansion = info.layer_filter_presets.get(preset)
+        if expansion is None:
+            problems.append(
+                Problem(
+                    source, f"{prefix}layer_filter_preset",
+                    f"{preset!r} is not a layer filter preset for {cfg.model_type.value}", allowed,
+                    did_you_mean_hint(preset, allowed) or "allowed: " + ", ".join(allowed),
+                )
+            )  # fmt: skip
+            continue
+        regex = "true" if expansion.regex else "false"
+        problems.append(
+            Problem(
+                source, f"{prefix}layer_filter_preset",
+                f"{preset!r} has no effect under scripts/train.py without {prefix}layer_filter, "
+                "so every layer is trained", allowed,
+                f"set {prefix}layer_filter to {expansion.layer_filter!r} "
+                f"and {prefix}layer_filter_regex to {regex}",
+            )
+        )  # fmt: skip
+    return problems
+
+
+def _interval_checks(cfg: TrainConfig, source: str | None) -> list[Problem]:
+    problems = []
+    intervals: list[tuple[str, Any, TimeUnit]] = [
+        ("sample_after", cfg.sample_after, cfg.sample_after_unit),
+        ("backup_after", cfg.backup_after, cfg.backup_after_unit),
+        ("save_every", cfg.save_every, cfg.save_every_unit),
+    ]
+    if cfg.validation:
+        intervals.append(("validate_after", cfg.validate_after, cfg.validate_after_unit))
+    for key, value, unit in intervals:
+        if not isinstance(value, int) or isinstance(value, bool):
+            problems.append(
+                Problem(
+                    source, key, f"expected a whole number, got {value!r}", None, "OneTrainer truncates it"
+                )
+            )
+        elif value == 0 and unit in WALL_CLOCK_UNITS:
+            problems.append(
+                Problem(
+                    source, key,
+                    f"0 with unit {unit.value} means every training step, not never", None,
+                    f"set {key}_unit to NEVER to turn it off",
+                )
+            )  # fmt: skip
+        elif value < 0:
+            problems.append(Problem(source, key, f"{value} is negative; expected a whole number >= 0"))
+    return problems
+
+
+def _learning_rate_checks(cfg: TrainConfig, source: str | None) -> list[Problem]:
+    optimizer = cfg.optimizer.optimizer
+    if optimizer not in ADAPTIVE_OPTIMIZERS:
+        return []
+    low, high = ADAPTIVE_LEARNING_RATE_RANGE
+    rates: list[tuple[str, float]] = [("learning_rate", cfg.learning_rate)]
+    for part in model_type_info(cfg.model_type).model_parts:
+        settings = getattr(cfg, part)
+        if settings.train and settings.learning_rate is not None:
+            rates.append((f"{part}.learning_rate", settings.learning_rate))
+    return [
+        Problem(
+            source, key,
+            f"{rate:g} with {optimizer.value}: adaptive optimizers find the step size themselves "
+            "and expect a learning rate near 1.0", None, "set it to 1.0 (scale with optimizer.d_coef)",
+        )
+        for key, rate in rates
+        if not low <= rate <= high
+    ]  # fmt: skip
+
+
+def _relative(source: str | None, key: str, value: str) -> Problem:
+    return Problem(
+        source, key,
+        f"{value!r} is a relative path; OneTrainer resolves it against its own working directory",
+        None, "write an absolute path",
+    )  # fmt: skip
+
+
+def _path_checks(cfg: TrainConfig, source: str | None) -> list[Problem]:
+    paths: list[tuple[str, str]] = [
+        ("workspace_dir", cfg.workspace_dir),
+        ("cache_dir", cfg.cache_dir),
+        ("output_model_destination", cfg.output_model_destination),
+    ]
+    if cfg.concepts is None:
+        paths.append(("concept_file_name", cfg.concept_file_name))
+    if cfg.samples is None:
+        paths.append(("sample_definition_file_name", cfg.sample_definition_file_name))
+    if cfg.debug_mode:
+        paths.append(("debug_dir", cfg.debug_dir))
+    if cfg.huggingface_cache_dir:
+        paths.append(("huggingface_cache_dir", cfg.huggingface_cache_dir))
+    if cfg.quantization.cache_dir:
+        paths.append(("quantization.cache_dir", cfg.quantization.cache_dir))
+    problems = [_relative(source, key, value) for key, value in paths if _is_relative(value)]
+    models = [("base_model_name", cfg.base_model_name), ("lora_model_name", cfg.lora_model_name)]
+    models.append(("embedding.model_name", cfg.embedding.model_name))
+    models += [
+        (f"{part}.model_name", getattr(cfg, part).model_name)
+        for part in model_type_info(cfg.model_type).model_parts
+    ]
+    problems += [
+        _relative(source, key, value)
+        for key, value in models
+        if value and _looks_like_local_path(value) and _is_relative(value)
+    ]
+    if cfg.concepts is not None:
+        problems += check_concepts(cfg.concepts, source=source, prefix="concepts")
+    return problems
+
+
+def check_train_config(
+    cfg: TrainConfig, *, source: str | None = None, base_dir: str | os.PathLike[str] | None = None
+) -> list[Problem]:
+    """Every cross-key problem of ``cfg`` (empty list = nothing found).
+
+    ``base_dir`` is where relative concept/sample file names are looked up (default: the current
+    directory, where OneTrainer would look if started here).
+    """
+    base = Path(base_dir) if base_dir is not None else None
+    return [
+        *_format_checks(cfg, source),
+        *_source_checks(cfg, source, base),
+        *_layer_filter_checks(cfg, source),
+        *_interval_checks(cfg, source),
+        *_learning_rate_checks(cfg, source),
+        *_path_checks(cfg, source),
+    ]
+
+
+def check_concepts(
+    concepts: Sequence[ConceptConfig], *, source: str | None = None, prefix: str = ""
+) -> list[Problem]:
+    """Problems of concepts entries: relative or missing image folders, a missing prompt file."""
+    problems = []
+    for index, concept in enumerate(concepts):
+        where = f"{prefix}[{index}]"
+        if not concept.enabled:
+            continue
+        if not concept.path:
+            problems.append(Problem(source, f"{where}.path", "is empty; expected the folder with the images"))
+        elif _is_relative(concept.path):
+            problems.append(_relative(source, f"{where}.path", concept.path))
+        elif not Path(concept.path).expanduser().is_dir():
+            problems.append(
+                Problem(
+                    source, f"{where}.path", f"{concept.path!r} is not an existing folder", None,
+                    "OneTrainer would look it up as a Hugging Face dataset instead",
+                )
+            )  # fmt: skip
+        if concept.text.prompt_source == "concept":
+            if not concept.text.prompt_path:
+                problems.append(
+                    Problem(source, f"{where}.text.prompt_path", 'is empty but prompt_source is "concept"')
+                )
+            elif _is_relative(concept.text.prompt_path):
+                problems.append(_relative(source, f"{where}.text.prompt_path", concept.text.prompt_path))
+    return problems
+
+
+# --------------------------------------------------------------------------- whole files
+
+_CONCEPT_ONLY_KEYS = frozenset({"path", "image", "text", "balancing", "repeats", "concept_stats", "type"})
+_SECRETS_KEYS = frozenset({"__version", "huggingface_token", "cloud"})
+
+
+def file_kind(data: Any) -> str:
+    """What a parsed OneTrainer JSON file holds: "train", "concepts", "samples" or "secrets"."""
+    if isinstance(data, list):
+        if any(isinstance(item, Mapping) and _CONCEPT_ONLY_KEYS & set(item) for item in data):
+            return "concepts"
+        return "samples"
+    if isinstance(data, Mapping) and "huggingface_token" in data and set(data) <= _SECRETS_KEYS:
+        return "secrets"
+    return "train"
+
+
+def check_file(path: str | os.PathLike[str]) -> list[Problem]:
+    """All problems of one OneTrainer file of any kind and version (empty = clean).
+
+    Raises ConfigError when the file cannot be read as JSON at all, and MigrationError where
+    OneTrainer's own migration would crash.
+    """
+    source = str(path)
+    data = read_json(path)
+    kind = file_kind(data)
+    if kind == "concepts":
+        concepts, problems = load_concepts_lenient(data, source=source)
+        return problems + check_concepts(concepts, source=source)
+    if kind == "samples":
+        return load_samples_lenient(data, source=source)[1]
+    if kind == "secrets":
+        try:
+            load_secrets(data, source=source)
+        except Exception as exc:  # a ConfigError; turned into one problem line
+            from onelazy.errors import ConfigError
+
+            if not isinstance(exc, ConfigError):
+                raise
+            return [Problem(source, exc.key or "", exc.detail, None, exc.hint)]
+        return []
+    cfg, problems = load_train_config_lenient(data, source=source)
+    base = Path(path).resolve().parent
+    return problems + check_train_config(cfg, source=source, base_dir=base)
+
+
+def check_files(paths: Iterable[str | os.PathLike[str]]) -> list[Problem]:
+    """:func:`check_file` for each path, in order."""
+    return [problem for path in paths for problem in check_file(path)]
+
+
+def migrate_file(source_path: str | os.PathLike[str], target_path: str | os.PathLike[str]) -> list[Problem]:
+    """Upgrade a training config (or concepts file) to the current version and write it atomically.
+
+    Returns what OneTrainer would drop or replace on the way (removed keys, values it no longer
+    accepts); those are written with their defaults, as OneTrainer would use them. Nothing is
+    written when the file cannot be read or migrated.
+    """
+    from onelazy.onetrainer.writing import write_onetrainer_json
+
+    source = str(source_path)
+    data = read_json(source_path)
+    kind = file_kind(data)
+    if kind == "concepts":
+        concepts, problems = load_concepts_lenient(data, source=source)
+        write_onetrainer_json(target_path, concepts)
+        return problems
+    if kind != "train":
+        from onelazy.errors import ConfigError
+
+        raise ConfigError(
+            f"holds a {kind} list/object; only training configs and concepts files migrate", file=source
+        )
+    cfg, problems = load_train_config_lenient(data, source=source)
+    text = to_onetrainer_json(cfg)
+    from onelazy._files import atomic_write_text
+
+    atomic_write_text(target_path, text)
+    return problems
