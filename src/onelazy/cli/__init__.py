@@ -21,6 +21,9 @@ COMMANDS: dict[str, str] = {
     "cull": "onelazy.cli.cull:cull",
     "review": "onelazy.cli.cull:review",
     "launch": "onelazy.cli.launch:launch_command",
+    "check": "onelazy.cli.config_files:check",
+    "migrate": "onelazy.cli.config_files:migrate",
+    "schema": "onelazy.cli.config_files:schema",
 }
 
 

@@ -19,6 +19,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from onelazy._files import atomic_write_text
+from onelazy.errors import ConfigError
 from onelazy.onetrainer.enums import (
     ADAPTIVE_OPTIMIZERS,
     WALL_CLOCK_UNITS,
@@ -322,11 +324,7 @@ def check_file(path: str | os.PathLike[str]) -> list[Problem]:
     if kind == "secrets":
         try:
             load_secrets(data, source=source)
-        except Exception as exc:  # a ConfigError; turned into one problem line
-            from onelazy.errors import ConfigError
-
-            if not isinstance(exc, ConfigError):
-                raise
+        except ConfigError as exc:
             return [Problem(source, exc.key or "", exc.detail, None, exc.hint)]
         return []
     cfg, problems = load_train_config_lenient(data, source=source)
@@ -339,31 +337,29 @@ def check_files(paths: Iterable[str | os.PathLike[str]]) -> list[Problem]:
     return [problem for path in paths for problem in check_file(path)]
 
 
-def migrate_file(source_path: str | os.PathLike[str], target_path: str | os.PathLike[str]) -> list[Problem]:
-    """Upgrade a training config (or concepts file) to the current version and write it atomically.
+def migrate_file(
+    source_path: str | os.PathLike[str], target_path: str | os.PathLike[str] | None = None
+) -> tuple[str, list[Problem]]:
+    """Upgrade a training config (or concepts file) to the current version.
 
-    Returns what OneTrainer would drop or replace on the way (removed keys, values it no longer
-    accepts); those are written with their defaults, as OneTrainer would use them. Nothing is
-    written when the file cannot be read or migrated.
+    Returns the upgraded JSON text and what OneTrainer would drop or replace on the way (removed
+    keys, values it no longer accepts; those are written with their defaults, as OneTrainer would
+    use them). With ``target_path`` the text is also written there atomically. Nothing is written
+    when the file cannot be read or migrated (ConfigError / MigrationError).
     """
-    from onelazy.onetrainer.writing import write_onetrainer_json
-
     source = str(source_path)
     data = read_json(source_path)
     kind = file_kind(data)
     if kind == "concepts":
         concepts, problems = load_concepts_lenient(data, source=source)
-        write_onetrainer_json(target_path, concepts)
-        return problems
-    if kind != "train":
-        from onelazy.errors import ConfigError
-
+        text = to_onetrainer_json(concepts)
+    elif kind == "train":
+        cfg, problems = load_train_config_lenient(data, source=source)
+        text = to_onetrainer_json(cfg)
+    else:
         raise ConfigError(
-            f"holds a {kind} list/object; only training configs and concepts files migrate", file=source
+            f"is a {kind} file; only training configs and concepts files have versions", file=source
         )
-    cfg, problems = load_train_config_lenient(data, source=source)
-    text = to_onetrainer_json(cfg)
-    from onelazy._files import atomic_write_text
-
-    atomic_write_text(target_path, text)
-    return problems
+    if target_path is not None:
+        atomic_write_text(target_path, text)
+    return text, problems

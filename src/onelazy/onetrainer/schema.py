@@ -59,8 +59,8 @@ def json_schema(kind: str = "train") -> dict[str, Any]:
         }
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
-        "title": f"OneTrainer {kind} file (config version {CONFIG_VERSION})",
         **schema,
+        "title": f"OneTrainer {kind} file (config version {CONFIG_VERSION})",
     }
 
 
