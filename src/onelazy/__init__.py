@@ -17,6 +17,7 @@ __version__ = "0.1.0"
 _LAZY: dict[str, str] = {
     "errors": "onelazy.errors",
     "onetrainer": "onelazy.onetrainer",
+    "build_config": "onelazy.build",
     "launch": "onelazy.training",
     "cull": "onelazy.culling",
     "undo_cull": "onelazy.culling",

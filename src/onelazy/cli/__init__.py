@@ -20,7 +20,9 @@ from onelazy.errors import OnelazyError
 COMMANDS: dict[str, str] = {
     "cull": "onelazy.cli.cull:cull",
     "review": "onelazy.cli.cull:review",
+    "build-config": "onelazy.cli.build:build_config_command",
     "launch": "onelazy.cli.launch:launch_command",
+    "presets": "onelazy.cli.presets:presets",
     "check": "onelazy.cli.config_files:check",
     "migrate": "onelazy.cli.config_files:migrate",
     "schema": "onelazy.cli.config_files:schema",

@@ -1,0 +1,468 @@
+"""``build_config()``: a folder of images and a few choices into the OneTrainer files of one run.
+
+Everything is decided and validated in memory first (:func:`build_config` returns a
+:class:`BuiltConfig` that holds the text of every file); :meth:`BuiltConfig.write` then writes them
+atomically. So a mistake in the input is reported before anything is written.
+
+What a run folder gets::
+
+    RUN_DIR/config.json      the whole TrainConfig (concepts and samples inline, or beside it)
+    RUN_DIR/concepts.json    with separate_files
+    RUN_DIR/samples.json     with separate_files
+    RUN_DIR/prompts.txt      the prompts given inline, for prompt_source "concept"
+    RUN_DIR/secrets.json     the Hugging Face token, mode 0600, only when one is given
+    RUN_DIR/workspace/ and RUN_DIR/cache/ are OneTrainer's (created by OneTrainer)
+
+Every path in the files is absolute (OneTrainer resolves relative ones against its own working
+directory), and every machine-dependent value (``train_device``, seeds, the embedding uuid) is
+written out.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from onelazy._files import atomic_write_text
+from onelazy.errors import ConfigError, DatasetError
+from onelazy.plan import ConceptCount, TrainingPlan, default_steps_per_image, make_plan
+
+if TYPE_CHECKING:
+    from onelazy.onetrainer import ConceptConfig, SampleConfig, SecretsConfig, TrainConfig
+
+#: Image extensions OneTrainer's data loader reads (case-insensitive).
+IMAGE_EXTENSIONS = frozenset({".bmp", ".jpg", ".jpeg", ".png", ".tif", ".tiff", ".webp", ".avif"})
+#: File-name endings OneTrainer treats as masks / conditioning images, not training images.
+_SIDECAR_SUFFIXES = ("-masklabel", "-condlabel")
+PROMPT_SOURCES = ("concept", "sample", "filename")
+#: How many sample prompts are rendered during training, and their seeds.
+SAMPLE_COUNT = 3
+SAMPLE_SEED = 42
+#: Keys the plan decides; set them through the plan's own options instead of ``--set``.
+PLAN_KEYS = (
+    "epochs",
+    "save_every",
+    "save_every_unit",
+    "save_skip_first",
+    "sample_after",
+    "sample_after_unit",
+    "sample_skip_first",
+)
+_MISSING_SHOWN = 5
+
+
+@dataclass(frozen=True)
+class ConceptScan:
+    """One image folder as found on disk."""
+
+    name: str
+    path: Path
+    images: tuple[Path, ...]
+    sizes: tuple[tuple[int, int], ...]
+    prompt_source: str
+    recursive: bool
+
+
+@dataclass
+class BuiltConfig:
+    """A run's OneTrainer files, decided and validated but not yet written."""
+
+    run_dir: Path
+    config: TrainConfig
+    concepts: list[ConceptConfig]
+    samples: list[SampleConfig]
+    secrets: SecretsConfig | None
+    plan: TrainingPlan
+    files: dict[Path, str]
+    """Every file :meth:`write` writes, path → text."""
+    notes: list[str] = field(default_factory=list)
+    """Things the person should know (a resolution override, the prompt source chosen)."""
+
+    @property
+    def config_path(self) -> Path:
+        return self.run_dir / "config.json"
+
+    @property
+    def secrets_path(self) -> Path | None:
+        return self.run_dir / "secrets.json" if self.secrets is not None else None
+
+    def write(self) -> list[Path]:
+        """Write every file atomically (``secrets.json`` with mode 0600); the paths written."""
+        written = []
+        for path, text in self.files.items():
+            mode = 0o600 if path == self.secrets_path else None
+            written.append(atomic_write_text(path, text, mode=mode))
+        return written
+
+    def launch_command(self, onetrainer: str | None = None) -> str:
+        """The ``onelazy launch`` command that trains this run (``--onetrainer`` when it is known)."""
+        parts = ["onelazy", "launch", str(self.config_path)]
+        where = onetrainer or os.environ.get("ONETRAINER_DIR")
+        if where:
+            parts += ["--onetrainer", str(Path(where).expanduser().resolve())]
+        if self.secrets_path is not None:
+            parts += ["--secrets", str(self.secrets_path)]
+        return shlex.join(parts)
+
+    def describe(self) -> list[str]:
+        """The plan and the notes, as lines for the person."""
+        return [*self.plan.describe(), *self.notes]
+
+
+def build_config(
+    images: str | os.PathLike[str] | Sequence[str | os.PathLike[str]],
+    *,
+    preset: str,
+    base_model: str,
+    output: str | os.PathLike[str],
+    name: str | None = None,
+    prompts: Sequence[str] = (),
+    prompt_file: str | os.PathLike[str] | None = None,
+    prompt_source: str | None = None,
+    steps_per_image: int | None = None,
+    total_steps: int | None = None,
+    overrides: Sequence[str] = (),
+    project_values: Mapping[str, Any] | None = None,
+    run_dir: str | os.PathLike[str] | None = None,
+    separate_files: bool = False,
+    recursive: bool = False,
+    train_device: str = "cuda",
+    hf_token: str | None = None,
+    sample_prompts: Sequence[str] | None = None,
+    intermediate_saves: bool = True,
+) -> BuiltConfig:
+    """Decide every file of a training run; nothing is written (call :meth:`BuiltConfig.write`).
+
+    ``images`` is one image folder or several (one concept each). Captions come from
+    ``prompt_source``: ``"concept"`` (one prompt file, one prompt per line: ``prompts`` given inline
+    are written to ``RUN_DIR/prompts.txt``, or ``prompt_file``), ``"sample"`` (a ``.txt`` beside each
+    image) or ``"filename"``; by default ``"concept"`` when prompts are given, else ``"sample"``.
+    The target is ``steps_per_image`` (default 100 for SDXL-family models, 40 for SD 1.5) or
+    ``total_steps``. ``hf_token`` defaults to ``$HF_TOKEN``.
+    """
+    from onelazy.onetrainer import (
+        ConceptConfig,
+        SecretsConfig,
+        check_train_config,
+        load_train_config,
+        to_onetrainer_dict,
+        to_onetrainer_json,
+    )
+    from onelazy.onetrainer.problems import raise_first
+    from onelazy.presets import load_preset, parse_override, resolve_preset
+
+    load_preset(preset)  # an unknown preset is reported before any folder is looked at
+    folders = [images] if isinstance(images, (str, os.PathLike)) else list(images)
+    if not folders:
+        raise DatasetError("no image folder given")
+    for expression in overrides:
+        key, _ = parse_override(expression)
+        if key in PLAN_KEYS:
+            raise ConfigError(
+                "is decided by the plan",
+                key=key,
+                hint="use --steps-per-image or --total-steps to change how long training runs",
+            )
+    output_path = Path(output).expanduser().resolve()
+    if output_path.suffix.lower() != ".safetensors":
+        raise ConfigError(f"{output_path}: a LoRA file name ends in .safetensors", key="--output")
+    run_name = name or output_path.stem
+    if not run_name.strip():
+        raise ConfigError("must not be empty", key="--name")
+    run = Path(run_dir).expanduser().resolve() if run_dir is not None else Path.cwd() / "runs" / run_name
+    if run.exists() and not run.is_dir():
+        raise ConfigError(f"{run}: exists and is not a folder", key="--run-dir")
+
+    prompt_lines = _prompt_lines(prompts)
+    prompt_path = Path(prompt_file).expanduser().resolve() if prompt_file is not None else None
+    if prompt_lines and prompt_path is not None:
+        raise ConfigError("give prompts inline or as a file, not both", key="--prompt-file")
+    if prompt_path is not None:
+        prompt_lines = _read_prompt_file(prompt_path)
+    source = _choose_prompt_source(prompt_source, has_prompts=bool(prompt_lines))
+    if source == "concept" and not prompt_lines:
+        raise ConfigError(
+            "prompt source 'concept' needs prompts",
+            key="--prompt-source",
+            hint="give --prompt TEXT or --prompt-file FILE (one prompt per line)",
+        )
+    if prompt_lines and source != "concept":
+        raise ConfigError(
+            f"prompts are used only with prompt source 'concept', not {source!r}", key="--prompt-source"
+        )
+
+    scans = [_scan_folder(Path(folder), source=source, recursive=recursive) for folder in folders]
+    names = [scan.name for scan in scans]
+    if len(set(names)) != len(names):
+        raise DatasetError(f"two image folders share the name {_first_duplicate(names)!r}; rename one")
+
+    config = resolve_preset(
+        preset, train_device=train_device, project_values=project_values, overrides=overrides
+    )
+    info = _model_facts(config)
+    if steps_per_image is None and total_steps is None:
+        steps_per_image = default_steps_per_image(info.sdxl_family)
+    plan = make_plan(
+        [ConceptCount(scan.name, len(scan.images)) for scan in scans],
+        batch_size=config.batch_size,
+        steps_per_image=steps_per_image,
+        total_steps=total_steps,
+        gradient_accumulation_steps=config.gradient_accumulation_steps,
+        intermediate_saves=intermediate_saves,
+    )
+
+    notes: list[str] = []
+    files: dict[Path, str] = {}
+    if source == "concept" and prompt_path is None:
+        prompt_path = run / "prompts.txt"
+        files[prompt_path] = "\n".join(prompt_lines) + "\n"
+    train_resolution = _largest_side(config.resolution)
+    concepts = []
+    for scan in scans:
+        concept_data: dict[str, Any] = {
+            "name": scan.name,
+            "path": str(scan.path),
+            "include_subdirectories": scan.recursive,
+            "text": {"prompt_source": scan.prompt_source},
+        }
+        if prompt_path is not None:
+            concept_data["text"]["prompt_path"] = str(prompt_path)
+        larger = sum(1 for width, height in scan.sizes if min(width, height) > train_resolution)
+        if larger * 2 > len(scan.sizes):
+            concept_data["image"] = {
+                "enable_resolution_override": True,
+                "resolution_override": config.resolution,
+            }
+            notes.append(
+                f"Concept {scan.name!r}: {larger} of {len(scan.sizes)} images are larger than the "
+                f"{config.resolution} px this model trains at (e.g. {_size(scan.sizes)}); resolution "
+                f"override on at {config.resolution}."
+            )
+        concepts.append(ConceptConfig.model_validate(concept_data))
+    samples = _samples(
+        sample_prompts if sample_prompts is not None else _default_sample_prompts(prompt_lines, scans),
+        info.sample_defaults,
+    )
+
+    data = to_onetrainer_dict(config)
+    data.update(plan.onetrainer_values())
+    data.update(
+        {
+            "base_model_name": _base_model(base_model),
+            "output_model_destination": str(output_path),
+            "workspace_dir": str(run / "workspace"),
+            "cache_dir": str(run / "cache"),
+            "train_device": train_device,
+            "save_filename_prefix": f"{run_name}-",
+            "concept_file_name": str(run / "concepts.json"),
+            "sample_definition_file_name": str(run / "samples.json"),
+        }
+    )
+    data["concepts"] = [to_onetrainer_dict(concept) for concept in concepts]
+    data["samples"] = [to_onetrainer_dict(sample) for sample in samples]
+    source_name = str(run / "config.json")
+    final = load_train_config(data, source=source_name, strict=True)
+    raise_first(check_train_config(final, source=source_name))
+    if separate_files:
+        # Checked with the lists inline (the files do not exist yet); written with them beside it.
+        final = load_train_config(
+            {**data, "concepts": None, "samples": None}, source=source_name, strict=True
+        )
+
+    files[run / "config.json"] = to_onetrainer_json(final)
+    if separate_files:
+        files[run / "concepts.json"] = to_onetrainer_json(concepts)
+        files[run / "samples.json"] = to_onetrainer_json(samples)
+    token = hf_token if hf_token is not None else os.environ.get("HF_TOKEN", "")
+    secrets = None
+    if token:
+        secrets = SecretsConfig.model_validate({"huggingface_token": token})
+        files[run / "secrets.json"] = to_onetrainer_json(secrets)
+    notes.insert(0, f"Captions: prompt source {source!r}" + _source_detail(source, prompt_path))
+    return BuiltConfig(run, final, concepts, samples, secrets, plan, files, notes)
+
+
+# --------------------------------------------------------------------------- images and captions
+
+
+def _scan_folder(folder: Path, *, source: str, recursive: bool) -> ConceptScan:
+    path = folder.expanduser().resolve()
+    if not path.exists():
+        raise DatasetError(f"{path}: no such folder")
+    if not path.is_dir():
+        raise DatasetError(f"{path}: not a folder")
+    images = find_images(path, recursive=recursive)
+    if not images:
+        where = "or its subfolders " if recursive else ""
+        hint = "" if recursive else " (use --recursive to look in subfolders)"
+        raise DatasetError(
+            f"{path}: no images in the folder {where}({', '.join(sorted(IMAGE_EXTENSIONS))}){hint}"
+        )
+    if source == "sample":
+        missing = [image for image in images if not image.with_suffix(".txt").is_file()]
+        if missing:
+            shown = ", ".join(
+                str(image.with_suffix(".txt").relative_to(path)) for image in missing[:_MISSING_SHOWN]
+            )
+            more = f" and {len(missing) - _MISSING_SHOWN} more" if len(missing) > _MISSING_SHOWN else ""
+            raise DatasetError(
+                f"{path}: prompt source 'sample' needs a .txt caption beside every image; "
+                f"{len(missing)} of {len(images)} missing: {shown}{more}"
+            )
+    sizes = tuple(_image_size(image) for image in images)
+    return ConceptScan(path.name, path, tuple(images), sizes, source, recursive)
+
+
+def find_images(folder: Path, *, recursive: bool = False) -> list[Path]:
+    """Training images in ``folder`` as OneTrainer finds them (its extensions, no mask files), sorted.
+
+    With ``recursive`` subfolders are searched too, skipping hidden ones as OneTrainer does.
+    """
+    found = []
+    candidates = folder.rglob("*") if recursive else folder.iterdir()
+    for path in candidates:
+        if recursive and any(part.startswith(".") for part in path.relative_to(folder).parts[:-1]):
+            continue
+        if path.suffix.lower() not in IMAGE_EXTENSIONS or not path.is_file():
+            continue
+        if path.stem.endswith(_SIDECAR_SUFFIXES):
+            continue
+        found.append(path)
+    return sorted(found)
+
+
+def _image_size(path: Path) -> tuple[int, int]:
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as image:
+            width, height = image.size
+    except (OSError, UnidentifiedImageError) as exc:
+        raise DatasetError(f"{path}: not a readable image ({exc})") from None
+    return int(width), int(height)
+
+
+def _prompt_lines(prompts: Sequence[str]) -> list[str]:
+    lines: list[str] = []
+    for prompt in prompts:
+        lines.extend(line.strip() for line in prompt.splitlines() if line.strip())
+    return lines
+
+
+def _read_prompt_file(path: Path) -> list[str]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: no such file", key="--prompt-file") from None
+    except UnicodeDecodeError:
+        raise ConfigError(
+            f"{path}: not UTF-8 text (OneTrainer reads prompts as UTF-8)", key="--prompt-file"
+        ) from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc.strerror or exc}", key="--prompt-file") from None
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    if not lines:
+        raise ConfigError(f"{path}: has no prompt (one prompt per line)", key="--prompt-file")
+    return lines
+
+
+def _choose_prompt_source(given: str | None, *, has_prompts: bool) -> str:
+    if given is None:
+        return "concept" if has_prompts else "sample"
+    if given not in PROMPT_SOURCES:
+        raise ConfigError(
+            f"{given!r} is not a prompt source",
+            key="--prompt-source",
+            allowed=PROMPT_SOURCES,
+            hint=f"one of {', '.join(PROMPT_SOURCES)}",
+        )
+    return given
+
+
+def _source_detail(source: str, prompt_path: Path | None) -> str:
+    if source == "concept":
+        return f" (a random line of {prompt_path} for every image)."
+    if source == "sample":
+        return " (the .txt file beside each image)."
+    return " (each image's file name)."
+
+
+def _default_sample_prompts(prompt_lines: Sequence[str], scans: Sequence[ConceptScan]) -> list[str]:
+    """The first few prompts the run trains on: concept prompts, else captions, else file names."""
+    if prompt_lines:
+        return list(prompt_lines[:SAMPLE_COUNT])
+    chosen: list[str] = []
+    for scan in scans:
+        for image in scan.images:
+            if len(chosen) == SAMPLE_COUNT:
+                return chosen
+            if scan.prompt_source == "sample":
+                text = image.with_suffix(".txt").read_text(encoding="utf-8", errors="replace").strip()
+                line = next((row.strip() for row in text.splitlines() if row.strip()), "")
+            else:
+                line = image.stem
+            if line and line not in chosen:
+                chosen.append(line)
+    return chosen
+
+
+def _samples(prompts: Sequence[str], defaults: Mapping[str, Any]) -> list[SampleConfig]:
+    from onelazy.onetrainer import SampleConfig
+
+    return [
+        SampleConfig.model_validate({**defaults, "prompt": prompt, "seed": SAMPLE_SEED + index})
+        for index, prompt in enumerate(prompts)
+    ]
+
+
+# --------------------------------------------------------------------------- small helpers
+
+
+@dataclass(frozen=True)
+class _ModelFacts:
+    sdxl_family: bool
+    sample_defaults: dict[str, Any]
+
+
+def _model_facts(config: TrainConfig) -> _ModelFacts:
+    """What the plan and the samples need to know about the model being trained."""
+    from onelazy.onetrainer import default_sample_config, model_type_info, to_onetrainer_dict
+
+    info = model_type_info(config.model_type)
+    # The recipe's 40 steps per image is for SD 1.x/2.x; SDXL and the larger models get 100.
+    sdxl_family = not (info.is_sd1x or info.is_sd2x)
+    return _ModelFacts(sdxl_family, to_onetrainer_dict(default_sample_config(config.model_type)))
+
+
+def _largest_side(resolution: str) -> int:
+    numbers = [int(part) for part in resolution.replace("x", ",").split(",") if part.strip().isdigit()]
+    return max(numbers) if numbers else 0
+
+
+def _size(sizes: Sequence[tuple[int, int]]) -> str:
+    width, height = max(sizes, key=lambda size: size[0] * size[1])
+    return f"{width}\N{MULTIPLICATION SIGN}{height}"
+
+
+def _base_model(value: str) -> str:
+    """A local model path made absolute; a Hugging Face repo id as given."""
+    text = value.strip()
+    if not text:
+        raise ConfigError("must name a model (a Hugging Face repo id or a local path)", key="--base-model")
+    local = Path(text).expanduser()
+    if local.exists():
+        return str(local.resolve())
+    return text
+
+
+def _first_duplicate(names: Sequence[str]) -> str:
+    seen: set[str] = set()
+    for name in names:
+        if name in seen:
+            return name
+        seen.add(name)
+    return ""
