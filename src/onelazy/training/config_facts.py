@@ -86,10 +86,10 @@ def _validated_dict(path: Path) -> dict[str, Any]:
     """The config as OneTrainer's JSON shape, after onelazy's strict validation when available."""
     try:
         model = importlib.import_module("onelazy.onetrainer")
-    except ImportError:
-        model = None
-    read_train_config = getattr(model, "read_train_config", None)
-    check_train_config = getattr(model, "check_train_config", None)
+        read_train_config = getattr(model, "read_train_config", None)
+        check_train_config = getattr(model, "check_train_config", None)
+    except ImportError:  # the config model is not available: launch still checks what it needs
+        read_train_config = check_train_config = None
     if read_train_config is None or check_train_config is None:
         return _read_json_object(path)
     config = read_train_config(path, strict=True)

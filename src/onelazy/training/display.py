@@ -48,6 +48,9 @@ def _position(global_step: int | None, epoch: int | None) -> str:
     return ", ".join(parts)
 
 
+SAVE_LABELS = {"save": "checkpoint", "backup": "backup", "final": "final model"}
+
+
 def progress_text(event: Progress) -> str:
     """``epoch 1/2 · step 3/4 · loss 0.0812 (smooth 0.0911) · 2.9 it/s · 0:12 left``."""
     parts = [f"epoch {min(event.epoch + 1, event.epochs) if event.epochs else event.epoch}/{event.epochs}"]
@@ -149,7 +152,8 @@ class PlainDisplay:
             self._progress(event)
         elif isinstance(event, Saved):
             self._flush_progress()
-            self._line(f"Saved {event.save_kind}: {event.path} ({_position(event.global_step, event.epoch)})")
+            where = _position(event.global_step, event.epoch)
+            self._line(f"Saved {SAVE_LABELS[event.save_kind]}: {event.path} ({where})")
         elif isinstance(event, Warning):
             self._line(f"OneTrainer: {event.message}", error=event.category != "other")
         elif isinstance(event, Failed):
@@ -226,7 +230,7 @@ class RichDisplay:
             self.progress.update(self.step_task, total=event.steps or None, completed=event.step, info=loss)
         elif isinstance(event, Saved):
             where = _position(event.global_step, event.epoch)
-            print_(f"[green]Saved {event.save_kind}[/]: {event.path} ({where})", highlight=False)
+            print_(f"[green]Saved {SAVE_LABELS[event.save_kind]}[/]: {event.path} ({where})", highlight=False)
         elif isinstance(event, Warning):
             colour = "yellow" if event.category == "other" else "red"
             print_(f"[{colour}]OneTrainer: {event.message}[/]", highlight=False)

@@ -28,6 +28,8 @@ class _Event:
     def to_dict(self) -> dict[str, Any]:
         data: dict[str, Any] = {"event": self.kind}
         for item in dataclasses.fields(self):  # type: ignore[arg-type]
+            if item.name == "kind":
+                continue
             value = getattr(self, item.name)
             data[item.name] = _jsonable(value)
         return data

@@ -152,13 +152,16 @@ class OutputParser:
         self._in_traceback = False
         self._last_progress_key: tuple[object, ...] | None = None
         self._pending: list[_PendingSave] = []
+        self._last_backup: tuple[int, int, int] | None = None
+        self._saved_global_step = 0
         self.saved: list[Saved] = []
         self.missing: list[Path] = []
         self.warnings: list[Warning] = []
 
     @property
     def global_step(self) -> int:
-        return self._step_base + self.step
+        # tqdm redraws the step bar only every few steps; a save's name holds the exact count
+        return max(self._step_base + self.step, self._saved_global_step)
 
     # ------------------------------------------------------------------ feeding
 
@@ -291,10 +294,16 @@ class OutputParser:
                 int(match.group("e")),
                 int(match.group("es")),
             )
+        elif self._last_backup is not None:  # the final save holds what the backup before it holds
+            global_step, epoch, epoch_step = self._last_backup
         else:
-            global_step, epoch, epoch_step = self.global_step, self.epoch, self.step if self.step else 0
+            global_step, epoch, epoch_step = self.global_step, self.epoch, self.step
             if self.steps and self.step >= self.steps:
                 epoch_step = 0
+        if global_step is not None:
+            self._saved_global_step = max(self._saved_global_step, global_step)
+        if kind == "backup" and global_step is not None and epoch is not None and epoch_step is not None:
+            self._last_backup = (global_step, epoch, epoch_step)
         self._pending.append(_PendingSave(path, kind, global_step, epoch, epoch_step))
 
     def check_pending_saves(self) -> Iterator[Event]:

@@ -18,7 +18,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from datetime import datetime, timezone
 from pathlib import Path
 from types import FrameType
@@ -99,7 +99,7 @@ class TrainingRun:
     """One run of OneTrainer; iterate it for events (the last one is :class:`Ended`).
 
     Made by :func:`onelazy.training.run_events` after preflight passed. Iterating starts the
-    process; leaving the loop early (``break``, an exception) stops it and its group.
+    process; a later loop continues the same events; :meth:`close` (or dropping the run) stops it.
     :meth:`interrupt` is Ctrl+C from code (first: save and stop; second: stop now).
     """
 
@@ -122,7 +122,7 @@ class TrainingRun:
         self._sent_save = False
         self._sent_now = False
         self._config_stop: str | None = None
-        self._started = False
+        self._events: Generator[Event, None, None] | None = None
         self._process: subprocess.Popen[bytes] | None = None
 
     # ------------------------------------------------------------------ control
@@ -144,12 +144,17 @@ class TrainingRun:
     # ------------------------------------------------------------------ running
 
     def __iter__(self) -> Iterator[Event]:
-        if self._started:
-            raise LaunchError("a TrainingRun can be iterated only once")
-        self._started = True
-        return self._run()
+        # one run, one stream of events: a second loop continues where the first stopped
+        if self._events is None:
+            self._events = self._run()
+        return self._events
 
-    def _run(self) -> Iterator[Event]:
+    def close(self) -> None:
+        """Stop the run (if it is going) and everything it started."""
+        if self._events is not None:
+            self._events.close()
+
+    def _run(self) -> Generator[Event, None, None]:
         facts = self.report.facts
         install = self.report.install
         root = install.root
