@@ -153,7 +153,7 @@ def build_config(
         to_onetrainer_json,
     )
     from onelazy.onetrainer.problems import raise_first
-    from onelazy.presets import load_preset, parse_override, resolve_preset
+    from onelazy.presets import apply_overrides, layered_dict, load_preset, parse_override, resolve_preset
 
     load_preset(preset)  # an unknown preset is reported before any folder is looked at
     folders = [images] if isinstance(images, (str, os.PathLike)) else list(images)
@@ -248,7 +248,8 @@ def build_config(
         info.sample_defaults,
     )
 
-    data = to_onetrainer_dict(config)
+    # The run's own values sit between the project values and --set, so --set still wins.
+    data = layered_dict(preset, train_device=train_device, project_values=project_values)
     data.update(plan.onetrainer_values())
     data.update(
         {
@@ -264,6 +265,7 @@ def build_config(
     )
     data["concepts"] = [to_onetrainer_dict(concept) for concept in concepts]
     data["samples"] = [to_onetrainer_dict(sample) for sample in samples]
+    apply_overrides(data, overrides)
     source_name = str(run / "config.json")
     final = load_train_config(data, source=source_name, strict=True)
     raise_first(check_train_config(final, source=source_name))

@@ -275,10 +275,17 @@ def layered_dict(
     for key, value in (project_values or {}).items():
         typed = coerce_dotted(key, value) if isinstance(value, str) else value
         _apply(apply_dotted, data, key, typed, source="project")
+    apply_overrides(data, overrides)
+    return data
+
+
+def apply_overrides(data: dict[str, Any], overrides: Sequence[str]) -> None:
+    """Apply ``--set key=value`` expressions to a OneTrainer dict, each value typed by the model."""
+    from onelazy.onetrainer import apply_dotted, coerce_dotted
+
     for expression in overrides:
         key, raw = parse_override(expression)
         _apply(apply_dotted, data, key, coerce_dotted(key, raw), source="--set")
-    return data
 
 
 def _apply(apply: Any, data: dict[str, Any], key: str, value: Any, *, source: str) -> None:

@@ -361,3 +361,11 @@ def test_public_name() -> None:
 
     assert onelazy.build_config is build_config
     assert os.path.basename(onelazy.__file__) == "__init__.py"
+
+
+def test_set_wins_over_the_values_build_config_chooses(tmp_path: Path) -> None:
+    make_images(tmp_path / "faery", 4)
+    elsewhere = tmp_path / "fast-disk" / "cache"
+    built = build(tmp_path, overrides=[f"cache_dir={elsewhere}", "train_device=cuda:1"])
+    assert built.config.cache_dir == str(elsewhere)
+    assert built.config.train_device == "cuda:1"
