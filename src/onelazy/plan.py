@@ -282,7 +282,12 @@ def make_plan(
         gradient_accumulation_steps=gradient_accumulation_steps,
     )
     sample_steps = onetrainer_sample_steps(
-        sample_after, sample_unit, 0, steps_per_epoch=steps_per_epoch, epochs=epochs
+        sample_after,
+        sample_unit,
+        0,
+        steps_per_epoch=steps_per_epoch,
+        epochs=epochs,
+        gradient_accumulation_steps=gradient_accumulation_steps,
     )
     if batch_size > 1:
         notes.append(
@@ -350,21 +355,24 @@ def onetrainer_sample_steps(
     *,
     steps_per_epoch: int,
     epochs: int,
+    gradient_accumulation_steps: int = 1,
 ) -> tuple[int, ...]:
-    """Replay OneTrainer's sampling rules: the trained step counts at which samples are rendered."""
+    """Replay OneTrainer's sampling rules: the trained step counts at which samples are rendered.
+
+    Like a save, a requested sample waits for the start of an accumulation cycle.
+    """
     steps: list[int] = []
+    pending = False
     for g in _steps(steps_per_epoch, epochs):
         epoch, epoch_step = divmod(g, steps_per_epoch)
-        if not _elapsed(sample_skip_first, sample_after_unit, g, epoch):
-            continue
-        if sample_after_unit == EPOCH:
-            due = sample_after > 0 and epoch_step == 0 and epoch % sample_after == 0
-        elif sample_after_unit == STEP:
-            due = sample_after > 0 and g % sample_after == 0
-        else:
-            due = False
-        if due:
+        if _elapsed(sample_skip_first, sample_after_unit, g, epoch):
+            if sample_after_unit == EPOCH:
+                pending |= sample_after > 0 and epoch_step == 0 and epoch % sample_after == 0
+            elif sample_after_unit == STEP:
+                pending |= sample_after > 0 and g % sample_after == 0
+        if pending and g % gradient_accumulation_steps == 0:
             steps.append(g)
+            pending = False
     return tuple(steps)
 
 

@@ -253,3 +253,9 @@ def test_short_plans_count_saves_in_steps() -> None:
     assert plan.epochs == 14
     assert [p.steps for p in plan.saves] == [1484, 1979, 2474, 2520]
     assert plan.saves[-1].final
+
+
+def test_sampling_waits_for_an_accumulation_cycle_too() -> None:
+    assert onetrainer_sample_steps(
+        1, "EPOCH", 0, steps_per_epoch=3, epochs=3, gradient_accumulation_steps=2
+    ) == (0, 4, 6)
