@@ -103,25 +103,25 @@ def _field(owner: type[BaseModel] | None, name: int | str) -> Any:
     return owner.model_fields[name].annotation
 
 
-def _walk(root: type[BaseModel], loc: Loc) -> tuple[type[BaseModel] | None, Any]:
-    """(the model class that owns the last key of ``loc``, that key's annotation)."""
-    owner: type[BaseModel] | None = root
+def _annotation_at(root: type[BaseModel], loc: Loc) -> Any:
+    """The annotation of the key at ``loc`` (None if the path leaves the models)."""
     annotation: Any = root
-    for index, part in enumerate(loc):
-        annotation, _ = unwrap_annotation(annotation)
-        if _is_model(annotation):
-            owner = annotation
-            annotation = _field(owner, part)
-            continue
-        origin = typing.get_origin(annotation)
-        if origin in (list, dict):
-            args = typing.get_args(annotation)
-            annotation = args[-1] if args else Any
-            owner = None
-            continue
-        if index < len(loc):
-            return None, None
-    return owner, annotation
+    for part in loc:
+        inner, _ = unwrap_annotation(annotation)
+        if _is_model(inner):
+            annotation = _field(inner, part)
+        elif typing.get_origin(inner) in (list, dict):
+            args = typing.get_args(inner)
+            annotation = args[-1] if args else None
+        else:
+            return None
+    return annotation
+
+
+def _model_at(root: type[BaseModel], loc: Loc) -> type[BaseModel] | None:
+    """The model class of the value at ``loc`` (None if it is not a config object)."""
+    inner, _ = unwrap_annotation(_annotation_at(root, loc))
+    return inner if _is_model(inner) else None
 
 
 def enum_noun(enum_class: type[Enum]) -> str:
@@ -135,7 +135,7 @@ def _expected(annotation: Any) -> tuple[str, tuple[str, ...] | None, bool]:
     origin = typing.get_origin(inner)
     if isinstance(inner, type) and issubclass(inner, Enum):
         return (
-            _ENUM_NOUNS.get(inner.__name__, f"a {inner.__name__} name"),
+            enum_noun(inner),
             tuple(m.value for m in inner),
             nullable,
         )
@@ -191,7 +191,7 @@ def _problem(root: type[BaseModel], error: Mapping[str, Any], source: str | None
         )
     key = key_path((*prefix, *loc))
     if kind == "extra_forbidden":
-        owner, _ = _walk(root, loc[:-1])
+        owner = _model_at(root, loc[:-1])
         fields = tuple(owner.model_fields) if owner is not None else ()
         name = owner.__name__ if owner is not None else "this object"
         hint = did_you_mean_hint(str(loc[-1]), fields) or "onelazy schema lists the keys"
@@ -202,7 +202,7 @@ def _problem(root: type[BaseModel], error: Mapping[str, Any], source: str | None
             None,
             hint,
         )
-    _, annotation = _walk(root, loc)
+    annotation = _annotation_at(root, loc)
     expected, allowed, nullable = _expected(annotation)
     name = str(loc[-1]) if loc else ""
     if value is None and not nullable and kind != "missing":
@@ -261,10 +261,10 @@ def _secret_problem(
     loc: Loc = tuple(error["loc"])
     key = key_path((*prefix, *loc))
     if error["type"] == "extra_forbidden":
-        owner, _ = _walk(root, loc[:-1])
+        owner = _model_at(root, loc[:-1])
         fields = tuple(owner.model_fields) if owner is not None else ()
         return Problem(source, key, "not a secrets key", None, did_you_mean_hint(str(loc[-1]), fields))
-    _, annotation = _walk(root, loc)
+    annotation = _annotation_at(root, loc)
     expected, allowed, _ = _expected(annotation)
     kind_of_value = type(error.get("input")).__name__.replace("NoneType", "null")
     return Problem(
