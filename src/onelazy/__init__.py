@@ -22,6 +22,8 @@ _LAZY: dict[str, str] = {
     "cull": "onelazy.culling",
     "undo_cull": "onelazy.culling",
     "review": "onelazy.review",
+    "generate": "onelazy.generation",
+    "backends": "onelazy.backends",
 }
 
 __all__ = ["__version__", *_LAZY]

@@ -27,10 +27,12 @@ __all__ = [
     "Backend",
     "BackendHealth",
     "BackendKind",
+    "BackendReport",
     "GeneratedImage",
     "GenerationRequest",
     "RetryPolicy",
     "SamplerChoices",
+    "check_backend",
     "detect_kind",
     "open_backend",
 ]
@@ -200,3 +202,27 @@ def detect_kind(url: str, *, retry: RetryPolicy | None = None) -> BackendKind:
     raise BackendProtocolError(
         "answers HTTP but is neither ComfyUI nor SwarmUI (no /system_stats, no /API/GetNewSession)", url=url
     ) from last
+
+
+@dataclass(frozen=True)
+class BackendReport:
+    """What ``onelazy backends check`` shows: health and what the server can render with."""
+
+    health: BackendHealth
+    models: tuple[str, ...]
+    loras: tuple[str, ...]
+    samplers: SamplerChoices
+
+
+def check_backend(url: str, kind: str | None = None, *, retry: RetryPolicy | None = None) -> BackendReport:
+    """Is the server at ``url`` up (and of ``kind``, when given); its models, LoRAs and samplers."""
+    policy = retry or RetryPolicy(attempts=2, first_delay=0.5)
+    chosen = kind or detect_kind(url, retry=policy)
+    with open_backend(chosen, url, retry=policy, timeout=30.0) as backend:
+        health = backend.health()
+        return BackendReport(
+            health=health,
+            models=tuple(backend.models()),
+            loras=tuple(backend.loras()),
+            samplers=backend.samplers(),
+        )

@@ -126,6 +126,11 @@ class HttpClient:
         return self._closed.is_set()
 
     def close(self) -> None:
+        """Make waiting and future calls raise BackendInterrupted; connections close with the client."""
+        self._closed.set()
+
+    def release(self) -> None:
+        """Close the connection pool (after every user of it has stopped)."""
         self._closed.set()
         self.client.close()
 

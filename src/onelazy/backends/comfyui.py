@@ -29,7 +29,7 @@ from typing import Any
 
 import httpx
 
-from onelazy.backends import BackendHealth, GeneratedImage, GenerationRequest, SamplerChoices
+from onelazy.backends import BackendHealth, BackendKind, GeneratedImage, GenerationRequest, SamplerChoices
 from onelazy.backends._http import (
     HttpClient,
     RetryPolicy,
@@ -149,7 +149,7 @@ def build_graph(
 class ComfyUIBackend:
     """A ComfyUI server at ``url`` (default port 8188). One client id per instance."""
 
-    kind = "comfyui"
+    kind: BackendKind = "comfyui"
 
     def __init__(
         self,
@@ -196,7 +196,7 @@ class ComfyUIBackend:
             )
         if response.status_code != 200:
             raise BackendProtocolError(
-                f"GET /{path} answered HTTP {response.status_code}; is this ComfyUI?", url=self.url
+                f"not a ComfyUI server? GET /{path} answered HTTP {response.status_code}", url=self.url
             )
         return json_body(response, url=self.url, what=f"GET /{path}")
 
@@ -327,7 +327,7 @@ class ComfyUIBackend:
                     delay = 0.1
                     while not self._http.closed:
                         try:
-                            event = ws.receive(timeout=0.5)
+                            event = ws.receive(timeout=0.2)
                         except queue.Empty:
                             continue
                         if isinstance(event, TextMessage):
@@ -586,5 +586,10 @@ class ComfyUIBackend:
         self._cancel(prompt_ids)
 
     def close(self) -> None:
+        """Stop waiting calls, close the websocket (its reader threads end with it), then HTTP."""
         self._http.close()
         self._wake_all()
+        listener = self._listener
+        if listener is not None and listener is not threading.current_thread():
+            listener.join(5.0)
+        self._http.release()

@@ -20,7 +20,7 @@ import time
 from io import BytesIO
 from typing import Any
 
-from onelazy.backends import BackendHealth, GeneratedImage, GenerationRequest, SamplerChoices
+from onelazy.backends import BackendHealth, BackendKind, GeneratedImage, GenerationRequest, SamplerChoices
 from onelazy.backends._http import (
     SWARM_TOKEN_ENV,
     HttpClient,
@@ -64,7 +64,7 @@ def _model_key(name: str) -> str:
 class SwarmUIBackend:
     """A SwarmUI server at ``url`` (default port 7801)."""
 
-    kind = "swarmui"
+    kind: BackendKind = "swarmui"
 
     def __init__(self, url: str, *, retry: RetryPolicy | None = None, timeout: float = 600.0) -> None:
         self.url = normalize_url(url)
@@ -360,7 +360,7 @@ class SwarmUIBackend:
             pass
 
     def close(self) -> None:
-        self._http.close()
+        self._http.release()
 
 
 def _png_seed(data: bytes) -> int | None:

@@ -18,6 +18,7 @@ from onelazy.errors import OnelazyError
 # command name -> "module:attribute"; the order here is the order ``--help`` lists them in
 # (the pipeline's order, then the tools).
 COMMANDS: dict[str, str] = {
+    "generate": "onelazy.cli.generate:generate_command",
     "cull": "onelazy.cli.cull:cull",
     "review": "onelazy.cli.cull:review",
     "build-config": "onelazy.cli.build:build_config_command",
@@ -26,6 +27,7 @@ COMMANDS: dict[str, str] = {
     "check": "onelazy.cli.config_files:check",
     "migrate": "onelazy.cli.config_files:migrate",
     "schema": "onelazy.cli.config_files:schema",
+    "backends": "onelazy.cli.generate:backends_group",
 }
 
 

@@ -1,0 +1,754 @@
+"""``generate()``: prompt sets into training images through SwarmUI or ComfyUI.
+
+Each set renders ``count`` images with seeds ``seed + index``, into ``DATASET/<set>/NNNN.<ext>``
+with a caption beside each (or one prompt file per set), and one line per image in
+``DATASET/manifest.jsonl``. Rerunning asks for exactly the same images and skips every one
+already in the manifest with a matching file and hash, so a crash, Ctrl+C or a backend restart
+loses nothing and duplicates nothing, and ``count`` can be raised later.
+
+Every image is written in the same order: caption (temporary name, fsync, rename), image
+(temporary name, fsync, rename), then the manifest line (append, fsync). A crash between any two
+steps leaves no partial file; the image is made again on the next run.
+
+Work is pipelined: each backend URL gets several requests in flight, so the server always has
+the next job queued while finished images download and are written.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import queue
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from onelazy._files import atomic_write_bytes, atomic_write_text
+from onelazy.backends import Backend, GeneratedImage, GenerationRequest, RetryPolicy, open_backend
+from onelazy.errors import (
+    BackendError,
+    BackendRejected,
+    BackendUnreachable,
+    DatasetError,
+    ProjectFileError,
+    StorageError,
+    UsageError,
+)
+
+__all__ = [
+    "GenerateConfig",
+    "GenerateProgress",
+    "GenerateSummary",
+    "LoraWeight",
+    "PromptSet",
+    "generate",
+    "load_generate_config",
+    "plan_seeds",
+]
+
+MANIFEST_NAME = "manifest.jsonl"
+SET_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
+#: how many requests each URL gets at once, by backend kind: ComfyUI renders one at a time, so two
+#: more queued hide the download and the next submit; SwarmUI may fan out over several GPUs.
+DEFAULT_IN_FLIGHT = {"comfyui": 3, "swarmui": 4}
+#: tries per image before it counts as failed in this run (a rerun tries again)
+ATTEMPTS_PER_IMAGE = 3
+
+
+# =============================================================================== configuration
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class LoraWeight(_Strict):
+    """A LoRA applied while generating, with its weight."""
+
+    name: str = Field(min_length=1)
+    weight: float = Field(default=1.0, ge=-100, le=100)
+
+
+class _RenderSettings(_Strict):
+    """Settings a prompt set may override; None means "use the shared value"."""
+
+    model: str | None = None
+    width: int | None = Field(default=None, ge=64, le=16384, multiple_of=8)
+    height: int | None = Field(default=None, ge=64, le=16384, multiple_of=8)
+    steps: int | None = Field(default=None, ge=1, le=500)
+    cfg: float | None = Field(default=None, ge=0, le=100)
+    sampler: str | None = None
+    scheduler: str | None = None
+    seed: int | None = Field(default=None, ge=0, le=2**63)
+    loras: list[LoraWeight] | None = None
+
+
+class PromptSet(_RenderSettings):
+    """One prompt set: ``count`` images of ``prompt`` into ``DATASET/<name>/``.
+
+    ``caption`` is what the LoRA's users will type (close to, not the same as, the prompt);
+    it defaults to the prompt.
+    """
+
+    name: str = Field(pattern=SET_NAME_PATTERN)
+    prompt: str = Field(min_length=1)
+    negative: str = ""
+    count: int = Field(ge=1, le=1_000_000)
+    caption: str | None = None
+
+
+class GenerateConfig(_Strict):
+    """The ``generate:`` section: shared settings and the prompt sets."""
+
+    backend: Literal["swarmui", "comfyui"]
+    urls: list[str] = Field(min_length=1)
+    model: str = Field(min_length=1)
+    width: int = Field(default=512, ge=64, le=16384, multiple_of=8)
+    height: int = Field(default=512, ge=64, le=16384, multiple_of=8)
+    steps: int = Field(default=20, ge=1, le=500)
+    cfg: float = Field(default=7.0, ge=0, le=100)
+    sampler: str | None = None
+    scheduler: str | None = None
+    seed: int = Field(default=0, ge=0, le=2**63)
+    loras: list[LoraWeight] = Field(default_factory=list)
+    batch: int = Field(default=1, ge=1, le=64)
+    captions: Literal["image", "set", "none"] = "image"
+    in_flight: int | None = Field(default=None, ge=1, le=64)
+    dataset: str | None = None
+    sets: list[PromptSet] = Field(min_length=1)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _url_alias(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "url" in data:
+            data = dict(data)
+            url = data.pop("url")
+            if "urls" in data:
+                raise ValueError("give either url or urls, not both")
+            data["urls"] = url if isinstance(url, list) else [url]
+        return data
+
+    @field_validator("urls")
+    @classmethod
+    def _check_urls(cls, urls: list[str]) -> list[str]:
+        from onelazy.backends._http import normalize_url
+
+        normalized = [normalize_url(url) for url in urls]
+        if len(set(normalized)) != len(normalized):
+            raise ValueError("a URL is listed twice")
+        return normalized
+
+    @field_validator("sets")
+    @classmethod
+    def _unique_names(cls, sets: list[PromptSet]) -> list[PromptSet]:
+        names = [s.name.lower() for s in sets]
+        duplicates = sorted({n for n in names if names.count(n) > 1})
+        if duplicates:
+            raise ValueError(f"set names must be unique (ignoring case): {', '.join(duplicates)}")
+        return sets
+
+
+def _format_validation_error(exc: ValidationError, where: Callable[[tuple[Any, ...]], str]) -> str:
+    error = exc.errors()[0]
+    loc = tuple(error["loc"])
+    key = ".".join(str(part) for part in loc) or "generate"
+    message = error["msg"].removeprefix("Value error, ")
+    if error["type"] == "extra_forbidden":
+        message = "unknown key"
+    elif error["type"] == "literal_error":
+        message = f"{message} (got {error.get('input')!r})"
+    more = f" (and {len(exc.errors()) - 1} more)" if len(exc.errors()) > 1 else ""
+    return f"{where(loc)}{key}: {message}{more}"
+
+
+def config_from_mapping(data: Mapping[str, Any], *, source: str = "flags") -> GenerateConfig:
+    """A :class:`GenerateConfig` from plain data; a bad value is one line naming ``source`` and the key."""
+    try:
+        return GenerateConfig.model_validate(dict(data))
+    except ValidationError as exc:
+        raise UsageError(_format_validation_error(exc, lambda loc: f"{source}: ")) from None
+    except UsageError as exc:
+        raise UsageError(f"{source}: {exc}") from None
+
+
+def load_generate_config(
+    path: str | os.PathLike[str], overrides: Mapping[str, Any] | None = None
+) -> GenerateConfig:
+    """The ``generate:`` section of a YAML file (``onelazy.yaml``), with ``overrides`` on top.
+
+    Errors name the file, line and column: ``onelazy.yaml:12:5: generate.sets.1.count: ...``.
+    ``overrides`` replace shared keys; ``count`` in it sets every set's count.
+    """
+    import yaml
+
+    file = Path(path)
+    try:
+        text = file.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ProjectFileError(f"{file}: cannot read: {exc.strerror or exc}") from None
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        place = f"{file}:{mark.line + 1}:{mark.column + 1}" if mark is not None else str(file)
+        raise ProjectFileError(f"{place}: not valid YAML: {getattr(exc, 'problem', exc)}") from None
+    if not isinstance(data, dict) or not isinstance(data.get("generate"), dict):
+        raise ProjectFileError(
+            f"{file}: has no 'generate:' section (a mapping with backend, urls, model, sets)"
+        )
+    section = dict(data["generate"])
+    for key, value in (overrides or {}).items():
+        if key == "count":
+            section["sets"] = [
+                {**s, "count": value} if isinstance(s, dict) else s for s in section.get("sets") or []
+            ]
+        else:
+            section[key] = value
+
+    def where(loc: tuple[Any, ...]) -> str:
+        node = _yaml_node(root, ("generate", *loc))
+        if node is None:
+            return f"{file}: generate."
+        return f"{file}:{node.start_mark.line + 1}:{node.start_mark.column + 1}: generate."
+
+    try:
+        return GenerateConfig.model_validate(section)
+    except ValidationError as exc:
+        raise ProjectFileError(_format_validation_error(exc, where)) from None
+    except UsageError as exc:
+        raise ProjectFileError(f"{file}: generate: {exc}") from None
+
+
+def _yaml_node(root: Any, loc: Sequence[Any]) -> Any:
+    """The deepest YAML node along ``loc`` (for its line and column)."""
+    import yaml
+
+    node = root
+    for part in loc:
+        if isinstance(node, yaml.MappingNode):
+            match = next((v for k, v in node.value if getattr(k, "value", None) == str(part)), None)
+            if match is None:
+                return node
+            node = match
+        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value):
+            node = node.value[part]
+        else:
+            return node
+    return node
+
+
+# =============================================================================== planning
+
+
+@dataclass(frozen=True)
+class _Unit:
+    """One backend job: ``size`` images of one set from ``first`` on, of which ``missing`` are wanted."""
+
+    set_name: str
+    first: int
+    size: int
+    missing: tuple[int, ...]
+    request: GenerationRequest
+    attempts: int = 0
+
+
+@dataclass(frozen=True)
+class _SetPlan:
+    spec: PromptSet
+    caption: str
+    base_seed: int
+    request: GenerationRequest  # seed and batch filled per unit
+
+
+def _plan_set(config: GenerateConfig, spec: PromptSet) -> _SetPlan:
+    def pick(name: str) -> Any:
+        value = getattr(spec, name)
+        return getattr(config, name) if value is None else value
+
+    loras = spec.loras if spec.loras is not None else config.loras
+    request = GenerationRequest(
+        prompt=spec.prompt,
+        negative_prompt=spec.negative,
+        model=pick("model"),
+        width=pick("width"),
+        height=pick("height"),
+        steps=pick("steps"),
+        cfg=pick("cfg"),
+        sampler=pick("sampler"),
+        scheduler=pick("scheduler"),
+        loras=tuple((lora.name, lora.weight) for lora in loras),
+    )
+    return _SetPlan(spec=spec, caption=spec.caption or spec.prompt, base_seed=pick("seed"), request=request)
+
+
+def plan_seeds(base_seed: int, count: int, batch: int = 1) -> list[tuple[int, int, int]]:
+    """``(first index, batch size, job seed)`` of every job of a set: seed + first index, so image
+    *i* of an unbatched set always has seed ``base_seed + i``."""
+    return [(first, min(batch, count - first), base_seed + first) for first in range(0, count, batch)]
+
+
+# =============================================================================== the manifest
+
+
+def _sha256(path: Path) -> str | None:
+    digest = hashlib.sha256()
+    try:
+        with path.open("rb") as handle:
+            for chunk in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(chunk)
+    except OSError:
+        return None
+    return digest.hexdigest()
+
+
+def _read_manifest(dataset: Path) -> tuple[dict[tuple[str, int], dict[str, Any]], bool]:
+    """Valid entries by (set, index), and whether the file needs rewriting (a torn last line,
+    duplicates, or entries whose image is gone or changed)."""
+    path = dataset / MANIFEST_NAME
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        return {}, False
+    except OSError as exc:
+        raise StorageError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    entries: dict[tuple[str, int], dict[str, Any]] = {}
+    rewrite = bool(raw) and not raw.endswith(b"\n")
+    lines = raw.split(b"\n")
+    for number, line in enumerate(lines):
+        if not line.strip():
+            continue
+        if number == len(lines) - 1:  # no newline after it: a torn append
+            rewrite = True
+            break
+        try:
+            entry = json.loads(line)
+            key = (str(entry["set"]), int(entry["index"]))
+            file, digest = str(entry["file"]), str(entry["sha256"])
+        except (ValueError, KeyError, TypeError):
+            rewrite = True
+            continue
+        image = dataset / file
+        if ".." in Path(file).parts or _sha256(image) != digest:
+            rewrite = True
+            continue
+        if key in entries:
+            rewrite = True
+        entries[key] = entry
+    return entries, rewrite
+
+
+def _rewrite_manifest(dataset: Path, entries: Mapping[tuple[str, int], dict[str, Any]]) -> None:
+    lines = "".join(json.dumps(entry, ensure_ascii=False) + "\n" for entry in entries.values())
+    atomic_write_text(dataset / MANIFEST_NAME, lines)
+
+
+def _remove_stale_temporaries(folder: Path) -> None:
+    """Temporary files a killed run left behind (``.NAME.xxxx.tmp``); complete files are never touched."""
+    if not folder.is_dir():
+        return
+    for leftover in folder.glob(".*.tmp"):
+        with contextlib.suppress(OSError):
+            leftover.unlink()
+
+
+class _ManifestWriter:
+    """Appends one line per image and fsyncs it, so a line is either whole or torn at the end."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        try:
+            self._fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        except OSError as exc:
+            raise StorageError(f"{path}: cannot open: {exc.strerror or exc}") from None
+
+    def append(self, entry: Mapping[str, Any]) -> None:
+        data = (json.dumps(entry, ensure_ascii=False) + "\n").encode("utf-8")
+        try:
+            written = os.write(self._fd, data)
+            if written != len(data):
+                raise OSError(f"short write ({written} of {len(data)} bytes)")
+            os.fsync(self._fd)
+        except OSError as exc:
+            raise StorageError(
+                f"{self.path}: cannot append: {getattr(exc, 'strerror', None) or exc}"
+            ) from None
+
+    def close(self) -> None:
+        with contextlib.suppress(OSError):
+            os.close(self._fd)
+
+
+# =============================================================================== progress
+
+
+@dataclass(frozen=True)
+class GenerateProgress:
+    """Where a run stands: images made / to make in this run, failed tries, rate and ETA."""
+
+    done: int
+    total: int
+    skipped: int
+    failures: int
+    elapsed: float
+    last_file: str | None = None
+
+    @property
+    def per_minute(self) -> float:
+        return self.done / self.elapsed * 60 if self.elapsed > 0 else 0.0
+
+    @property
+    def eta_seconds(self) -> float | None:
+        if self.done == 0:
+            return None
+        return (self.total - self.done) * self.elapsed / self.done
+
+
+@dataclass(frozen=True)
+class GenerateSummary:
+    """What a run did. ``made`` + ``skipped`` is the dataset's image count when nothing failed."""
+
+    dataset: Path
+    made: int
+    skipped: int
+    failures: int
+    elapsed: float
+    per_backend: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def per_minute(self) -> float:
+        return self.made / self.elapsed * 60 if self.elapsed > 0 else 0.0
+
+
+# =============================================================================== the run
+
+
+@dataclass
+class _Result:
+    kind: Literal["done", "failed", "down", "fatal"]
+    unit: _Unit | None = None
+    images: list[GeneratedImage] = field(default_factory=list)
+    error: BaseException | None = None
+    url: str = ""
+
+
+def _worker(
+    backend: Backend, jobs: queue.Queue[_Unit | None], results: queue.Queue[_Result], stop: threading.Event
+) -> None:
+    """Take jobs until told to stop; each worker keeps one request in flight on its backend."""
+    while not stop.is_set():
+        unit = jobs.get()
+        if unit is None or stop.is_set():
+            return
+        try:
+            images = backend.generate(unit.request)
+        except BackendRejected as exc:
+            results.put(_Result("fatal", unit, error=exc, url=backend.url))
+            return
+        except BackendUnreachable as exc:
+            results.put(_Result("down", unit, error=exc, url=backend.url))
+            return
+        except BackendError as exc:
+            results.put(_Result("failed", unit, error=exc, url=backend.url))
+        except Exception as exc:  # a bug must stop the run, not hang it
+            results.put(_Result("fatal", unit, error=exc, url=backend.url))
+            return
+        else:
+            results.put(_Result("done", unit, images=images, url=backend.url))
+
+
+def generate(
+    config: GenerateConfig | str | os.PathLike[str],
+    dataset: str | os.PathLike[str] | None = None,
+    *,
+    overrides: Mapping[str, Any] | None = None,
+    on_progress: Callable[[GenerateProgress], None] | None = None,
+    retry: RetryPolicy | None = None,
+    timeout: float = 600.0,
+) -> GenerateSummary:
+    """Render every prompt set into ``dataset`` (default: the config's ``dataset``, else ``./dataset``).
+
+    ``config`` is a :class:`GenerateConfig` or the path of a YAML file with a ``generate:`` section.
+    Images already in the manifest with a matching file are skipped. Raises a
+    :class:`~onelazy.errors.BackendError` when images failed (after the others were saved), and
+    lets ``KeyboardInterrupt`` through after cancelling this run's queued work on every backend.
+    """
+    if not isinstance(config, GenerateConfig):
+        config = load_generate_config(config, overrides)
+    elif overrides:
+        config = config_from_mapping({**config.model_dump(), **_expand_overrides(config, overrides)})
+    folder = Path(dataset if dataset is not None else (config.dataset or "dataset"))
+    plans = {spec.name: _plan_set(config, spec) for spec in config.sets}
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise DatasetError(f"{folder}: cannot create the dataset folder: {exc.strerror or exc}") from None
+    if not os.access(folder, os.W_OK):
+        raise DatasetError(f"{folder}: the dataset folder is not writable")
+
+    existing, rewrite = _read_manifest(folder)
+    if rewrite:
+        _rewrite_manifest(folder, existing)
+    units = list(_missing_units(config, plans, existing))
+    for name in plans:
+        _remove_stale_temporaries(folder / name)
+    _write_set_prompt_files(folder, config, plans)
+    skipped = sum(1 for key in existing if key[0] in plans and key[1] < plans[key[0]].spec.count)
+    total = sum(len(unit.missing) for unit in units)
+    started = time.monotonic()
+    if on_progress:
+        on_progress(GenerateProgress(done=0, total=total, skipped=skipped, failures=0, elapsed=0.0))
+    if not units:
+        return GenerateSummary(dataset=folder, made=0, skipped=skipped, failures=0, elapsed=0.0)
+
+    backends: list[Backend] = [
+        open_backend(config.backend, url, retry=retry, timeout=timeout) for url in config.urls
+    ]
+    writer: _ManifestWriter | None = None
+    stop = threading.Event()
+    try:
+        for backend in backends:
+            health = backend.health()
+            if not health.ready:
+                raise BackendError(f"not ready: {health.status} {health.message}".strip(), url=backend.url)
+        writer = _ManifestWriter(folder / MANIFEST_NAME)
+        return _run(
+            config, folder, plans, units, backends, writer, stop, skipped, total, started, on_progress
+        )
+    except BaseException:
+        # Ctrl+C or a fatal error: take this run's queued and running work off every server.
+        stop.set()
+        for backend in backends:
+            with contextlib.suppress(Exception):
+                backend.interrupt()
+        raise
+    finally:
+        stop.set()
+        for backend in backends:
+            backend.close()
+        if writer is not None:
+            writer.close()
+
+
+def _expand_overrides(config: GenerateConfig, overrides: Mapping[str, Any]) -> dict[str, Any]:
+    expanded = {key: value for key, value in overrides.items() if key != "count"}
+    if "count" in overrides:
+        expanded["sets"] = [{**s.model_dump(), "count": overrides["count"]} for s in config.sets]
+    return expanded
+
+
+def _missing_units(
+    config: GenerateConfig, plans: Mapping[str, _SetPlan], existing: Mapping[tuple[str, int], Any]
+) -> Iterator[_Unit]:
+    from dataclasses import replace
+
+    for name, plan in plans.items():
+        for first, size, seed in plan_seeds(plan.base_seed, plan.spec.count, config.batch):
+            missing = tuple(i for i in range(first, first + size) if (name, i) not in existing)
+            if missing:
+                request = replace(plan.request, seed=seed, batch_size=size, images=1)
+                yield _Unit(set_name=name, first=first, size=size, missing=missing, request=request)
+
+
+def _write_set_prompt_files(folder: Path, config: GenerateConfig, plans: Mapping[str, _SetPlan]) -> None:
+    """One prompt file per set for OneTrainer's ``concept`` prompt source, when asked for."""
+    if config.captions != "set":
+        return
+    for name, plan in plans.items():
+        path = folder / f"{name}.prompt.txt"
+        text = plan.caption + "\n"
+        with contextlib.suppress(OSError):
+            if path.read_text(encoding="utf-8") == text:
+                continue
+        atomic_write_text(path, text)
+
+
+def _run(
+    config: GenerateConfig,
+    folder: Path,
+    plans: Mapping[str, _SetPlan],
+    units: list[_Unit],
+    backends: list[Backend],
+    writer: _ManifestWriter,
+    stop: threading.Event,
+    skipped: int,
+    total: int,
+    started: float,
+    on_progress: Callable[[GenerateProgress], None] | None,
+) -> GenerateSummary:
+    jobs: queue.Queue[_Unit | None] = queue.Queue()
+    results: queue.Queue[_Result] = queue.Queue()
+    for unit in units:
+        jobs.put(unit)
+    depth = config.in_flight or DEFAULT_IN_FLIGHT[config.backend]
+    live_workers: dict[str, int] = {}
+    for backend in backends:
+        live_workers[backend.url] = depth
+        for number in range(depth):
+            threading.Thread(
+                target=_worker,
+                args=(backend, jobs, results, stop),
+                daemon=True,
+                name=f"generate {backend.url} #{number}",
+            ).start()
+    try:
+        return _collect(
+            config,
+            folder,
+            plans,
+            units,
+            backends,
+            writer,
+            jobs,
+            results,
+            skipped,
+            total,
+            started,
+            on_progress,
+            live_workers,
+        )
+    finally:
+        stop.set()
+        for _ in range(depth * len(backends)):
+            jobs.put(None)
+
+
+def _collect(
+    config: GenerateConfig,
+    folder: Path,
+    plans: Mapping[str, _SetPlan],
+    units: list[_Unit],
+    backends: list[Backend],
+    writer: _ManifestWriter,
+    jobs: queue.Queue[_Unit | None],
+    results: queue.Queue[_Result],
+    skipped: int,
+    total: int,
+    started: float,
+    on_progress: Callable[[GenerateProgress], None] | None,
+    live_workers: dict[str, int],
+) -> GenerateSummary:
+    """Write results as they arrive (only this thread writes), requeue failures, report progress."""
+    outstanding = len(units)
+    done = failures = given_up = 0
+    last_file: str | None = None
+    per_backend: dict[str, int] = {backend.url: 0 for backend in backends}
+    last_error: BaseException | None = None
+    down: dict[str, BaseException] = {}
+    while outstanding:
+        try:
+            result = results.get(timeout=0.5)
+        except queue.Empty:
+            continue
+        unit = result.unit
+        assert unit is not None
+        if result.kind == "done":
+            for image in result.images:
+                index = unit.first + image.index
+                if index in unit.missing:
+                    _save(folder, config, plans[unit.set_name], index, image, unit.size, writer)
+                    done += 1
+                    per_backend[result.url] = per_backend.get(result.url, 0) + 1
+            outstanding -= 1
+            last_file = f"{unit.set_name}/{unit.first:04d}.{result.images[0].extension}"
+        elif result.kind == "fatal":
+            assert result.error is not None
+            raise result.error
+        else:
+            failures += 1
+            last_error = result.error
+            last_file = None
+            if result.kind == "down":
+                live_workers[result.url] -= 1
+                down[result.url] = result.error or BackendError("down", url=result.url)
+                if not any(live_workers.values()):
+                    raise BackendUnreachable(
+                        f"every backend failed; {done} images made this run, rerun to continue: {last_error}"
+                    )
+            if unit.attempts + 1 < ATTEMPTS_PER_IMAGE or result.kind == "down":
+                from dataclasses import replace
+
+                jobs.put(replace(unit, attempts=unit.attempts + 1))
+            else:
+                outstanding -= 1
+                given_up += len(unit.missing)
+        if on_progress:
+            on_progress(
+                GenerateProgress(
+                    done=done,
+                    total=total,
+                    skipped=skipped,
+                    failures=failures,
+                    elapsed=time.monotonic() - started,
+                    last_file=last_file,
+                )
+            )
+    elapsed = time.monotonic() - started
+    if given_up:
+        raise BackendError(
+            f"{given_up} of {total} images could not be made (last error: {last_error}); "
+            f"{done} were saved, rerun the same command to retry the rest"
+        )
+    return GenerateSummary(
+        dataset=folder,
+        made=done,
+        skipped=skipped,
+        failures=failures,
+        elapsed=elapsed,
+        per_backend=per_backend,
+    )
+
+
+def _save(
+    folder: Path,
+    config: GenerateConfig,
+    plan: _SetPlan,
+    index: int,
+    image: GeneratedImage,
+    batch_size: int,
+    writer: _ManifestWriter,
+) -> None:
+    """Caption, then image, then the manifest line; each step complete before the next."""
+    set_folder = folder / plan.spec.name
+    stem = f"{index:04d}"
+    caption_file = None
+    if config.captions == "image":
+        caption_file = f"{plan.spec.name}/{stem}.txt"
+        atomic_write_text(folder / caption_file, plan.caption + "\n")
+    image_file = f"{plan.spec.name}/{stem}.{image.extension}"
+    atomic_write_bytes(set_folder / f"{stem}.{image.extension}", image.data)
+    request = plan.request
+    writer.append(
+        {
+            "set": plan.spec.name,
+            "index": index,
+            "file": image_file,
+            "caption_file": caption_file,
+            "prompt": request.prompt,
+            "negative": request.negative_prompt,
+            "caption": plan.caption,
+            "seed": image.seed,
+            "batch": {"size": batch_size, "index": image.batch_index} if config.batch > 1 else None,
+            "model": request.model,
+            "width": request.width,
+            "height": request.height,
+            "steps": request.steps,
+            "cfg": request.cfg,
+            "sampler": request.sampler,
+            "scheduler": request.scheduler,
+            "loras": [list(lora) for lora in request.loras],
+            "backend": config.backend,
+            "url": image.backend_url,
+            "elapsed": round(image.elapsed, 3),
+            "sha256": hashlib.sha256(image.data).hexdigest(),
+            "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        }
+    )
