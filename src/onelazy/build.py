@@ -311,9 +311,12 @@ def _scan_folder(folder: Path, *, source: str, recursive: bool) -> ConceptScan:
                 str(image.with_suffix(".txt").relative_to(path)) for image in missing[:_MISSING_SHOWN]
             )
             more = f" and {len(missing) - _MISSING_SHOWN} more" if len(missing) > _MISSING_SHOWN else ""
+            other = ""
+            if len(missing) == len(images):
+                other = "; or give --prompt/--prompt-file for one prompt file"
             raise DatasetError(
                 f"{path}: prompt source 'sample' needs a .txt caption beside every image; "
-                f"{len(missing)} of {len(images)} missing: {shown}{more}"
+                f"{len(missing)} of {len(images)} missing: {shown}{more}{other}"
             )
     sizes = tuple(_image_size(image) for image in images)
     return ConceptScan(path.name, path, tuple(images), sizes, source, recursive)
