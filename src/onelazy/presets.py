@@ -266,31 +266,34 @@ def layered_dict(
 
     Not yet validated; :func:`resolve_preset` validates it.
     """
-    from onelazy.onetrainer import apply_dotted, coerce_dotted, default_train_config, to_onetrainer_dict
+    from onelazy.onetrainer import coerce_dotted, default_train_config, to_onetrainer_dict
 
     data = to_onetrainer_dict(default_train_config(train_device=train_device))
     for preset in preset_chain(name, directory=directory):
         for item in preset.values:
-            _apply(apply_dotted, data, item.key, item.value, source=str(preset.path))
+            _apply(data, item.key, item.value, source=str(preset.path))
     for key, value in (project_values or {}).items():
         typed = coerce_dotted(key, value) if isinstance(value, str) else value
-        _apply(apply_dotted, data, key, typed, source="project")
+        _apply(data, key, typed, source="project")
     apply_overrides(data, overrides)
     return data
 
 
 def apply_overrides(data: dict[str, Any], overrides: Sequence[str]) -> None:
     """Apply ``--set key=value`` expressions to a OneTrainer dict, each value typed by the model."""
-    from onelazy.onetrainer import apply_dotted, coerce_dotted
+    from onelazy.onetrainer import coerce_dotted
 
     for expression in overrides:
         key, raw = parse_override(expression)
-        _apply(apply_dotted, data, key, coerce_dotted(key, raw), source="--set")
+        _apply(data, key, coerce_dotted(key, raw), source="--set")
 
 
-def _apply(apply: Any, data: dict[str, Any], key: str, value: Any, *, source: str) -> None:
+def _apply(data: dict[str, Any], key: str, value: Any, *, source: str) -> None:
+    """Set one dotted key; a ConfigError names where the value came from (a preset file, --set)."""
+    from onelazy.onetrainer import apply_dotted
+
     try:
-        apply(data, key, _jsonable(value))
+        apply_dotted(data, key, _jsonable(value))
     except ConfigError as exc:
         if exc.file is None:
             raise ConfigError(
@@ -300,12 +303,9 @@ def _apply(apply: Any, data: dict[str, Any], key: str, value: Any, *, source: st
 
 
 def _jsonable(value: Any) -> Any:
-    """YAML's ``.inf`` as OneTrainer writes it; enums by member name."""
+    """YAML's ``.inf`` as OneTrainer writes it (the string ``"inf"``)."""
     if isinstance(value, float) and math.isinf(value):
         return "inf" if value > 0 else "-inf"
-    enum_value = getattr(value, "value", None)
-    if isinstance(enum_value, str) and type(value).__module__.startswith("onelazy.onetrainer"):
-        return enum_value
     return value
 
 
