@@ -305,21 +305,43 @@ def _scan_folder(folder: Path, *, source: str, recursive: bool) -> ConceptScan:
             f"{path}: no images in the folder {where}({', '.join(sorted(IMAGE_EXTENSIONS))}){hint}"
         )
     if source == "sample":
-        missing = [image for image in images if not image.with_suffix(".txt").is_file()]
-        if missing:
-            shown = ", ".join(
-                str(image.with_suffix(".txt").relative_to(path)) for image in missing[:_MISSING_SHOWN]
-            )
-            more = f" and {len(missing) - _MISSING_SHOWN} more" if len(missing) > _MISSING_SHOWN else ""
-            other = ""
-            if len(missing) == len(images):
-                other = "; or give --prompt/--prompt-file for one prompt file"
-            raise DatasetError(
-                f"{path}: prompt source 'sample' needs a .txt caption beside every image; "
-                f"{len(missing)} of {len(images)} missing: {shown}{more}{other}"
-            )
+        _check_captions(path, images)
     sizes = tuple(_image_size(image) for image in images)
     return ConceptScan(path.name, path, tuple(images), sizes, source, recursive)
+
+
+def _check_captions(folder: Path, images: Sequence[Path]) -> None:
+    """Every image needs a UTF-8 ``.txt`` caption: OneTrainer trains a missing one on an empty prompt
+    without a word, and stops with a traceback at a caption that is not UTF-8."""
+    missing: list[Path] = []
+    not_utf8: list[Path] = []
+    for image in images:
+        caption = image.with_suffix(".txt")
+        try:
+            caption.read_bytes().decode("utf-8")
+        except FileNotFoundError:
+            missing.append(caption)
+        except UnicodeDecodeError:
+            not_utf8.append(caption)
+        except OSError as exc:
+            raise DatasetError(f"{caption}: cannot read: {exc.strerror or exc}") from None
+    if missing:
+        other = "; or give --prompt/--prompt-file for one prompt file" if len(missing) == len(images) else ""
+        raise DatasetError(
+            f"{folder}: prompt source 'sample' needs a .txt caption beside every image; "
+            f"{len(missing)} of {len(images)} missing: {_listing(folder, missing)}{other}"
+        )
+    if not_utf8:
+        raise DatasetError(
+            f"{folder}: captions must be UTF-8 text (OneTrainer stops at the first other one); "
+            f"{len(not_utf8)} are not: {_listing(folder, not_utf8)}"
+        )
+
+
+def _listing(folder: Path, paths: Sequence[Path]) -> str:
+    shown = ", ".join(str(path.relative_to(folder)) for path in paths[:_MISSING_SHOWN])
+    more = f" and {len(paths) - _MISSING_SHOWN} more" if len(paths) > _MISSING_SHOWN else ""
+    return shown + more
 
 
 def find_images(folder: Path, *, recursive: bool = False) -> list[Path]:

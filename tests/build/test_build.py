@@ -369,3 +369,11 @@ def test_set_wins_over_the_values_build_config_chooses(tmp_path: Path) -> None:
     built = build(tmp_path, overrides=[f"cache_dir={elsewhere}", "train_device=cuda:1"])
     assert built.config.cache_dir == str(elsewhere)
     assert built.config.train_device == "cuda:1"
+
+
+def test_captions_that_are_not_utf8_are_refused(tmp_path: Path) -> None:
+    make_images(tmp_path / "faery", 4, captions=True)
+    (tmp_path / "faery" / "0003.txt").write_bytes("caf\xe9 faery".encode("latin-1"))
+    with pytest.raises(DatasetError, match=r"captions must be UTF-8 .*1 are not: 0003\.txt$"):
+        build(tmp_path, prompts=[])
+    assert not (tmp_path / "run").exists()
