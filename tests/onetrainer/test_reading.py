@@ -219,3 +219,21 @@ def test_secret_values_never_appear_in_errors(tmp_path: Path) -> None:
     assert (
         read_secrets(_write(tmp_path, {"huggingface_token": "hf_x"}, "ok.json")).huggingface_token == "hf_x"
     )
+
+
+@pytest.mark.parametrize(
+    ("typed", "meant"),
+    [
+        ("ADAMW8", "ADAMW_8BIT"),
+        ("EULER_AA", "EULER_A"),
+        ("lora_rnak", "lora_rank"),
+        ("adamw", "ADAMW"),
+        ("prodigy", "PRODIGY"),
+        ("banana", None),
+    ],
+)
+def test_did_you_mean(typed: str, meant: str | None) -> None:
+    from onelazy.onetrainer import did_you_mean
+
+    candidates = [*(m.value for m in Optimizer), *(m.value for m in NoiseScheduler), "lora_rank"]
+    assert did_you_mean(typed, candidates) == meant

@@ -55,17 +55,12 @@ def _squash(text: str) -> str:
     return text.replace("_", "").replace("-", "").replace(" ", "").lower()
 
 
-def _is_subsequence(short: str, long: str) -> bool:
-    letters = iter(long)
-    return all(char in letters for char in short)
-
-
 def did_you_mean(value: str, candidates: Iterable[str]) -> str | None:
     """The candidate ``value`` most likely meant, or None.
 
     Close spellings are found with difflib on names without ``_``/``-`` and case; among them a name
-    that contains every letter of ``value`` in order wins, so an abbreviation like ``ADAMW8`` finds
-    ``ADAMW_8BIT`` rather than the shorter ``ADAMW``.
+    that starts with ``value`` wins, so an abbreviation like ``ADAMW8`` finds ``ADAMW_8BIT`` rather
+    than the shorter ``ADAMW``.
     """
     by_squashed: dict[str, str] = {}
     for candidate in candidates:
@@ -77,7 +72,7 @@ def did_you_mean(value: str, candidates: Iterable[str]) -> str | None:
     if not close:
         return None
     for squashed in close:
-        if _is_subsequence(wanted, squashed):
+        if squashed.startswith(wanted):
             return by_squashed[squashed]
     return by_squashed[close[0]]
 

@@ -1,0 +1,148 @@
+"""``onelazy check``, ``migrate`` and ``schema`` as a user runs them: output lines, exit codes, files."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from click.testing import CliRunner
+
+from onelazy.cli import cli
+from tests.onetrainer.facts import FACTS, as_onetrainer_text
+
+
+def _write(path: Path, value: Any) -> Path:
+    path.write_text(json.dumps(value), encoding="utf-8")
+    return path
+
+
+def _clean(tmp_path: Path) -> Path:
+    images = tmp_path / "images"
+    images.mkdir()
+    return _write(
+        tmp_path / "config.json",
+        {
+            "__version": 11,
+            "training_method": "LORA",
+            "output_model_format": "KOHYA_LORA",
+            "workspace_dir": str(tmp_path / "ws"),
+            "cache_dir": str(tmp_path / "cache"),
+            "output_model_destination": str(tmp_path / "out.safetensors"),
+            "concepts": [{"path": str(images), "seed": 5}],
+            "samples": [],
+        },
+    )
+
+
+def test_check_clean_file_exits_0(tmp_path: Path) -> None:
+    path = _clean(tmp_path)
+    result = CliRunner().invoke(cli, ["check", str(path)])
+    assert result.exit_code == 0, result.output
+    assert result.output == f"{path}: OK\n"
+
+
+def test_check_prints_one_line_per_problem_and_exits_1(tmp_path: Path) -> None:
+    path = _write(
+        tmp_path / "config.json", {"__version": 11, "optimizer": {"optimizer": "ADAMW8"}, "lora_rnak": 4}
+    )
+    result = CliRunner().invoke(cli, ["check", str(path)])
+    assert result.exit_code == 1
+    lines = result.stdout.splitlines()
+    assert f"{path}: optimizer.optimizer: 'ADAMW8' is not an optimizer; did you mean 'ADAMW_8BIT'?" in lines
+    assert any(line.startswith(f"{path}: lora_rnak: ") and "'lora_rank'" in line for line in lines)
+    assert "Traceback" not in result.output
+
+
+def test_check_concepts_and_samples_files(tmp_path: Path) -> None:
+    concepts = _write(tmp_path / "concepts.json", [{"path": str(tmp_path), "seed": 1, "balancing": "x"}])
+    samples = _write(tmp_path / "samples.json", [{"prompt": "a dog", "noise_scheduler": "EULER_AA"}])
+    result = CliRunner().invoke(cli, ["check", str(concepts), str(samples)])
+    assert result.exit_code == 1
+    assert f"{concepts}: [0].balancing: expected a number" in result.stdout
+    assert (
+        f"{samples}: [0].noise_scheduler: 'EULER_AA' is not a noise scheduler; did you mean 'EULER_A'?"
+        in (result.stdout)
+    )
+
+
+def test_check_unreadable_file_exits_2(tmp_path: Path) -> None:
+    broken = tmp_path / "broken.json"
+    broken.write_text("{", encoding="utf-8")
+    clean = _clean(tmp_path)
+    result = CliRunner().invoke(cli, ["check", str(clean), str(broken)])
+    assert result.exit_code == 2
+    assert f"{clean}: OK" in result.stdout
+    assert result.stderr.startswith(f"Error: {broken}: not valid JSON")
+    missing = CliRunner().invoke(cli, ["check", str(tmp_path / "nope.json")])
+    assert missing.exit_code == 2 and "no such file" in missing.stderr
+
+
+def test_check_without_files_is_a_usage_error() -> None:
+    assert CliRunner().invoke(cli, ["check"]).exit_code == 2
+
+
+def test_migrate_writes_the_current_version(tmp_path: Path) -> None:
+    source = FACTS / "migrations" / "authentic-v9-default.in.json"
+    target = tmp_path / "out" / "config.json"
+    result = CliRunner().invoke(cli, ["migrate", str(source), "-o", str(target)])
+    assert result.exit_code == 0, result.output
+    written = json.loads(target.read_text(encoding="utf-8"))
+    assert written["__version"] == 11 and written["output_model_format"] == "LEGACY_SAFETENSORS"
+    assert "dropped: " in result.stderr and "coft_eps" in result.stderr  # removed keys are reported
+    assert target.read_text(encoding="utf-8") == as_onetrainer_text(written)
+
+
+def test_migrate_to_stdout(tmp_path: Path) -> None:
+    source = _write(
+        tmp_path / "old.json",
+        {"__version": 10, "training_method": "LORA", "output_model_format": "SAFETENSORS"},
+    )
+    result = CliRunner().invoke(cli, ["migrate", str(source)])
+    assert result.exit_code == 0
+    assert json.loads(result.stdout)["output_model_format"] == "LEGACY_LORA"
+
+
+def test_migrate_error_writes_nothing(tmp_path: Path) -> None:
+    source = _write(tmp_path / "partial.json", {"learning_rate": 0.0001})
+    target = tmp_path / "out.json"
+    result = CliRunner().invoke(cli, ["migrate", str(source), "-o", str(target)])
+    assert result.exit_code == 2
+    assert result.stderr.startswith(f"Error: {source}: model_type: cannot migrate")
+    assert not target.exists()
+    assert [p.name for p in tmp_path.iterdir()] == ["partial.json"]  # no temporary file left either
+    target.write_text("keep me", encoding="utf-8")
+    assert CliRunner().invoke(cli, ["migrate", str(source), "-o", str(target)]).exit_code == 2
+    assert target.read_text(encoding="utf-8") == "keep me"
+
+
+def test_schema_describes_every_key(tmp_path: Path) -> None:
+    target = tmp_path / "schema.json"
+    result = CliRunner().invoke(cli, ["schema", "-o", str(target)])
+    assert result.exit_code == 0
+    schema = json.loads(target.read_text(encoding="utf-8"))
+    assert schema["additionalProperties"] is False
+    assert "__version" in schema["properties"] and "lora_rank" in schema["properties"]
+    part = schema["$defs"]["TrainModelPartConfig"]
+    assert "__version" in part["properties"] and "gradient_checkpointing" in part["properties"]
+    optimizer = schema["$defs"]["Optimizer"]
+    assert "ADAMW_8BIT" in optimizer["enum"]
+    concepts = json.loads(CliRunner().invoke(cli, ["schema", "--kind", "concepts"]).stdout)
+    assert concepts["type"] == "array"
+
+
+def test_help_does_not_import_pydantic_and_module_import_is_lazy() -> None:
+    code = (
+        "import sys\n"
+        "from onelazy.cli import main\n"
+        "sys.argv = ['onelazy', '--help']\n"
+        "try:\n    main()\nexcept SystemExit:\n    pass\n"
+        "import onelazy.onetrainer\n"
+        "assert onelazy.onetrainer.CONFIG_VERSION == 11\n"
+        "print('pydantic' in sys.modules)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip().splitlines()[-1] == "False"
+    assert "check" in result.stdout and "migrate" in result.stdout and "schema" in result.stdout
