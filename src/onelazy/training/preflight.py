@@ -24,11 +24,10 @@ from onelazy.errors import (
     PreflightError,
     WorkspaceLocked,
 )
+from onelazy.onetrainer import CONFIG_VERSION
 from onelazy.onetrainer.install import OneTrainerInstall
 from onelazy.training.config_facts import ConceptFacts, ConfigFacts, concepts_relative_to, read_config_facts
 
-# The TrainConfig version onelazy writes; taken from the config model when it is installed.
-DEFAULT_CONFIG_VERSION = 11
 IMAGE_EXTENSIONS = frozenset({".bmp", ".jpg", ".jpeg", ".png", ".tif", ".tiff", ".webp", ".avif"})
 LOCK_NAME = ".onelazy-launch.lock"
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
@@ -37,13 +36,8 @@ _GIB = 1024 * _MIB
 
 
 def onelazy_config_version() -> int:
-    """The TrainConfig ``__version`` onelazy writes (``onelazy.onetrainer.CONFIG_VERSION``)."""
-    try:
-        from onelazy import onetrainer
-    except ImportError:
-        return DEFAULT_CONFIG_VERSION
-    value = getattr(onetrainer, "CONFIG_VERSION", DEFAULT_CONFIG_VERSION)
-    return value if isinstance(value, int) else DEFAULT_CONFIG_VERSION
+    """The TrainConfig ``__version`` onelazy writes."""
+    return CONFIG_VERSION
 
 
 @dataclass(frozen=True)
@@ -127,7 +121,7 @@ def preflight(
     if secrets_path is not None and not secrets_path.is_file():
         checks.append(Check("secrets", False, f"{secrets_path}: no such file", ConfigError))
     try:
-        facts = read_config_facts(config_path)
+        facts = read_config_facts(config_path, base_dir=install.root)
     except ConfigError as exc:
         checks.append(Check("config", False, str(exc), ConfigError))
         return report
