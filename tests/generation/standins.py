@@ -504,8 +504,10 @@ class ComfyStandin(StandinServer):
     queue and history lost on restart; ``/view`` with traversal guards."""
 
     def __init__(self, *, render_seconds: float = 0.0, history_lag: float = 0.0, websocket: bool = True,
-                 checkpoints: list[str] | None = None, loras: list[str] | None = None) -> None:
+                 checkpoints: list[str] | None = None, loras: list[str] | None = None,
+                 bearer: str | None = None) -> None:
         super().__init__(render_seconds=render_seconds, slots=1)
+        self.bearer = bearer  # a reverse proxy in front that wants this bearer token
         self.history_lag = history_lag
         self.websocket = websocket
         self.checkpoints = checkpoints or ["tiny_sd15.safetensors", "sub/juggernaut_xl.safetensors"]
@@ -702,6 +704,16 @@ class ComfyStandin(StandinServer):
 
 
 class ComfyHandler(BaseHandler):
+    def parse_request(self) -> bool:
+        if not super().parse_request():
+            return False
+        bearer = self.standin.bearer
+        if bearer is not None and self.headers.get("Authorization") != f"Bearer {bearer}":
+            self.close_connection = True
+            self.send_bytes(401, b"401 Unauthorized (proxy)", "text/plain")
+            return False
+        return True
+
     def route(self) -> tuple[str, dict[str, list[str]]]:
         parts = urlsplit(self.path)
         path = parts.path
