@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import collections
+import contextlib
 import hashlib
 import io
 import json
@@ -155,10 +156,8 @@ class StandinServer:
             connections = list(self._connections)
             self._connections.clear()
         for connection in connections:
-            try:
+            with contextlib.suppress(OSError):
                 connection.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
 
     def restart(self, downtime: float = 0.3) -> None:
         """Stop, forget what a real server forgets on restart, come back on the same port."""
@@ -195,8 +194,9 @@ class StandinServer:
                 return self.cues.popleft()
         return None
 
-    def render(self, key: str, width: int, height: int, chunks: dict[str, str] | None = None,
-               should_stop: Any = None) -> bytes | None:
+    def render(
+        self, key: str, width: int, height: int, chunks: dict[str, str] | None = None, should_stop: Any = None
+    ) -> bytes | None:
         """Hold one render slot for ``render_seconds``; None when ``should_stop()`` turned true."""
         with self.slots:
             end = time.monotonic() + self.render_seconds
@@ -226,7 +226,9 @@ class BaseHandler(BaseHTTPRequestHandler):
     def send_json(self, status: int, value: Any, headers: dict[str, str] | None = None) -> None:
         self.send_bytes(status, json.dumps(value).encode(), "application/json; charset=utf-8", headers)
 
-    def send_bytes(self, status: int, body: bytes, content_type: str, headers: dict[str, str] | None = None) -> None:
+    def send_bytes(
+        self, status: int, body: bytes, content_type: str, headers: dict[str, str] | None = None
+    ) -> None:
         self.send_response(status)
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(body)))
@@ -238,10 +240,8 @@ class BaseHandler(BaseHTTPRequestHandler):
     def drop(self) -> None:
         """Close the connection without answering (a crash, a proxy reset)."""
         self.close_connection = True
-        try:
+        with contextlib.suppress(OSError):
             self.connection.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass
 
     def read_body(self) -> bytes:
         length = int(self.headers.get("Content-Length") or 0)
@@ -267,8 +267,21 @@ class BaseHandler(BaseHTTPRequestHandler):
 
 
 SWARM_PARAMS = [
-    "prompt", "negativeprompt", "model", "seed", "steps", "cfgscale", "width", "height", "sampler",
-    "scheduler", "batchsize", "loras", "loraweights", "donotsave", "images_unused_marker",
+    "prompt",
+    "negativeprompt",
+    "model",
+    "seed",
+    "steps",
+    "cfgscale",
+    "width",
+    "height",
+    "sampler",
+    "scheduler",
+    "batchsize",
+    "loras",
+    "loraweights",
+    "donotsave",
+    "images_unused_marker",
 ]
 
 
@@ -276,15 +289,25 @@ class SwarmStandin(StandinServer):
     """SwarmUI: ``POST /API/<Route>`` JSON, sessions that survive restarts, errors in HTTP 200
     bodies, fuzzy model matching, unknown parameters silently ignored, ``GET /View/...``."""
 
-    def __init__(self, *, render_seconds: float = 0.0, slots: int = 1, token: str | None = None,
-                 models: list[str] | None = None, loras: list[str] | None = None,
-                 params: list[str] | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        render_seconds: float = 0.0,
+        slots: int = 1,
+        token: str | None = None,
+        models: list[str] | None = None,
+        loras: list[str] | None = None,
+        params: list[str] | None = None,
+    ) -> None:
         super().__init__(render_seconds=render_seconds, slots=slots)
         self.token = token
         self.sessions: dict[str, set[str]] = {}  # session -> its running request ids (persisted)
         self.interrupted: set[str] = set()
-        self.models = models or ["SD15/tiny_sd15.safetensors", "SDXL/juggernaut_xl.safetensors",
-                                 "SDXL/juggernaut_xl_lightning.safetensors"]
+        self.models = models or [
+            "SD15/tiny_sd15.safetensors",
+            "SDXL/juggernaut_xl.safetensors",
+            "SDXL/juggernaut_xl_lightning.safetensors",
+        ]
         self.lora_names = loras or ["faery_style.safetensors", "chars/elf.safetensors"]
         self.param_ids = [p for p in (params or SWARM_PARAMS) if p != "images_unused_marker"]
         self.samplers = ["euler", "euler_ancestral", "dpmpp_2m", "dpmpp_2m_sde"]
@@ -371,9 +394,17 @@ class SwarmHandler(BaseHandler):
             session = uuid.uuid4().hex + uuid.uuid4().hex[:8]
             with standin.lock:
                 standin.sessions[session] = set()
-            self.send_json(200, {"session_id": session, "user_id": "local", "output_append_user": True,
-                                 "version": "0.9.7.0-standin", "server_id": str(uuid.uuid4()),
-                                 "permissions": ["*"]})
+            self.send_json(
+                200,
+                {
+                    "session_id": session,
+                    "user_id": "local",
+                    "output_append_user": True,
+                    "version": "0.9.7.0-standin",
+                    "server_id": str(uuid.uuid4()),
+                    "permissions": ["*"],
+                },
+            )
             return
         session = body.get("session_id") or self.headers.get("X-Session-ID")
         if not session:
@@ -383,8 +414,13 @@ class SwarmHandler(BaseHandler):
             with standin.lock:
                 standin.sessions.pop(session, None)
         if session not in standin.sessions:
-            self.send_json(401, {"error": "Invalid session ID. You may need to refresh the page.",
-                                 "error_id": "invalid_session_id"})
+            self.send_json(
+                401,
+                {
+                    "error": "Invalid session ID. You may need to refresh the page.",
+                    "error_id": "invalid_session_id",
+                },
+            )
             return
         handler = getattr(self, f"route_{route}", None)
         if handler is None:
@@ -393,16 +429,30 @@ class SwarmHandler(BaseHandler):
         handler(session, body)
 
     def route_getcurrentstatus(self, session: str, body: dict[str, Any]) -> None:
-        self.send_json(200, {"status": {"waiting_gens": 0, "loading_models": 0, "waiting_backends": 0,
-                                        "live_gens": 0},
-                             "backend_status": {"status": "running", "class": "", "message": "", "any_loading": False},
-                             "supported_features": ["comfyui"]})
+        self.send_json(
+            200,
+            {
+                "status": {"waiting_gens": 0, "loading_models": 0, "waiting_backends": 0, "live_gens": 0},
+                "backend_status": {"status": "running", "class": "", "message": "", "any_loading": False},
+                "supported_features": ["comfyui"],
+            },
+        )
 
     def route_listmodels(self, session: str, body: dict[str, Any]) -> None:
         subtype = body.get("subtype", "Stable-Diffusion")
         names = self.standin.models if subtype == "Stable-Diffusion" else self.standin.lora_names
-        files = [{"name": n, "title": n.rsplit("/", 1)[-1], "architecture": "stable-diffusion-v1",
-                  "class": "", "standard_width": 512, "standard_height": 512, "local": True} for n in names]
+        files = [
+            {
+                "name": n,
+                "title": n.rsplit("/", 1)[-1],
+                "architecture": "stable-diffusion-v1",
+                "class": "",
+                "standard_width": 512,
+                "standard_height": 512,
+                "local": True,
+            }
+            for n in names
+        ]
         folders = sorted({n.split("/")[0] for n in names if "/" in n})
         self.send_json(200, {"folders": folders, "files": files})
 
@@ -416,9 +466,16 @@ class SwarmHandler(BaseHandler):
             if param_id == "scheduler":
                 entry.update(type="dropdown", values=standin.schedulers, value_names=standin.schedulers)
             entries.append(entry)
-        self.send_json(200, {"list": entries, "groups": [],
-                             "models": {"Stable-Diffusion": [[m, "stable-diffusion-v1"] for m in standin.models]},
-                             "wildcards": [], "param_edits": None})
+        self.send_json(
+            200,
+            {
+                "list": entries,
+                "groups": [],
+                "models": {"Stable-Diffusion": [[m, "stable-diffusion-v1"] for m in standin.models]},
+                "wildcards": [],
+                "param_edits": None,
+            },
+        )
 
     def route_interruptall(self, session: str, body: dict[str, Any]) -> None:
         with self.standin.lock:
@@ -440,13 +497,20 @@ class SwarmHandler(BaseHandler):
                 standin.ignored_params.append(key)
         model = standin.fuzzy_model(str(body.get("model", "")), standin.models)
         if model is None:
-            self.send_json(200, {"error": f"Invalid model value for param Model - '{body.get('model')}' - are you "
-                                          "sure that model name is correct?"})
+            self.send_json(
+                200,
+                {
+                    "error": f"Invalid model value for param Model - '{body.get('model')}' - are you "
+                    "sure that model name is correct?"
+                },
+            )
             return
         for name in ("sampler", "scheduler"):
             allowed = standin.samplers if name == "sampler" else standin.schedulers
             if name in body and body[name] not in allowed:
-                self.send_json(200, {"error": f"Invalid value for parameter {name.title()}: not a known value"})
+                self.send_json(
+                    200, {"error": f"Invalid value for parameter {name.title()}: not a known value"}
+                )
                 return
         loras = body.get("loras") or []
         if isinstance(loras, str):
@@ -462,23 +526,49 @@ class SwarmHandler(BaseHandler):
         for job in range(images):
             job_seed = seed + job * batch
             for k in range(batch):
-                key = json.dumps([body.get("prompt"), body.get("negativeprompt"), model, job_seed, k,
-                                  body.get("steps"), body.get("cfgscale"), loras, weights, width, height])
-                params = {"sui_image_params": {"prompt": body.get("prompt"), "seed": job_seed, "model": model,
-                                               "loras": loras, "loraweights": weights}}
+                key = json.dumps(
+                    [
+                        body.get("prompt"),
+                        body.get("negativeprompt"),
+                        model,
+                        job_seed,
+                        k,
+                        body.get("steps"),
+                        body.get("cfgscale"),
+                        loras,
+                        weights,
+                        width,
+                        height,
+                    ]
+                )
+                params = {
+                    "sui_image_params": {
+                        "prompt": body.get("prompt"),
+                        "seed": job_seed,
+                        "model": model,
+                        "loras": loras,
+                        "loraweights": weights,
+                    }
+                }
                 if cue == "slow":
                     time.sleep(0.5)
-                png = standin.render(key, width, height, {"parameters": json.dumps(params)},
-                                     should_stop=lambda: session in standin.interrupted
-                                     or standin.generation != generation)
+                png = standin.render(
+                    key,
+                    width,
+                    height,
+                    {"parameters": json.dumps(params)},
+                    should_stop=lambda: session in standin.interrupted or standin.generation != generation,
+                )
                 if png is None or standin.generation != generation:
                     standin.interrupted.discard(session)
                     self.send_json(200, {"error": "Generation session interrupted."})
                     return
                 with standin.lock:
                     standin.counter += 1
-                    name = (f"View/local/raw/2026-11-24/{standin.counter:07d}-{str(body.get('prompt'))[:40]}"
-                            f"-{model.rsplit('/', 1)[-1].split('.')[0]}.png")
+                    name = (
+                        f"View/local/raw/2026-11-24/{standin.counter:07d}-{str(body.get('prompt'))[:40]}"
+                        f"-{model.rsplit('/', 1)[-1].split('.')[0]}.png"
+                    )
                     standin.files[name] = b"<html>not an image</html>" if cue == "not_image" else png
                 results.append(name)
         if cue == "bad_path":
@@ -494,8 +584,16 @@ class SwarmHandler(BaseHandler):
 
 COMFY_SAMPLERS = ["euler", "euler_ancestral", "heun", "dpmpp_2m", "dpmpp_2m_sde", "ddim", "uni_pc"]
 COMFY_SCHEDULERS = ["simple", "sgm_uniform", "karras", "exponential", "normal", "beta"]
-KNOWN_NODES = {"CheckpointLoaderSimple", "EmptyLatentImage", "CLIPTextEncode", "KSampler", "VAEDecode",
-               "SaveImage", "LoraLoader", "PreviewImage"}
+KNOWN_NODES = {
+    "CheckpointLoaderSimple",
+    "EmptyLatentImage",
+    "CLIPTextEncode",
+    "KSampler",
+    "VAEDecode",
+    "SaveImage",
+    "LoraLoader",
+    "PreviewImage",
+}
 
 
 class ComfyStandin(StandinServer):
@@ -503,9 +601,16 @@ class ComfyStandin(StandinServer):
     ``/ws`` events; history written after the success event; identical graphs served from cache;
     queue and history lost on restart; ``/view`` with traversal guards."""
 
-    def __init__(self, *, render_seconds: float = 0.0, history_lag: float = 0.0, websocket: bool = True,
-                 checkpoints: list[str] | None = None, loras: list[str] | None = None,
-                 bearer: str | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        render_seconds: float = 0.0,
+        history_lag: float = 0.0,
+        websocket: bool = True,
+        checkpoints: list[str] | None = None,
+        loras: list[str] | None = None,
+        bearer: str | None = None,
+    ) -> None:
         super().__init__(render_seconds=render_seconds, slots=1)
         self.bearer = bearer  # a reverse proxy in front that wants this bearer token
         self.history_lag = history_lag
@@ -564,7 +669,9 @@ class ComfyStandin(StandinServer):
 
                 traceback.print_exc()
 
-    def _finish(self, item: list[Any], generation: int, status: dict[str, Any], outputs: dict[str, Any]) -> None:
+    def _finish(
+        self, item: list[Any], generation: int, status: dict[str, Any], outputs: dict[str, Any]
+    ) -> None:
         prompt_id, client_id = item[1], item[3].get("client_id")
         if self.history_lag:
             time.sleep(self.history_lag)
@@ -577,7 +684,7 @@ class ComfyStandin(StandinServer):
         self.send(None, "status", self.status_message())
 
     def _execute(self, item: list[Any], generation: int) -> None:
-        number, prompt_id, graph, extra, _ = item
+        _number, prompt_id, graph, extra, _ = item
         client_id = extra.get("client_id")
         now = lambda: int(time.time() * 1000)  # noqa: E731
         messages: list[Any] = [["execution_start", {"prompt_id": prompt_id, "timestamp": now()}]]
@@ -589,24 +696,44 @@ class ComfyStandin(StandinServer):
             return
         canonical = json.dumps(graph, sort_keys=True)
         cached = self.cache.get(canonical)
-        self.send(client_id, "execution_cached",
-                  {"nodes": list(graph) if cached else [], "prompt_id": prompt_id, "timestamp": now()})
+        self.send(
+            client_id,
+            "execution_cached",
+            {"nodes": list(graph) if cached else [], "prompt_id": prompt_id, "timestamp": now()},
+        )
         save_id = next(node_id for node_id, node in graph.items() if node["class_type"] == "SaveImage")
         if cue == "runtime_error":
-            error = {"prompt_id": prompt_id, "node_id": "4", "node_type": "CheckpointLoaderSimple", "executed": [],
-                     "exception_message": "Error while deserializing header: HeaderTooLarge",
-                     "exception_type": "safetensors_rust.SafetensorError", "traceback": ["..."],
-                     "current_inputs": {}, "current_outputs": {}, "timestamp": now()}
+            error = {
+                "prompt_id": prompt_id,
+                "node_id": "4",
+                "node_type": "CheckpointLoaderSimple",
+                "executed": [],
+                "exception_message": "Error while deserializing header: HeaderTooLarge",
+                "exception_type": "safetensors_rust.SafetensorError",
+                "traceback": ["..."],
+                "current_inputs": {},
+                "current_outputs": {},
+                "timestamp": now(),
+            }
             self.send(client_id, "execution_error", error)
             messages.append(["execution_error", error])
-            self._finish(item, generation, {"status_str": "error", "completed": False, "messages": messages}, {})
+            self._finish(
+                item, generation, {"status_str": "error", "completed": False, "messages": messages}, {}
+            )
             return
         if cached is None:
             sampler = next(node for node in graph.values() if node["class_type"] == "KSampler")["inputs"]
-            latent = next(node for node in graph.values() if node["class_type"] == "EmptyLatentImage")["inputs"]
-            texts = [node["inputs"]["text"] for node in graph.values() if node["class_type"] == "CLIPTextEncode"]
-            loras = [[n["inputs"]["lora_name"], n["inputs"]["strength_model"]]
-                     for n in graph.values() if n["class_type"] == "LoraLoader"]
+            latent = next(node for node in graph.values() if node["class_type"] == "EmptyLatentImage")[
+                "inputs"
+            ]
+            texts = [
+                node["inputs"]["text"] for node in graph.values() if node["class_type"] == "CLIPTextEncode"
+            ]
+            loras = [
+                [n["inputs"]["lora_name"], n["inputs"]["strength_model"]]
+                for n in graph.values()
+                if n["class_type"] == "LoraLoader"
+            ]
             ckpt = next(node for node in graph.values() if node["class_type"] == "CheckpointLoaderSimple")
             prefix = graph[save_id]["inputs"]["filename_prefix"]
             self.send(client_id, "executing", {"node": "3", "display_node": "3", "prompt_id": prompt_id})
@@ -614,23 +741,52 @@ class ComfyStandin(StandinServer):
                 time.sleep(0.5)
             images = []
             for k in range(int(latent["batch_size"])):
-                key = json.dumps([texts, ckpt["inputs"]["ckpt_name"], sampler["seed"], k, latent["batch_size"],
-                                  sampler["steps"], sampler["cfg"], sampler["sampler_name"], loras,
-                                  latent["width"], latent["height"]])
-                png = self.render(key, int(latent["width"]), int(latent["height"]), {"prompt": json.dumps(graph)},
-                                  should_stop=lambda: self.interrupt_flag or self.generation != generation)
+                key = json.dumps(
+                    [
+                        texts,
+                        ckpt["inputs"]["ckpt_name"],
+                        sampler["seed"],
+                        k,
+                        latent["batch_size"],
+                        sampler["steps"],
+                        sampler["cfg"],
+                        sampler["sampler_name"],
+                        loras,
+                        latent["width"],
+                        latent["height"],
+                    ]
+                )
+                png = self.render(
+                    key,
+                    int(latent["width"]),
+                    int(latent["height"]),
+                    {"prompt": json.dumps(graph)},
+                    should_stop=lambda: self.interrupt_flag or self.generation != generation,
+                )
                 if self.generation != generation:
                     return
                 if png is None:
-                    data = {"prompt_id": prompt_id, "node_id": "3", "node_type": "KSampler", "executed": [],
-                            "timestamp": now()}
+                    data = {
+                        "prompt_id": prompt_id,
+                        "node_id": "3",
+                        "node_type": "KSampler",
+                        "executed": [],
+                        "timestamp": now(),
+                    }
                     self.send(None, "execution_interrupted", data)
                     messages.append(["execution_interrupted", data])
-                    self._finish(item, generation,
-                                 {"status_str": "error", "completed": False, "messages": messages}, {})
+                    self._finish(
+                        item,
+                        generation,
+                        {"status_str": "error", "completed": False, "messages": messages},
+                        {},
+                    )
                     return
-                self.send(client_id, "progress", {"value": k + 1, "max": latent["batch_size"],
-                                                  "prompt_id": prompt_id, "node": "3"})
+                self.send(
+                    client_id,
+                    "progress",
+                    {"value": k + 1, "max": latent["batch_size"], "prompt_id": prompt_id, "node": "3"},
+                )
                 subfolder, _, base = prefix.rpartition("/")
                 with self.lock:
                     self.prefix_counters[prefix] += 1
@@ -643,33 +799,60 @@ class ComfyStandin(StandinServer):
         if cue == "view_traversal":
             outputs_images[0]["filename"] = "../../../etc/passwd"
         outputs = {save_id: {"images": outputs_images}}
-        self.send(client_id, "executed", {"node": save_id, "display_node": save_id, "output": outputs[save_id],
-                                          "prompt_id": prompt_id})
+        self.send(
+            client_id,
+            "executed",
+            {"node": save_id, "display_node": save_id, "output": outputs[save_id], "prompt_id": prompt_id},
+        )
         self.send(client_id, "execution_success", {"prompt_id": prompt_id, "timestamp": now()})
         messages.append(["execution_success", {"prompt_id": prompt_id, "timestamp": now()}])
-        self._finish(item, generation, {"status_str": "success", "completed": True, "messages": messages}, outputs)
+        self._finish(
+            item, generation, {"status_str": "success", "completed": True, "messages": messages}, outputs
+        )
 
     # -- validation of a posted graph, with ComfyUI's error shapes
     def validate(self, graph: Any) -> tuple[dict[str, Any] | None, dict[str, Any]]:
         if not isinstance(graph, dict):
-            return {"type": "invalid_prompt", "message": "Invalid prompt", "details": "", "extra_info": {}}, {}
+            return {
+                "type": "invalid_prompt",
+                "message": "Invalid prompt",
+                "details": "",
+                "extra_info": {},
+            }, {}
         for node_id, node in graph.items():
             if not isinstance(node, dict) or node.get("class_type") not in KNOWN_NODES:
                 cls = node.get("class_type") if isinstance(node, dict) else None
-                return {"type": "invalid_prompt", "message": f"Cannot execute because node {cls} does not exist.",
-                        "details": f"Node ID '#{node_id}'", "extra_info": {}}, {}
-        outputs = [node_id for node_id, node in graph.items() if node["class_type"] in ("SaveImage", "PreviewImage")]
+                return {
+                    "type": "invalid_prompt",
+                    "message": f"Cannot execute because node {cls} does not exist.",
+                    "details": f"Node ID '#{node_id}'",
+                    "extra_info": {},
+                }, {}
+        outputs = [
+            node_id for node_id, node in graph.items() if node["class_type"] in ("SaveImage", "PreviewImage")
+        ]
         if not outputs:
-            return {"type": "prompt_no_outputs", "message": "Prompt has no outputs", "details": "",
-                    "extra_info": {}}, {}
+            return {
+                "type": "prompt_no_outputs",
+                "message": "Prompt has no outputs",
+                "details": "",
+                "extra_info": {},
+            }, {}
         node_errors: dict[str, Any] = {}
 
         def bad(node_id: str, kind: str, message: str, input_name: str, value: Any) -> None:
-            entry = node_errors.setdefault(node_id, {"errors": [], "dependent_outputs": outputs,
-                                                     "class_type": graph[node_id]["class_type"]})
-            entry["errors"].append({"type": kind, "message": message, "details": f"{input_name}: {value!r}",
-                                    "extra_info": {"input_name": input_name, "input_config": [],
-                                                   "received_value": value}})
+            entry = node_errors.setdefault(
+                node_id,
+                {"errors": [], "dependent_outputs": outputs, "class_type": graph[node_id]["class_type"]},
+            )
+            entry["errors"].append(
+                {
+                    "type": kind,
+                    "message": message,
+                    "details": f"{input_name}: {value!r}",
+                    "extra_info": {"input_name": input_name, "input_config": [], "received_value": value},
+                }
+            )
 
         for node_id, node in graph.items():
             inputs = node.get("inputs", {})
@@ -683,23 +866,56 @@ class ComfyStandin(StandinServer):
                 bad(node_id, "value_not_in_list", "Value not in list", "lora_name", inputs.get("lora_name"))
             if cls == "KSampler":
                 if inputs.get("sampler_name") not in COMFY_SAMPLERS:
-                    bad(node_id, "value_not_in_list", "Value not in list", "sampler_name", inputs.get("sampler_name"))
+                    bad(
+                        node_id,
+                        "value_not_in_list",
+                        "Value not in list",
+                        "sampler_name",
+                        inputs.get("sampler_name"),
+                    )
                 if inputs.get("scheduler") not in COMFY_SCHEDULERS:
-                    bad(node_id, "value_not_in_list", "Value not in list", "scheduler", inputs.get("scheduler"))
+                    bad(
+                        node_id,
+                        "value_not_in_list",
+                        "Value not in list",
+                        "scheduler",
+                        inputs.get("scheduler"),
+                    )
                 if int(inputs.get("steps", 0)) < 1:
-                    bad(node_id, "value_smaller_than_min", f"Value {inputs.get('steps')} smaller than min of 1",
-                        "steps", inputs.get("steps"))
+                    bad(
+                        node_id,
+                        "value_smaller_than_min",
+                        f"Value {inputs.get('steps')} smaller than min of 1",
+                        "steps",
+                        inputs.get("steps"),
+                    )
             if cls == "EmptyLatentImage":
                 for name in ("width", "height"):
                     if int(inputs.get(name, 0)) < 16:
-                        bad(node_id, "value_smaller_than_min", "Value smaller than min of 16", name, inputs.get(name))
+                        bad(
+                            node_id,
+                            "value_smaller_than_min",
+                            "Value smaller than min of 16",
+                            name,
+                            inputs.get(name),
+                        )
             if cls == "SaveImage":
                 prefix = str(inputs.get("filename_prefix", ""))
                 if not prefix:
-                    bad(node_id, "required_input_missing", "Required input is missing", "filename_prefix", prefix)
+                    bad(
+                        node_id,
+                        "required_input_missing",
+                        "Required input is missing",
+                        "filename_prefix",
+                        prefix,
+                    )
         if node_errors:
-            return {"type": "prompt_outputs_failed_validation", "message": "Prompt outputs failed validation",
-                    "details": "", "extra_info": {}}, node_errors
+            return {
+                "type": "prompt_outputs_failed_validation",
+                "message": "Prompt outputs failed validation",
+                "details": "",
+                "extra_info": {},
+            }, node_errors
         return None, {}
 
 
@@ -743,22 +959,47 @@ class ComfyHandler(BaseHandler):
                     del standin.sockets[client_id]
             return
         if path == "/system_stats":
-            self.send_json(200, {"system": {"os": "posix", "ram_total": 1, "ram_free": 1, "comfyui_version": "0.8.0",
-                                            "python_version": "3.11", "pytorch_version": "2.5", "argv": ["main.py"]},
-                                 "devices": [{"name": "cpu", "type": "cpu", "index": None, "vram_total": 0,
-                                              "vram_free": 0}]})
+            self.send_json(
+                200,
+                {
+                    "system": {
+                        "os": "posix",
+                        "ram_total": 1,
+                        "ram_free": 1,
+                        "comfyui_version": "0.8.0",
+                        "python_version": "3.11",
+                        "pytorch_version": "2.5",
+                        "argv": ["main.py"],
+                    },
+                    "devices": [
+                        {"name": "cpu", "type": "cpu", "index": None, "vram_total": 0, "vram_free": 0}
+                    ],
+                },
+            )
         elif path == "/models/checkpoints":
             self.send_json(200, standin.checkpoints)
         elif path == "/models/loras":
             self.send_json(200, standin.lora_names)
         elif path == "/object_info/KSampler":
-            self.send_json(200, {"KSampler": {"input": {"required": {
-                "sampler_name": [COMFY_SAMPLERS, {"tooltip": "sampler"}],
-                "scheduler": ["COMBO", {"options": COMFY_SCHEDULERS, "multiselect": False}],
-                "steps": ["INT", {"default": 20, "min": 1, "max": 10000}]}}, "output": ["LATENT"],
-                "output_node": False, "category": "sampling"}})
+            self.send_json(
+                200,
+                {
+                    "KSampler": {
+                        "input": {
+                            "required": {
+                                "sampler_name": [COMFY_SAMPLERS, {"tooltip": "sampler"}],
+                                "scheduler": ["COMBO", {"options": COMFY_SCHEDULERS, "multiselect": False}],
+                                "steps": ["INT", {"default": 20, "min": 1, "max": 10000}],
+                            }
+                        },
+                        "output": ["LATENT"],
+                        "output_node": False,
+                        "category": "sampling",
+                    }
+                },
+            )
         elif path.startswith("/history/"):
-            prompt_id = path[len("/history/"):]
+            prompt_id = path[len("/history/") :]
             with standin.lock:
                 entry = standin.history.get(prompt_id)
             self.send_json(200, {prompt_id: entry} if entry else {})
@@ -802,7 +1043,9 @@ class ComfyHandler(BaseHandler):
         if path == "/prompt":
             cue = standin.take_cue("http500", "drop", "node_errors_200")
             if cue == "http500":
-                self.send_bytes(500, b"500 Internal Server Error\n\nServer got itself in trouble", "text/plain")
+                self.send_bytes(
+                    500, b"500 Internal Server Error\n\nServer got itself in trouble", "text/plain"
+                )
                 return
             if cue == "drop":
                 self.drop()
@@ -833,8 +1076,18 @@ class ComfyHandler(BaseHandler):
     def post_prompt(self, body: dict[str, Any], cue: str | None) -> None:
         standin: ComfyStandin = self.standin
         if "prompt" not in body:
-            self.send_json(400, {"error": {"type": "no_prompt", "message": "No prompt provided", "details": "",
-                                           "extra_info": {}}, "node_errors": {}})
+            self.send_json(
+                400,
+                {
+                    "error": {
+                        "type": "no_prompt",
+                        "message": "No prompt provided",
+                        "details": "",
+                        "extra_info": {},
+                    },
+                    "node_errors": {},
+                },
+            )
             return
         graph = body["prompt"]
         error, node_errors = standin.validate(graph)
@@ -842,10 +1095,27 @@ class ComfyHandler(BaseHandler):
             self.send_json(400, {"error": error, "node_errors": node_errors})
             return
         if cue == "node_errors_200":
-            self.send_json(200, {"prompt_id": body.get("prompt_id"), "number": 0, "node_errors": {
-                "12": {"class_type": "SaveImageWebsocket", "dependent_outputs": ["12"], "errors": [
-                    {"type": "required_input_missing", "message": "Required input is missing", "details": "images",
-                     "extra_info": {"input_name": "images"}}]}}})
+            self.send_json(
+                200,
+                {
+                    "prompt_id": body.get("prompt_id"),
+                    "number": 0,
+                    "node_errors": {
+                        "12": {
+                            "class_type": "SaveImageWebsocket",
+                            "dependent_outputs": ["12"],
+                            "errors": [
+                                {
+                                    "type": "required_input_missing",
+                                    "message": "Required input is missing",
+                                    "details": "images",
+                                    "extra_info": {"input_name": "images"},
+                                }
+                            ],
+                        }
+                    },
+                },
+            )
             return
         prompt_id = body.get("prompt_id") or str(uuid.uuid4())
         with standin.work:

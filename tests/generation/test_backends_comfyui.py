@@ -40,15 +40,25 @@ def backend_for(server: ComfyStandin, **kwargs: object) -> ComfyUIBackend:
 
 def test_renders_one_image_per_seed_with_a_lora_chain(comfy: ComfyStandin) -> None:
     with backend_for(comfy) as backend:
-        images = backend.generate(request(images=3, loras=(("faery_style", 0.8), ("chars/elf.safetensors", 0.5))))
+        images = backend.generate(
+            request(images=3, loras=(("faery_style", 0.8), ("chars/elf.safetensors", 0.5)))
+        )
     assert [(i.index, i.seed, i.batch_index, i.extension) for i in images] == [
-        (0, 7, 0, "png"), (1, 8, 0, "png"), (2, 9, 0, "png")]
+        (0, 7, 0, "png"),
+        (1, 8, 0, "png"),
+        (2, 9, 0, "png"),
+    ]
     assert all(i.data.startswith(PNG) for i in images)
     assert len({i.data for i in images}) == 3
     graph = comfy.graphs[0]
     assert graph["10"]["inputs"]["lora_name"] == "faery_style.safetensors"  # resolved to the listed name
-    assert graph["11"]["inputs"] == {"model": ["10", 0], "clip": ["10", 1], "lora_name": "chars/elf.safetensors",
-                                     "strength_model": 0.5, "strength_clip": 0.5}
+    assert graph["11"]["inputs"] == {
+        "model": ["10", 0],
+        "clip": ["10", 1],
+        "lora_name": "chars/elf.safetensors",
+        "strength_model": 0.5,
+        "strength_clip": 0.5,
+    }
     assert graph["3"]["inputs"]["model"] == ["11", 0]
     assert graph["6"]["inputs"]["clip"] == graph["7"]["inputs"]["clip"] == ["11", 1]
     assert graph["3"]["inputs"]["sampler_name"] == "euler" and graph["3"]["inputs"]["scheduler"] == "normal"
@@ -108,12 +118,18 @@ def test_validation_errors_name_node_input_and_message(comfy: ComfyStandin) -> N
             backend.generate(request(seed=99))
     message = str(caught.value)
     assert message.startswith(comfy.url)
-    assert "node 4 (CheckpointLoaderSimple) input ckpt_name: Value not in list (got 'tiny_sd15.safetensors')" in message
+    assert (
+        "node 4 (CheckpointLoaderSimple) input ckpt_name: Value not in list (got 'tiny_sd15.safetensors')"
+        in message
+    )
 
 
 def test_node_errors_in_an_http_200_are_a_failure(comfy: ComfyStandin) -> None:
     comfy.fail("node_errors_200")
-    with backend_for(comfy) as backend, pytest.raises(BackendRejected, match=r"node 12 \(SaveImageWebsocket\)"):
+    with (
+        backend_for(comfy) as backend,
+        pytest.raises(BackendRejected, match=r"node 12 \(SaveImageWebsocket\)"),
+    ):
         backend.generate(request())
 
 
@@ -121,7 +137,9 @@ def test_a_runtime_error_names_the_node_and_exception(comfy: ComfyStandin) -> No
     comfy.fail("runtime_error")
     with backend_for(comfy) as backend, pytest.raises(BackendRejected) as caught:
         backend.generate(request())
-    assert "node 4 (CheckpointLoaderSimple) failed while running: safetensors_rust.SafetensorError" in str(caught.value)
+    assert "node 4 (CheckpointLoaderSimple) failed while running: safetensors_rust.SafetensorError" in str(
+        caught.value
+    )
 
 
 def test_a_view_name_that_climbs_out_is_never_fetched(comfy: ComfyStandin) -> None:
@@ -133,8 +151,11 @@ def test_a_view_name_that_climbs_out_is_never_fetched(comfy: ComfyStandin) -> No
 
 def test_unknown_names_are_refused_before_queueing(comfy: ComfyStandin) -> None:
     with backend_for(comfy) as backend:
-        with pytest.raises(BackendRejected, match=r"checkpoint 'tiny_sd16.safetensors' not found; did you mean: "
-                                                  r"tiny_sd15.safetensors"):
+        with pytest.raises(
+            BackendRejected,
+            match=r"checkpoint 'tiny_sd16.safetensors' not found; did you mean: "
+            r"tiny_sd15.safetensors",
+        ):
             backend.generate(request(model="tiny_sd16.safetensors"))
         with pytest.raises(BackendRejected, match=r"sampler 'euler_a' .* allowed: euler, "):
             backend.generate(request(sampler="euler_a"))
@@ -146,7 +167,9 @@ def test_unknown_names_are_refused_before_queueing(comfy: ComfyStandin) -> None:
 def test_interrupt_cancels_queued_and_running_work() -> None:
     with ComfyStandin(render_seconds=2.0) as server, backend_for(server) as backend:
         errors: list[BaseException] = []
-        thread = threading.Thread(target=lambda: _capture(errors, lambda: backend.generate(request(images=3))))
+        thread = threading.Thread(
+            target=lambda: _capture(errors, lambda: backend.generate(request(images=3)))
+        )
         thread.start()
         deadline = time.monotonic() + 5
         while server.running is None and time.monotonic() < deadline:
@@ -170,7 +193,12 @@ def _capture(errors: list[BaseException], call: object) -> None:
 def test_health_and_discovery(comfy: ComfyStandin) -> None:
     with backend_for(comfy) as backend:
         health = backend.health()
-        assert (health.kind, health.ready, health.version, health.devices) == ("comfyui", True, "0.8.0", ("cpu",))
+        assert (health.kind, health.ready, health.version, health.devices) == (
+            "comfyui",
+            True,
+            "0.8.0",
+            ("cpu",),
+        )
         assert backend.models() == comfy.checkpoints
         assert backend.loras() == comfy.lora_names
         choices = backend.samplers()  # sampler_name legacy combo, scheduler V3 COMBO
@@ -178,8 +206,9 @@ def test_health_and_discovery(comfy: ComfyStandin) -> None:
 
 
 def test_a_swarm_server_is_not_taken_for_comfyui(swarm: SwarmStandin) -> None:
-    with open_backend("comfyui", swarm.url, retry=FAST_RETRY) as backend, pytest.raises(
-        BackendProtocolError, match="not a ComfyUI server"
+    with (
+        open_backend("comfyui", swarm.url, retry=FAST_RETRY) as backend,
+        pytest.raises(BackendProtocolError, match="not a ComfyUI server"),
     ):
         backend.health()
 
@@ -189,10 +218,13 @@ def test_an_unreachable_server_is_named_after_bounded_retries() -> None:
     url = server.url
     server.stop()
     started = time.monotonic()
-    with open_backend("comfyui", url, retry=RetryPolicy(attempts=3, first_delay=0.05)) as backend:
-        with pytest.raises(BackendUnreachable) as caught:
-            backend.health()
-    assert str(caught.value) == f"{url}: ComfyUI not usable after 3 attempts: connection refused or host not found"
+    retry = RetryPolicy(attempts=3, first_delay=0.05)
+    with open_backend("comfyui", url, retry=retry) as backend, pytest.raises(BackendUnreachable) as caught:
+        backend.health()
+    assert (
+        str(caught.value)
+        == f"{url}: ComfyUI not usable after 3 attempts: connection refused or host not found"
+    )
     assert time.monotonic() - started < 5
 
 

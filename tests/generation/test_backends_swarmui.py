@@ -33,8 +33,15 @@ def backend_for(server: SwarmStandin) -> SwarmUIBackend:
 
 def test_sends_checked_flat_parameters_and_downloads_view_paths(swarm: SwarmStandin) -> None:
     with backend_for(swarm) as backend:
-        images = backend.generate(request(sampler="dpmpp_2m", scheduler="karras", steps=25, cfg=6.5,
-                                          loras=(("faery_style", 0.8), ("chars/elf", 0.5))))
+        images = backend.generate(
+            request(
+                sampler="dpmpp_2m",
+                scheduler="karras",
+                steps=25,
+                cfg=6.5,
+                loras=(("faery_style", 0.8), ("chars/elf", 0.5)),
+            )
+        )
     assert len(images) == 1 and images[0].data.startswith(PNG) and images[0].seed == 40
     body = swarm.generate_bodies[0]
     assert body["model"] == "SD15/tiny_sd15.safetensors"  # the exact listed name, not a guess
@@ -42,7 +49,9 @@ def test_sends_checked_flat_parameters_and_downloads_view_paths(swarm: SwarmStan
     assert body["loraweights"] == [0.8, 0.5]
     assert (body["cfgscale"], body["steps"], body["negativeprompt"], body["images"]) == (6.5, 25, "", 1)
     assert swarm.ignored_params == []  # nothing the server would silently drop
-    assert any(path.startswith("/View/local/raw/") and "photo%20of%20a%20faery" in path for _, path in swarm.log)
+    assert any(
+        path.startswith("/View/local/raw/") and "photo%20of%20a%20faery" in path for _, path in swarm.log
+    )
 
 
 def test_images_in_completion_order_are_put_in_seed_order(swarm: SwarmStandin) -> None:
@@ -75,10 +84,15 @@ def test_an_error_in_an_http_200_body_is_an_error(swarm: SwarmStandin) -> None:
 
 def test_a_fuzzy_model_name_is_refused_before_generating(swarm: SwarmStandin) -> None:
     with backend_for(swarm) as backend:
-        with pytest.raises(BackendRejected, match=r"'juggernaut' is not an exact name .* did you mean: "
-                                                  r"SDXL/juggernaut_xl.safetensors, SDXL/juggernaut_xl_lightning"):
+        with pytest.raises(
+            BackendRejected,
+            match=r"'juggernaut' is not an exact name .* did you mean: "
+            r"SDXL/juggernaut_xl.safetensors, SDXL/juggernaut_xl_lightning",
+        ):
             backend.generate(request(model="juggernaut"))
-        with pytest.raises(BackendRejected, match=r"model 'nothing' not found; the server has: SD15/tiny_sd15"):
+        with pytest.raises(
+            BackendRejected, match=r"model 'nothing' not found; the server has: SD15/tiny_sd15"
+        ):
             backend.generate(request(model="nothing"))
         with pytest.raises(BackendRejected, match=r"LoRA 'faery' is not an exact name"):
             backend.generate(request(loras=(("faery", 1.0),)))
@@ -88,7 +102,9 @@ def test_a_fuzzy_model_name_is_refused_before_generating(swarm: SwarmStandin) ->
 def test_a_parameter_the_server_would_ignore_is_refused() -> None:
     params = [p for p in SWARM_PARAMS if p != "scheduler"]
     with SwarmStandin(params=params) as server, SwarmUIBackend(server.url, retry=FAST_RETRY) as backend:
-        with pytest.raises(BackendRejected, match="does not know parameter 'scheduler' and would silently ignore"):
+        with pytest.raises(
+            BackendRejected, match="does not know parameter 'scheduler' and would silently ignore"
+        ):
             backend.generate(request(scheduler="karras"))
         with pytest.raises(BackendRejected, match=r"sampler 'euler_a' is not one .* allowed: euler, "):
             backend.generate(request(sampler="euler_a"))
@@ -107,9 +123,11 @@ def test_connection_failures_and_restarts_are_retried(swarm: SwarmStandin, cue: 
 
 @pytest.mark.parametrize(
     ("cue", "message"),
-    [("bad_path", "refusing image path 'View/local/../../../etc/passwd'"),
-     ("absolute_url", "refusing image path 'http://198.51.100.7/View/x.png'"),
-     ("not_image", "not a PNG, JPEG or WebP image")],
+    [
+        ("bad_path", "refusing image path 'View/local/../../../etc/passwd'"),
+        ("absolute_url", "refusing image path 'http://198.51.100.7/View/x.png'"),
+        ("not_image", "not a PNG, JPEG or WebP image"),
+    ],
 )
 def test_untrusted_result_paths_and_contents_are_refused(swarm: SwarmStandin, cue: str, message: str) -> None:
     swarm.fail(cue)
@@ -158,7 +176,10 @@ def test_health_discovery_and_kind(swarm: SwarmStandin, comfy: ComfyStandin) -> 
         assert backend.models() == swarm.models
         assert backend.loras() == swarm.lora_names
         assert backend.samplers().schedulers == ("normal", "karras", "simple")
-    with SwarmUIBackend(comfy.url, retry=FAST_RETRY) as backend, pytest.raises(
-        BackendProtocolError, match="not a SwarmUI server: POST /API/GetNewSession answered HTTP 404"
+    with (
+        SwarmUIBackend(comfy.url, retry=FAST_RETRY) as backend,
+        pytest.raises(
+            BackendProtocolError, match="not a SwarmUI server: POST /API/GetNewSession answered HTTP 404"
+        ),
     ):
         backend.health()
