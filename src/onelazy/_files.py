@@ -17,6 +17,12 @@ from typing import Any
 from onelazy.errors import StorageError
 
 
+def _umask() -> int:
+    current = os.umask(0)
+    os.umask(current)
+    return current
+
+
 def atomic_write_bytes(path: str | os.PathLike[str], data: bytes, *, mode: int | None = None) -> Path:
     """Write ``data`` to ``path`` atomically; ``mode`` (e.g. ``0o600``) is set before the rename."""
     target = Path(path)
@@ -27,8 +33,8 @@ def atomic_write_bytes(path: str | os.PathLike[str], data: bytes, *, mode: int |
         raise StorageError(f"{target}: cannot write: {exc.strerror or exc}") from exc
     try:
         with os.fdopen(fd, "wb") as handle:
-            if mode is not None:
-                os.chmod(tmp_name, mode)
+            # mkstemp creates 0600 files; give ordinary files the permissions open() would.
+            os.chmod(tmp_name, mode if mode is not None else 0o666 & ~_umask())
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())

@@ -1,0 +1,44 @@
+"""Atomic writes: all or nothing, with the permissions a plain open() would give."""
+
+from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
+
+import pytest
+
+from onelazy._files import atomic_write_bytes, atomic_write_json, atomic_write_text
+from onelazy.errors import StorageError
+
+
+def test_plain_file_gets_umask_permissions(tmp_path: Path) -> None:
+    old = os.umask(0o022)
+    try:
+        path = atomic_write_text(tmp_path / "a.txt", "hello")
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o644
+    assert path.read_text() == "hello"
+
+
+def test_secret_file_gets_the_mode_asked_for(tmp_path: Path) -> None:
+    path = atomic_write_json(tmp_path / "secrets.json", {"token": "x"}, mode=0o600)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+
+
+def test_failed_write_keeps_the_old_file_and_leaves_no_temp(tmp_path: Path) -> None:
+    target = tmp_path / "config.json"
+    target.write_text("old")
+
+    with pytest.raises(TypeError):
+        atomic_write_bytes(target, "not bytes")  # type: ignore[arg-type]
+    assert target.read_text() == "old"
+    assert [p.name for p in tmp_path.iterdir()] == ["config.json"]
+
+
+def test_unwritable_folder_is_a_storage_error(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    with pytest.raises(StorageError, match="cannot write"):
+        atomic_write_text(blocker / "sub" / "x.txt", "x")
