@@ -6,13 +6,16 @@ one loop (``selectors``), so a child that fills one pipe never stalls and a chil
 nothing never makes the launcher unresponsive. Ctrl+C once forwards SIGINT to the group
 (OneTrainer then backs up and saves); twice sends SIGTERM (stop now). Whatever happens, the
 group is terminated at the end, so no OneTrainer or TensorBoard process outlives the launch.
+
+On Windows there are no process groups to signal: OneTrainer shares the console, so Ctrl+C
+reaches it directly (and it saves); a second Ctrl+C, SIGTERM or :meth:`TrainingRun.interrupt`
+from code end it at once.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
-import selectors
 import signal
 import subprocess
 import sys
@@ -38,10 +41,10 @@ from onelazy.training.events import (
     Warning,
 )
 from onelazy.training.output import LineSplitter, OutputParser, strip_ansi
+from onelazy.training.pipes import PipeReader, SelectorReader, ThreadReader
 from onelazy.training.preflight import PreflightReport, WorkspaceLock, resolve
 from onelazy.training.result import LaunchResult, Outcome, SavedFile
 
-READ_SIZE = 64 * 1024
 POLL_SECONDS = 0.25  # how often the loop wakes when nothing is printed (to act on Ctrl+C)
 DRAIN_SECONDS = 0.5  # after the child exits, how long to read what a grandchild still prints
 GROUP_GRACE_SECONDS = 3.0  # SIGTERM to leftovers, then SIGKILL after this
@@ -119,6 +122,7 @@ class TrainingRun:
         self.handle_signals = handle_signals
         self.result: LaunchResult | None = None
         self._requests: list[str] = []
+        self._console_interrupt = False
         self._sent_save = False
         self._sent_now = False
         self._config_stop: str | None = None
@@ -137,6 +141,8 @@ class TrainingRun:
 
     def _on_signal(self, signum: int, frame: FrameType | None) -> None:
         if signum == signal.SIGINT:
+            # On Windows OneTrainer shares the console, so a console Ctrl+C reached it already.
+            self._console_interrupt = sys.platform == "win32"
             self.interrupt()
         else:
             self.terminate()
@@ -212,9 +218,7 @@ class TrainingRun:
         log.note("command " + " ".join(self.command))
         log.note(f"cwd {root}")
         kwargs: dict[str, Any] = {}
-        if sys.platform == "win32":
-            kwargs["creationflags"] = subprocess.CREATE_NEW_PROCESS_GROUP  # type: ignore[attr-defined]
-        else:
+        if sys.platform != "win32":
             kwargs["start_new_session"] = True
             # A handler we installed is reset to default by exec; an inherited "ignore" is not,
             # and would make OneTrainer deaf to Ctrl+C: reset it in the child.
@@ -240,34 +244,21 @@ class TrainingRun:
         self, process: subprocess.Popen[bytes], parser: OutputParser, log: LaunchLog, start: float
     ) -> Iterator[Event]:
         assert process.stdout is not None and process.stderr is not None
-        selector = selectors.DefaultSelector()
-        splitters: dict[int, tuple[StreamName, LineSplitter]] = {}
-        for name, pipe in (("stdout", process.stdout), ("stderr", process.stderr)):
-            fd = pipe.fileno()
-            os.set_blocking(fd, False)
-            stream: StreamName = "stdout" if name == "stdout" else "stderr"
-            splitters[fd] = (stream, LineSplitter())
-            selector.register(fd, selectors.EVENT_READ)
+        pipes: dict[StreamName, IO[bytes]] = {"stdout": process.stdout, "stderr": process.stderr}
+        reader: PipeReader = ThreadReader(pipes) if sys.platform == "win32" else SelectorReader(pipes)
+        splitters: dict[StreamName, LineSplitter] = {"stdout": LineSplitter(), "stderr": LineSplitter()}
         exited_at: float | None = None
         try:
             while True:
                 yield from self._act_on_requests(log)
-                if splitters:
-                    for key, _ in selector.select(timeout=POLL_SECONDS):
-                        fd = int(key.fd)
-                        stream, splitter = splitters[fd]
-                        try:
-                            data = os.read(fd, READ_SIZE)
-                        except BlockingIOError:
-                            continue
-                        except OSError:
-                            data = b""
+                if reader.open:
+                    for stream, data in reader.read(POLL_SECONDS):
+                        splitter = splitters[stream]
                         if not data:
-                            selector.unregister(fd)
-                            del splitters[fd]
+                            del splitters[stream]
                             yield from self._segments(stream, splitter.flush(), parser, log, start)
-                            continue
-                        yield from self._segments(stream, splitter.feed(data), parser, log, start)
+                        else:
+                            yield from self._segments(stream, splitter.feed(data), parser, log, start)
                 else:
                     with contextlib.suppress(subprocess.TimeoutExpired):
                         process.wait(timeout=POLL_SECONDS)
@@ -275,12 +266,12 @@ class TrainingRun:
                     now = time.monotonic()
                     exited_at = exited_at if exited_at is not None else now
                     # A grandchild (TensorBoard) may hold the pipes open: read briefly, then stop.
-                    if not splitters or now - exited_at > DRAIN_SECONDS:
+                    if not reader.open or now - exited_at > DRAIN_SECONDS:
                         break
-            for stream, splitter in splitters.values():
+            for stream, splitter in splitters.items():
                 yield from self._segments(stream, splitter.flush(), parser, log, start)
         finally:
-            selector.close()
+            reader.close()
             process.stdout.close()
             process.stderr.close()
 
@@ -332,10 +323,10 @@ class TrainingRun:
         if log is not None:
             log.note(f"sending {signal.Signals(signum).name} to process group {process.pid}")
         if sys.platform == "win32":
-            with contextlib.suppress(OSError):
-                if signum == signal.SIGINT:
-                    process.send_signal(signal.CTRL_BREAK_EVENT)  # type: ignore[attr-defined]
-                else:
+            # No process groups to signal: Ctrl+C reaches OneTrainer through the shared console
+            # (see _on_signal); anything else stops it.
+            if signum != signal.SIGINT or not self._console_interrupt:
+                with contextlib.suppress(OSError):
                     process.kill()
             return
         with contextlib.suppress(ProcessLookupError, PermissionError):
