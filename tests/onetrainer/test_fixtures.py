@@ -15,7 +15,6 @@ from onelazy.onetrainer import (
     CONFIG_VERSION,
     default_concept_config,
     default_sample_config,
-    default_secrets_config,
     default_train_config,
     load_train_config,
     model_type_info,
@@ -49,49 +48,48 @@ def test_default_train_config_fixes_the_random_and_machine_values() -> None:
     assert default_train_config(train_device="mps", embedding_uuid="x").embedding.uuid == "x"
 
 
-@pytest.mark.parametrize(
-    ("fixture", "build"),
-    [
-        ("default-concept.json", lambda seed: default_concept_config(seed=seed)),
-        ("default-sample.json", lambda seed: default_sample_config()),
-        ("default-secrets.json", lambda seed: default_secrets_config()),
-        ("default-cloud.json", lambda seed: models.CloudConfig()),
-        ("default-cloud-secrets.json", lambda seed: models.CloudSecretsConfig()),
-        ("default-concept-image.json", lambda seed: models.ConceptImageConfig()),
-        ("default-concept-text.json", lambda seed: models.ConceptTextConfig()),
-        ("default-model-part.json", lambda seed: models.TrainModelPartConfig()),
-        ("default-optimizer.json", lambda seed: models.TrainOptimizerConfig()),
-        ("default-quantization.json", lambda seed: models.QuantizationConfig()),
-    ],
-)
-def test_class_defaults_serialise_to_the_fixtures(
-    onetrainer_facts: Path, fixture: str, build: typing.Callable[[int], BaseModel]
-) -> None:
-    expected = load(onetrainer_facts / fixture)
-    model = build(expected.get("seed", 0))
-    assert to_onetrainer_json(model) == as_onetrainer_text(expected)  # type: ignore[arg-type]
+DEFAULT_FILES = fact_files("default-*.json")
+ALL_MODELS: list[type[models.OneTrainerConfig]] = [
+    cls for cls in vars(models).values() if isinstance(cls, type) and issubclass(cls, models.OneTrainerConfig)
+]
 
 
-def test_default_embedding_matches_apart_from_its_uuid(onetrainer_facts: Path) -> None:
-    expected = load(onetrainer_facts / "default-embedding.json")
-    model = models.TrainEmbeddingConfig(uuid=expected["uuid"])
-    assert to_onetrainer_json(model) == as_onetrainer_text(expected)
+def _default_like(item: dict[str, typing.Any], model_type: str | None) -> models.OneTrainerConfig:
+    """Our default of the class whose keys ``item`` has, with OneTrainer's random/machine values copied."""
+    keys = [key for key in item if key != "__version"]
+    (cls,) = [cls for cls in ALL_MODELS if list(cls.model_fields) == keys]
+    if cls is models.TrainConfig:
+        return default_train_config(
+            train_device=item["train_device"], embedding_uuid=item["embedding"]["uuid"]
+        )
+    if cls is models.ConceptConfig:
+        return default_concept_config(seed=item["seed"])
+    if cls is models.TrainEmbeddingConfig:
+        return models.TrainEmbeddingConfig(uuid=item["uuid"])
+    if cls is models.SampleConfig:
+        return default_sample_config(model_type)
+    return cls()
 
 
-def test_concepts_and_samples_files_are_lists_of_defaults(onetrainer_facts: Path) -> None:
-    concepts = load(onetrainer_facts / "default-concepts-file.json")
-    samples = load(onetrainer_facts / "default-samples-file.json")
-    assert to_onetrainer_json([default_concept_config(seed=concepts[0]["seed"])]) == as_onetrainer_text(
-        concepts
-    )
-    assert to_onetrainer_json([default_sample_config()]) == as_onetrainer_text(samples)
+@pytest.mark.parametrize("path", DEFAULT_FILES, ids=lambda p: p.name)
+def test_every_default_fixture_equals_our_defaults(path: Path) -> None:
+    """Walks default-*.json: single objects, list files, and per-model-type tables."""
+    data = load(path)
+    if isinstance(data, list):
+        entries = [(None, item) for item in data]
+        assert to_onetrainer_json([_default_like(item, None) for item in data]) == as_onetrainer_text(data)
+    elif "__version" in data:
+        entries = [(None, data)]
+        assert to_onetrainer_json(_default_like(data, None)) == as_onetrainer_text(data)
+    else:
+        assert set(data) == {m.value for m in ModelType}
+        entries = list(data.items())
+    for model_type, item in entries:
+        assert to_onetrainer_dict(_default_like(item, model_type)) == item, model_type
 
 
-def test_sample_defaults_per_model_type(onetrainer_facts: Path) -> None:
-    expected = load(onetrainer_facts / "default-sample-by-model-type.json")
-    assert set(expected) == {m.value for m in ModelType}
-    for name, sample in expected.items():
-        assert to_onetrainer_dict(default_sample_config(name)) == sample, name
+def test_the_default_fixtures_are_there(onetrainer_facts: Path) -> None:
+    assert len(list(onetrainer_facts.glob("default-*.json"))) >= 15
 
 
 @pytest.mark.parametrize("path", RESOLVED_PRESETS, ids=lambda p: f"{p.parent.name}/{p.name}")
