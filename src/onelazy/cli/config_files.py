@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 
-@click.command("check")
+@click.command("check", short_help="Validate OneTrainer config, concepts and samples files.")
 @click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.pass_context
 def check(ctx: click.Context, files: tuple[Path, ...]) -> None:
@@ -47,7 +47,7 @@ def check(ctx: click.Context, files: tuple[Path, ...]) -> None:
         ctx.exit(1)
 
 
-@click.command("migrate")
+@click.command("migrate", short_help="Upgrade an old OneTrainer config to the current version.")
 @click.argument("source", type=click.Path(path_type=Path))
 @click.option(
     "-o", "--output", type=click.Path(path_type=Path), help="Write here (atomically) instead of to stdout."
@@ -74,7 +74,7 @@ def migrate(source: Path, output: Path | None) -> None:
         click.echo(f"Wrote {output}", err=True)
 
 
-@click.command("schema")
+@click.command("schema", short_help="JSON Schema of OneTrainer's files, for editors.")
 @click.option(
     "--kind",
     type=click.Choice(["train", "concepts", "samples", "secrets"]),
