@@ -237,3 +237,28 @@ def test_did_you_mean(typed: str, meant: str | None) -> None:
 
     candidates = [*(m.value for m in Optimizer), *(m.value for m in NoiseScheduler), "lora_rank"]
     assert did_you_mean(typed, candidates) == meant
+
+
+@pytest.mark.parametrize(
+    ("data", "key", "fragment"),
+    [
+        ({"epochs": True}, "epochs", "expected a whole number, got true"),
+        ({"learning_rate": "1e-4"}, "learning_rate", "expected a number (or \"inf\"), got '1e-4'"),
+        ({"learning_rate": False}, "learning_rate", "expected a number"),
+        ({"unet": 5}, "unet", "expected an object (TrainModelPartConfig), got 5"),
+        ({"samples": "[]"}, "samples", "expected a list, got '[]'"),
+        ({"embedding": {"token_count": 1.5}}, "embedding.token_count", "OneTrainer would cut it to 1"),
+    ],
+)
+def test_strict_types(data: dict[str, Any], key: str, fragment: str) -> None:
+    error = _strict_error(data)
+    assert error.key == key
+    assert fragment in str(error)
+
+
+def test_ints_are_fine_for_floats_and_written_as_floats() -> None:
+    from onelazy.onetrainer import to_onetrainer_dict
+
+    config = load_train_config({"__version": 11, "learning_rate": 1, "text_encoder_sequence_length": None})
+    assert to_onetrainer_dict(config)["learning_rate"] == 1.0
+    assert isinstance(config.learning_rate, float) and config.text_encoder_sequence_length is None
