@@ -207,6 +207,8 @@ class RichDisplay:
             transient=False,
         )
         self.progress.start()
+        self._phase = "loading"
+        self._remaining: float | None = None
         self.epoch_task = self.progress.add_task("epoch", total=None, info="loading")
         self.step_task = self.progress.add_task("step", total=None, info="")
 
@@ -217,11 +219,12 @@ class RichDisplay:
         if isinstance(event, Started):
             print_(f"Started OneTrainer (pid {event.pid}); log: {event.log_path}", highlight=False)
         elif isinstance(event, Phase):
-            self.progress.update(self.epoch_task, info=event.name)
+            self._phase = event.name
+            self.progress.update(self.epoch_task, info=self._epoch_info())
         elif isinstance(event, Progress):
-            left = f" · {_duration(event.remaining)} left" if event.remaining is not None else ""
+            self._remaining = event.remaining
             self.progress.update(
-                self.epoch_task, total=event.epochs or None, completed=event.epoch, info=f"{left}"
+                self.epoch_task, total=event.epochs or None, completed=event.epoch, info=self._epoch_info()
             )
             loss = ""
             if event.loss is not None:
@@ -230,7 +233,8 @@ class RichDisplay:
             self.progress.update(self.step_task, total=event.steps or None, completed=event.step, info=loss)
         elif isinstance(event, Saved):
             where = _position(event.global_step, event.epoch)
-            print_(f"[green]Saved {SAVE_LABELS[event.save_kind]}[/]: {event.path} ({where})", highlight=False)
+            label = SAVE_LABELS[event.save_kind]
+            print_(f"[green]Saved {label}[/]: {event.path} ({where})", highlight=False, soft_wrap=True)
         elif isinstance(event, Warning):
             colour = "yellow" if event.category == "other" else "red"
             print_(f"[{colour}]OneTrainer: {event.message}[/]", highlight=False)
@@ -240,9 +244,13 @@ class RichDisplay:
             self.progress.stop()
             style = {"finished": "green", "interrupted": "yellow", "failed": "red"}[event.result.outcome]
             lines = summary_lines(event.result)
-            self.console.print(f"[bold {style}]{lines[0]}[/]", highlight=False)
+            self.console.print(f"[bold {style}]{lines[0]}[/]", highlight=False, soft_wrap=True)
             for line in lines[1:]:
-                self.console.print(line, highlight=False, markup=False)
+                self.console.print(line, highlight=False, markup=False, soft_wrap=True)
+
+    def _epoch_info(self) -> str:
+        left = f" · {_duration(self._remaining)} left" if self._remaining is not None else ""
+        return f"{self._phase}{left}"
 
     def close(self) -> None:
         self.progress.stop()
