@@ -1,0 +1,641 @@
+"""``compare()``: render every checkpoint of a run with fixed seeds, to pick the best one.
+
+The best checkpoint is often not the last. A run's checkpoints are its intermediate saves
+(``<workspace>/save/<prefix><time>-save-<step>-<epoch>-<epoch_step>.safetensors``) and the final
+model (``output_model_destination``). Each is copied into the backend's LoRA folder under a name
+made from its content hash (removed afterwards unless ``keep``), and each comparison prompt is
+rendered with one fixed seed per LoRA weight; the same prompts are rendered without any LoRA
+first, to show what the prompt does on its own. The result is a labelled grid PNG (rows:
+checkpoints by step, the no-LoRA row first; columns: prompts x weights) and an HTML page with the
+full-size images, in ``RUN_DIR/compare/``.
+
+Every image is stored under a key made of everything that decides it (checkpoint content, prompt,
+weight, seed, model, size, sampling), so a rerun renders only what is missing.
+``pick_checkpoint()`` then copies the chosen checkpoint to the output path, keeping the previous
+file as ``.bak``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import html
+import json
+import os
+import re
+import shutil
+import tempfile
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+from onelazy._files import atomic_write_bytes, atomic_write_json, atomic_write_text
+from onelazy.errors import BackendError, ConfigError, StorageError, UsageError
+
+if TYPE_CHECKING:
+    from onelazy.backends import Backend
+
+__all__ = [
+    "COMPARE_DIR",
+    "Checkpoint",
+    "CompareProgress",
+    "CompareResult",
+    "PickResult",
+    "compare",
+    "find_checkpoints",
+    "pick_checkpoint",
+]
+
+COMPARE_DIR = "compare"
+#: The name stem of the copies put into the backend's LoRA folder.
+LORA_PREFIX = "onelazy-"
+_SAVE_NAME = re.compile(r"-save-(?P<step>\d+)-(?P<epoch>\d+)-(?P<epoch_step>\d+)\.safetensors$")
+_BACKUP_NAME = re.compile(r"-backup-(?P<step>\d+)-(?P<epoch>\d+)-(?P<epoch_step>\d+)$")
+#: Longest side of one grid cell, in pixels (the page links the full-size images).
+CELL_SIZE = 256
+
+
+# =============================================================================== checkpoints
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    """One LoRA file of a run, with the training position its file name (or backup) tells."""
+
+    path: Path
+    kind: Literal["save", "final", "previous"]
+    step: int | None
+    epoch: int | None
+    epoch_step: int | None
+    sha256: str
+
+    @property
+    def label(self) -> str:
+        where = f"step {self.step}" if self.step is not None else "step ?"
+        if self.epoch is not None:
+            where += f", epoch {self.epoch}"
+        if self.kind == "final":
+            return f"final ({where})"
+        if self.kind == "previous":
+            return f"before pick ({where})"
+        return where
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    try:
+        with path.open("rb") as handle:
+            for chunk in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(chunk)
+    except OSError as exc:
+        raise StorageError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    return digest.hexdigest()
+
+
+@dataclass(frozen=True)
+class _RunFacts:
+    config_path: Path
+    workspace: Path
+    output: Path
+    prefix: str
+
+
+def _run_facts(run_dir: str | os.PathLike[str]) -> _RunFacts:
+    """Where a run's checkpoints are, from its ``config.json`` (``run_dir`` or the file itself)."""
+    from onelazy.onetrainer import read_train_config_lenient
+
+    given = Path(run_dir).expanduser()
+    config_path = given if given.is_file() else given / "config.json"
+    if not config_path.is_file():
+        raise UsageError(f"{given}: no config.json here; give the run folder `onelazy build-config` wrote")
+    config, _problems = read_train_config_lenient(config_path)
+    base = config_path.parent.resolve()
+
+    def absolute(value: str) -> Path:
+        candidate = Path(value).expanduser()
+        return candidate if candidate.is_absolute() else base / candidate
+
+    return _RunFacts(
+        config_path=config_path.resolve(),
+        workspace=absolute(str(config.workspace_dir)),
+        output=absolute(str(config.output_model_destination)),
+        prefix=str(config.save_filename_prefix or ""),
+    )
+
+
+def _final_position(workspace: Path) -> tuple[int | None, int | None, int | None]:
+    """The position of the final model: the newest backup (made right before the final save)."""
+    folder = workspace / "backup"
+    if not folder.is_dir():
+        return None, None, None
+    matches = sorted(
+        (entry.name, m)
+        for entry in folder.iterdir()
+        if entry.is_dir() and (m := _BACKUP_NAME.search(entry.name))
+    )
+    if not matches:
+        return None, None, None
+    found = matches[-1][1]
+    return int(found["step"]), int(found["epoch"]), int(found["epoch_step"])
+
+
+def find_checkpoints(run_dir: str | os.PathLike[str]) -> list[Checkpoint]:
+    """Every checkpoint of the run in ``run_dir``, by step: the intermediate saves, then the final model.
+
+    A step saved twice (training run again in the same workspace) counts once, the newest file.
+    After :func:`pick_checkpoint`, the output file equals one of the saves and is shown as that
+    save; the file it replaced (``.bak``) is listed as ``previous`` when it is none of the saves.
+    """
+    facts = _run_facts(run_dir)
+    saves: dict[int, tuple[str, Path, re.Match[str]]] = {}
+    folder = facts.workspace / "save"
+    if folder.is_dir():
+        for entry in folder.iterdir():
+            found = _SAVE_NAME.search(entry.name)
+            if found is None or not entry.is_file() or not entry.name.startswith(facts.prefix):
+                continue
+            step = int(found["step"])
+            if step not in saves or entry.name > saves[step][0]:
+                saves[step] = (entry.name, entry, found)
+    checkpoints = [
+        Checkpoint(path, "save", step, int(m["epoch"]), int(m["epoch_step"]), _sha256(path))
+        for step, (_, path, m) in sorted(saves.items())
+    ]
+    known = {c.sha256 for c in checkpoints}
+    final_step, final_epoch, final_epoch_step = _final_position(facts.workspace)
+    candidates: list[tuple[Path, Literal["final", "previous"]]] = [
+        (facts.output, "final"),
+        (facts.output.with_name(facts.output.name + ".bak"), "previous"),
+    ]
+    for path, kind in candidates:
+        if path.is_file():
+            digest = _sha256(path)
+            if digest not in known:
+                checkpoints.append(Checkpoint(path, kind, final_step, final_epoch, final_epoch_step, digest))
+                known.add(digest)
+    return sorted(checkpoints, key=lambda c: (c.step is None, c.step or 0, c.kind != "save"))
+
+
+# =============================================================================== rendering
+
+
+@dataclass(frozen=True)
+class CompareProgress:
+    """Images rendered so far in this run, of those missing."""
+
+    done: int
+    total: int
+    reused: int
+    current: str = ""
+
+
+@dataclass(frozen=True)
+class CompareResult:
+    """What ``compare`` made: the grid, the page, and where every cell's image is."""
+
+    grid: Path
+    page: Path
+    checkpoints: tuple[Checkpoint, ...]
+    prompts: tuple[str, ...]
+    weights: tuple[float, ...]
+    rendered: int
+    reused: int
+    cells: dict[str, Path] = field(default_factory=dict)
+    """Cell key → image file (keys as in ``compare/cells.json``)."""
+
+    def describe(self) -> list[str]:
+        return [
+            f"{len(self.checkpoints)} checkpoints x {len(self.prompts)} prompts x "
+            f"{len(self.weights)} weights (+ no LoRA): "
+            f"{self.rendered} rendered, {self.reused} already there.",
+            f"Grid: {self.grid}",
+            f"Page: {self.page}",
+        ]
+
+
+@dataclass(frozen=True)
+class _Settings:
+    model: str
+    negative: str
+    seed: int
+    width: int
+    height: int
+    steps: int
+    cfg: float
+    sampler: str | None
+    scheduler: str | None
+
+
+def _cell_key(settings: _Settings, sha: str | None, prompt: str, weight: float | None) -> str:
+    """A name for one image from everything that decides its pixels."""
+    decided = [
+        sha or "no-lora",
+        prompt,
+        weight,
+        settings.negative,
+        settings.seed,
+        settings.model,
+        settings.width,
+        settings.height,
+        settings.steps,
+        settings.cfg,
+        settings.sampler,
+        settings.scheduler,
+    ]
+    return hashlib.sha256(json.dumps(decided).encode()).hexdigest()[:20]
+
+
+def _existing(images: Path, key: str) -> Path | None:
+    for candidate in images.glob(f"{key}.*"):
+        if candidate.suffix.lower() in (".png", ".jpg", ".jpeg", ".webp") and candidate.is_file():
+            return candidate
+    return None
+
+
+def _copy_atomic(source: Path, target: Path) -> Path:
+    """Copy ``source`` to ``target`` through a hidden temporary file, fsync, rename."""
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    except OSError as exc:
+        raise StorageError(f"{target}: cannot write: {exc.strerror or exc}") from None
+    try:
+        with os.fdopen(fd, "wb") as out, source.open("rb") as src:
+            shutil.copyfileobj(src, out, 1 << 20)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(tmp_name, target)
+    except BaseException as exc:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp_name)
+        if isinstance(exc, OSError):
+            raise StorageError(f"{target}: cannot copy {source}: {exc.strerror or exc}") from None
+        raise
+    return target
+
+
+def _refresh_lora_list(backend: Backend) -> None:
+    """Ask the server to rescan its model folders after a LoRA was copied in.
+
+    SwarmUI lists new files only after ``TriggerRefresh``; ComfyUI rescans by itself. The Backend
+    protocol has no refresh, so this uses SwarmUI's raw ``call`` where there is one.
+    """
+    call = getattr(backend, "call", None)
+    if backend.kind == "swarmui" and callable(call):
+        with contextlib.suppress(BackendError):
+            call("TriggerRefresh", {"strong": True})
+
+
+def compare(
+    run_dir: str | os.PathLike[str],
+    *,
+    backend: Backend | None = None,
+    kind: str | None = None,
+    url: str | None = None,
+    model: str,
+    lora_dir: str | os.PathLike[str],
+    prompts: Sequence[str],
+    negative: str = "",
+    weights: Sequence[float] = (0.7, 1.0),
+    seed: int = 1234,
+    width: int = 512,
+    height: int = 512,
+    steps: int = 20,
+    cfg: float = 7.0,
+    sampler: str | None = None,
+    scheduler: str | None = None,
+    keep: bool = False,
+    output_dir: str | os.PathLike[str] | None = None,
+    on_progress: Callable[[CompareProgress], None] | None = None,
+    timeout: float = 600.0,
+) -> CompareResult:
+    """Render every checkpoint of the run in ``run_dir`` and write ``compare/grid.png`` and ``index.html``.
+
+    The backend is ``backend``, or one opened from ``kind`` and ``url``; ``model`` is the
+    checkpoint it renders with, ``lora_dir`` the folder it loads LoRAs from. Only images not
+    rendered before are rendered. Raises :class:`UsageError` when the run has no checkpoint yet.
+    """
+    prompt_list = [p.strip() for p in prompts if p.strip()]
+    if not prompt_list:
+        raise UsageError("compare: give at least one prompt")
+    weight_list = [float(w) for w in weights]
+    if not weight_list:
+        raise UsageError("compare: give at least one LoRA weight")
+    if len(set(weight_list)) != len(weight_list):
+        raise UsageError("compare: a LoRA weight is listed twice")
+    checkpoints = find_checkpoints(run_dir)
+    if not checkpoints:
+        facts = _run_facts(run_dir)
+        raise UsageError(
+            f"{facts.config_path.parent}: no checkpoints yet (no saves in {facts.workspace / 'save'}, "
+            f"no final model at {facts.output}); train first with `onelazy launch`"
+        )
+    lora_folder = Path(lora_dir).expanduser()
+    if not lora_folder.is_dir():
+        raise UsageError(
+            f"lora_dir: {lora_folder} is not a folder; give the folder the backend loads LoRAs from"
+        )
+    facts = _run_facts(run_dir)
+    out = Path(output_dir).expanduser() if output_dir is not None else facts.config_path.parent / COMPARE_DIR
+    images = out / "images"
+    settings = _Settings(model, negative, seed, width, height, steps, cfg, sampler, scheduler)
+
+    rows: list[tuple[str, Checkpoint | None]] = [("no LoRA", None)] + [(c.label, c) for c in checkpoints]
+    cells: dict[tuple[int, int, int], str] = {}
+    wanted: dict[str, tuple[Checkpoint | None, str, float | None]] = {}
+    for r, (_, checkpoint) in enumerate(rows):
+        for p, prompt in enumerate(prompt_list):
+            for w, weight in enumerate(weight_list):
+                lora_weight = None if checkpoint is None else weight
+                key = _cell_key(settings, checkpoint.sha256 if checkpoint else None, prompt, lora_weight)
+                cells[(r, p, w)] = key
+                wanted.setdefault(key, (checkpoint, prompt, lora_weight))
+    found = {key: path for key in wanted if (path := _existing(images, key)) is not None}
+    missing = [key for key in wanted if key not in found]
+    reused = len(found)
+
+    if missing:
+        owned = backend is None
+        if backend is None:
+            if not kind or not url:
+                raise UsageError("compare: give the backend (kind and URL)")
+            from onelazy.backends import open_backend
+
+            backend = open_backend(kind, url, timeout=timeout)
+        try:
+            found.update(
+                _render_missing(
+                    backend, missing, wanted, settings, lora_folder, images, keep, reused, on_progress
+                )
+            )
+        finally:
+            if owned:
+                backend.close()
+
+    grid = out / "grid.png"
+    page = out / "index.html"
+    labels = [label for label, _ in rows]
+    layout = {f"{r},{p},{w}": key for (r, p, w), key in cells.items()}
+    atomic_write_json(
+        out / "cells.json",
+        {
+            "rows": labels,
+            "prompts": prompt_list,
+            "weights": weight_list,
+            "cells": layout,
+            "files": {key: found[key].name for key in sorted(found)},
+        },
+    )
+    atomic_write_bytes(grid, _grid_png(labels, prompt_list, weight_list, cells, found))
+    atomic_write_text(page, _page_html(labels, prompt_list, weight_list, cells, found, out))
+    return CompareResult(
+        grid=grid,
+        page=page,
+        checkpoints=tuple(checkpoints),
+        prompts=tuple(prompt_list),
+        weights=tuple(weight_list),
+        rendered=len(missing),
+        reused=reused,
+        cells={key: found[key] for key in wanted},
+    )
+
+
+def _render_missing(
+    backend: Backend,
+    missing: list[str],
+    wanted: dict[str, tuple[Checkpoint | None, str, float | None]],
+    settings: _Settings,
+    lora_folder: Path,
+    images: Path,
+    keep: bool,
+    reused: int,
+    on_progress: Callable[[CompareProgress], None] | None,
+) -> dict[str, Path]:
+    """Render the missing cells, one checkpoint at a time (each copied in only while it is needed)."""
+    from onelazy.backends import GenerationRequest
+
+    by_checkpoint: dict[str | None, list[str]] = {}
+    for key in missing:
+        checkpoint = wanted[key][0]
+        by_checkpoint.setdefault(checkpoint.sha256 if checkpoint else None, []).append(key)
+    made: dict[str, Path] = {}
+    done = 0
+    total = len(missing)
+    if on_progress:
+        on_progress(CompareProgress(0, total, reused))
+    for sha, keys in by_checkpoint.items():
+        checkpoint = wanted[keys[0]][0]
+        copy: Path | None = None
+        lora_name = ""
+        if checkpoint is not None and sha is not None:
+            lora_name = f"{LORA_PREFIX}{sha[:16]}.safetensors"
+            copy = lora_folder / lora_name
+            if not copy.exists():
+                _copy_atomic(checkpoint.path, copy)
+            _refresh_lora_list(backend)
+        try:
+            for key in keys:
+                _, prompt, weight = wanted[key]
+                request = GenerationRequest(
+                    prompt=prompt,
+                    negative_prompt=settings.negative,
+                    model=settings.model,
+                    width=settings.width,
+                    height=settings.height,
+                    steps=settings.steps,
+                    cfg=settings.cfg,
+                    sampler=settings.sampler,
+                    scheduler=settings.scheduler,
+                    seed=settings.seed,
+                    loras=((lora_name, weight),) if weight is not None else (),
+                )
+                result = backend.generate(request)
+                if not result:
+                    raise BackendError("returned no image for a comparison render", url=backend.url)
+                image = result[0]
+                made[key] = atomic_write_bytes(images / f"{key}.{image.extension}", image.data)
+                done += 1
+                if on_progress:
+                    label = checkpoint.label if checkpoint else "no LoRA"
+                    on_progress(CompareProgress(done, total, reused, f"{label}: {prompt[:40]}"))
+        finally:
+            if copy is not None and not keep:
+                with contextlib.suppress(OSError):
+                    copy.unlink()
+    return made
+
+
+# =============================================================================== grid and page
+
+
+def _font(size: int) -> Any:
+    from PIL import ImageFont
+
+    try:
+        return ImageFont.load_default(size=size)
+    except TypeError:  # Pillow older than 10.1: the fixed bitmap font
+        return ImageFont.load_default()
+
+
+def _wrap(draw: Any, text: str, font: Any, width: int, max_lines: int) -> list[str]:
+    words = text.split()
+    lines: list[str] = []
+    current = ""
+    for word in words:
+        trial = f"{current} {word}".strip()
+        if draw.textlength(trial, font=font) <= width or not current:
+            current = trial
+        else:
+            lines.append(current)
+            current = word
+    if current:
+        lines.append(current)
+    if len(lines) > max_lines:
+        lines = lines[:max_lines]
+        lines[-1] = lines[-1].rstrip(".") + "…"
+    return lines
+
+
+def _grid_png(
+    labels: list[str],
+    prompts: list[str],
+    weights: list[float],
+    cells: dict[tuple[int, int, int], str],
+    files: dict[str, Path],
+) -> bytes:
+    """The grid: a header per column (prompt and weight), a label per row, one thumbnail per cell."""
+    import io
+
+    from PIL import Image, ImageDraw
+
+    thumbs: dict[str, Image.Image] = {}
+    cell_w = cell_h = 0
+    for key, path in files.items():
+        with Image.open(path) as opened:
+            image = opened.convert("RGB")
+        scale = CELL_SIZE / max(image.size)
+        size = (max(1, round(image.width * scale)), max(1, round(image.height * scale)))
+        thumbs[key] = image.resize(size, Image.Resampling.LANCZOS)
+        cell_w, cell_h = max(cell_w, size[0]), max(cell_h, size[1])
+    cell_w, cell_h = cell_w or CELL_SIZE, cell_h or CELL_SIZE
+    pad, label_w = 8, 200
+    font, small = _font(15), _font(13)
+    probe = ImageDraw.Draw(Image.new("RGB", (1, 1)))
+    header_lines = [
+        _wrap(probe, f"{p + 1}. {prompt}", small, cell_w * len(weights) - pad, 3)
+        for p, prompt in enumerate(prompts)
+    ]
+    header_h = pad + 18 * max(len(lines) for lines in header_lines) + 22 + pad
+    columns = len(prompts) * len(weights)
+    width = label_w + columns * (cell_w + pad) + pad
+    height = header_h + len(labels) * (cell_h + pad) + pad
+    canvas = Image.new("RGB", (width, height), (250, 250, 250))
+    draw = ImageDraw.Draw(canvas)
+    for p, lines in enumerate(header_lines):
+        x0 = label_w + p * len(weights) * (cell_w + pad)
+        for n, line in enumerate(lines):
+            draw.text((x0, pad + 18 * n), line, fill=(20, 20, 20), font=small)
+        for w, weight in enumerate(weights):
+            x = x0 + w * (cell_w + pad)
+            draw.text((x, header_h - pad - 20), f"weight {weight:g}", fill=(90, 90, 90), font=font)
+        if p:
+            draw.line([(x0 - pad // 2, 0), (x0 - pad // 2, height)], fill=(200, 200, 200), width=1)
+    for r, label in enumerate(labels):
+        y = header_h + r * (cell_h + pad)
+        for n, line in enumerate(_wrap(probe, label, font, label_w - 2 * pad, 4)):
+            draw.text((pad, y + pad + 20 * n), line, fill=(20, 20, 20), font=font)
+        for p in range(len(prompts)):
+            for w in range(len(weights)):
+                x = label_w + (p * len(weights) + w) * (cell_w + pad)
+                thumb = thumbs.get(cells[(r, p, w)])
+                if thumb is None:
+                    draw.rectangle([x, y, x + cell_w, y + cell_h], outline=(200, 60, 60))
+                    draw.text((x + pad, y + pad), "missing", fill=(200, 60, 60), font=font)
+                    continue
+                canvas.paste(thumb, (x + (cell_w - thumb.width) // 2, y + (cell_h - thumb.height) // 2))
+    buffer = io.BytesIO()
+    canvas.save(buffer, format="PNG", optimize=True)
+    return buffer.getvalue()
+
+
+def _page_html(
+    labels: list[str],
+    prompts: list[str],
+    weights: list[float],
+    cells: dict[tuple[int, int, int], str],
+    files: dict[str, Path],
+    out: Path,
+) -> str:
+    """A static page: the same table as the grid, each image linking to its full-size file."""
+    esc = html.escape
+    head = "".join(
+        f'<th colspan="{len(weights)}">{p + 1}. {esc(prompt)}</th>' for p, prompt in enumerate(prompts)
+    )
+    sub = "".join(f"<th>weight {weight:g}</th>" for _ in prompts for weight in weights)
+    body = []
+    for r, label in enumerate(labels):
+        tds = []
+        for p in range(len(prompts)):
+            for w in range(len(weights)):
+                path = files.get(cells[(r, p, w)])
+                if path is None:
+                    tds.append('<td class="missing">missing</td>')
+                    continue
+                src = esc(path.relative_to(out).as_posix())
+                tds.append(
+                    f'<td><a href="{src}"><img src="{src}" alt="{esc(label)}" loading="lazy"></a></td>'
+                )
+        body.append(f"<tr><th class=row>{esc(label)}</th>{''.join(tds)}</tr>")
+    return (
+        "<!doctype html>\n<html lang=en><meta charset=utf-8><title>onelazy compare</title>\n"
+        "<style>body{font-family:sans-serif;background:#fafafa}table{border-collapse:collapse}"
+        "th,td{padding:4px;vertical-align:top}th.row{text-align:left;white-space:nowrap}"
+        "img{max-width:256px;max-height:256px;display:block}td.missing{color:#c33}</style>\n"
+        "<h1>Checkpoints compared</h1><p>Each image links to its full size. Seeds are fixed, so "
+        "differences come from the checkpoint and the weight. The first row has no LoRA.</p>\n"
+        f"<table><tr><th></th>{head}</tr><tr><th></th>{sub}</tr>\n" + "\n".join(body) + "\n</table>\n"
+    )
+
+
+# =============================================================================== pick
+
+
+@dataclass(frozen=True)
+class PickResult:
+    """Which checkpoint became the LoRA, where, and where the file it replaced went."""
+
+    checkpoint: Checkpoint
+    output: Path
+    backup: Path | None
+    changed: bool
+
+    def describe(self) -> list[str]:
+        if not self.changed:
+            return [f"{self.output} already is {self.checkpoint.label}; nothing changed."]
+        lines = [f"{self.output} is now {self.checkpoint.label} (from {self.checkpoint.path.name})."]
+        if self.backup is not None:
+            lines.append(f"The previous file is kept as {self.backup}.")
+        return lines
+
+
+def pick_checkpoint(run_dir: str | os.PathLike[str], step: int) -> PickResult:
+    """Copy the checkpoint saved at ``step`` to the run's output path; the old output becomes ``.bak``.
+
+    Both copies are atomic: a crash leaves either the old or the new file, never half of one.
+    """
+    facts = _run_facts(run_dir)
+    checkpoints = find_checkpoints(run_dir)
+    chosen = [c for c in checkpoints if c.step == step and c.kind != "previous"]
+    if not chosen:
+        steps = ", ".join(str(c.step) for c in checkpoints if c.step is not None and c.kind != "previous")
+        raise ConfigError(f"no checkpoint at step {step}; the run has: {steps or 'none'}", key="--pick")
+    checkpoint = chosen[0]
+    output = facts.output
+    if output.is_file() and _sha256(output) == checkpoint.sha256:
+        return PickResult(checkpoint, output, None, changed=False)
+    backup: Path | None = None
+    if output.is_file():
+        backup = _copy_atomic(output, output.with_name(output.name + ".bak"))
+    _copy_atomic(checkpoint.path, output)
+    return PickResult(checkpoint, output, backup, changed=True)

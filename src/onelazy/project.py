@@ -1,0 +1,526 @@
+"""``onelazy.yaml``: one file per LoRA, read into a validated :class:`Project`.
+
+The file holds everything the recipe needs, stage by stage: what to generate (the ``generate:``
+section is exactly what ``onelazy generate onelazy.yaml`` reads), how to cull, how to train and
+what to compare. Relative paths in it are relative to the file's folder, so a project folder can
+be moved. Errors name the file, line and column (``onelazy.yaml:14:12: generate.model: ...``)
+because the person fixes them in an editor.
+
+``init_project()`` writes a commented file with the recipe's defaults (two sets of 100 images,
+the lazy preset); it runs once three values are filled in (see :data:`FILL_IN_KEYS`).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from onelazy._files import atomic_write_text
+from onelazy.errors import ConfigError, ProjectFileError, UsageError
+from onelazy.generation import GenerateConfig
+
+__all__ = [
+    "FILL_IN",
+    "FILL_IN_KEYS",
+    "PROJECT_FILE",
+    "CompareSettings",
+    "CullSettings",
+    "InitResult",
+    "Project",
+    "TrainSettings",
+    "init_project",
+    "load_project",
+]
+
+PROJECT_FILE = "onelazy.yaml"
+#: The placeholder ``init`` writes where only the person knows the value.
+FILL_IN = "FILL IN"
+#: The dotted keys ``init`` leaves for the person, with what belongs there.
+FILL_IN_KEYS: dict[str, str] = {
+    "generate.sets.0.prompt": "the prompt you liked in your image UI (both sets use it)",
+    "generate.model": "the checkpoint the backend renders with, exactly as the backend lists it",
+    "compare.lora_dir": "the folder the backend loads LoRAs from (to compare checkpoints)",
+}
+#: The base model OneTrainer trains on when the file does not say (a Hugging Face hub id).
+DEFAULT_BASE_MODELS = {
+    "sd15": "stable-diffusion-v1-5/stable-diffusion-v1-5",
+    "sdxl": "stabilityai/stable-diffusion-xl-base-1.0",
+}
+DEFAULT_URLS = {"swarmui": "http://127.0.0.1:7801", "comfyui": "http://127.0.0.1:8188"}
+NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class CullSettings(_Strict):
+    """Options of ``onelazy cull``; None keeps cull's own default."""
+
+    min_side: int | None = Field(default=None, ge=1)
+    aspect: tuple[float, float] | None = None
+    near_distance: int | None = Field(default=None, ge=0, le=64)
+    blur_ratio: float | None = Field(default=None, ge=0)
+    blur_threshold: float | None = Field(default=None, ge=0)
+    flat_ratio: float | None = Field(default=None, ge=0)
+    flat_threshold: float | None = Field(default=None, ge=0)
+    skip: list[str] = Field(default_factory=list)
+
+    def options(self) -> dict[str, Any]:
+        """Keyword arguments for :func:`onelazy.cull` (only the values the file sets)."""
+        values = {key: value for key, value in self.model_dump().items() if value is not None}
+        if not values.get("skip"):
+            values.pop("skip", None)
+        return values
+
+
+class TrainSettings(_Strict):
+    """What ``build-config`` needs beyond the images: the length of training and overrides."""
+
+    steps_per_image: int | None = Field(default=None, ge=1)
+    total_steps: int | None = Field(default=None, ge=1)
+    set: dict[str, Any] = Field(default_factory=dict)
+    """OneTrainer keys, dotted (``optimizer.d_coef: 2``), on top of the preset."""
+    prompt_source: Literal["concept", "sample", "filename"] | None = None
+    sample_prompts: list[str] | None = None
+    train_device: str = "cuda"
+    separate_files: bool = False
+    allow_config_warnings: bool = False
+
+    @model_validator(mode="after")
+    def _one_target(self) -> TrainSettings:
+        if self.steps_per_image is not None and self.total_steps is not None:
+            raise ValueError("give steps_per_image or total_steps, not both")
+        return self
+
+
+class CompareSettings(_Strict):
+    """What ``onelazy compare`` renders; unset render settings come from the ``generate:`` section."""
+
+    lora_dir: str = Field(min_length=1)
+    prompts: list[str] | None = None
+    negative: str | None = None
+    weights: list[float] = Field(default_factory=lambda: [0.7, 1.0], min_length=1)
+    seed: int = Field(default=1234, ge=0)
+    url: str | None = None
+    model: str | None = None
+    width: int | None = Field(default=None, ge=64, multiple_of=8)
+    height: int | None = Field(default=None, ge=64, multiple_of=8)
+    steps: int | None = Field(default=None, ge=1)
+    cfg: float | None = Field(default=None, ge=0, le=100)
+    sampler: str | None = None
+    scheduler: str | None = None
+    keep: bool = False
+
+    @field_validator("weights")
+    @classmethod
+    def _weights_in_range(cls, weights: list[float]) -> list[float]:
+        for weight in weights:
+            if not -10 <= weight <= 10:
+                raise ValueError(f"weight {weight:g} is outside -10..10")
+        return weights
+
+
+class Project(_Strict):
+    """A validated ``onelazy.yaml``; paths resolved against the file's folder."""
+
+    name: str = Field(pattern=NAME_PATTERN)
+    preset: str = "lazy-sd15"
+    base_model: str | None = None
+    output: str | None = None
+    onetrainer: str | None = None
+    python: str | None = None
+    dataset: str = "dataset"
+    run_dir: str = "run"
+    generate: GenerateConfig
+    cull: CullSettings = Field(default_factory=CullSettings)
+    train: TrainSettings = Field(default_factory=TrainSettings)
+    compare: CompareSettings | None = None
+
+    # where the file is: set by load_project, never by the file itself
+    _file: Path = PrivateAttr(default=Path(PROJECT_FILE))
+
+    @field_validator("output")
+    @classmethod
+    def _safetensors(cls, value: str | None) -> str | None:
+        if value is not None and not value.lower().endswith(".safetensors"):
+            raise ValueError(f"{value!r}: a LoRA file name ends in .safetensors")
+        return value
+
+    # -- paths, resolved against the project folder
+    @property
+    def file(self) -> Path:
+        return self._file
+
+    @property
+    def folder(self) -> Path:
+        return self._file.parent
+
+    def path(self, value: str) -> Path:
+        candidate = Path(value).expanduser()
+        return candidate if candidate.is_absolute() else (self.folder / candidate).resolve()
+
+    @property
+    def dataset_dir(self) -> Path:
+        return self.path(self.dataset)
+
+    @property
+    def run_path(self) -> Path:
+        return self.path(self.run_dir)
+
+    @property
+    def output_path(self) -> Path:
+        return self.path(self.output or f"{self.name}.safetensors")
+
+    @property
+    def onetrainer_path(self) -> Path | None:
+        if self.onetrainer:
+            return self.path(self.onetrainer)
+        env = os.environ.get("ONETRAINER_DIR")
+        return Path(env).expanduser() if env else None
+
+    @property
+    def base_model_name(self) -> str:
+        """The base model as OneTrainer gets it: an absolute path when it is a local one, else a hub id."""
+        if self.base_model is None:
+            return DEFAULT_BASE_MODELS["sdxl" if "sdxl" in self.preset else "sd15"]
+        local = self.path(self.base_model)
+        looks_local = self.base_model.startswith((".", "/", "~")) or local.exists()
+        return str(local) if looks_local else self.base_model
+
+    @property
+    def set_folders(self) -> list[Path]:
+        return [self.dataset_dir / spec.name for spec in self.generate.sets]
+
+    def compare_prompts(self) -> list[str]:
+        """The prompts compared: the file's, else each set's caption (what users will type), once each."""
+        assert self.compare is not None
+        if self.compare.prompts:
+            return list(self.compare.prompts)
+        seen: list[str] = []
+        for spec in self.generate.sets:
+            text = spec.caption or spec.prompt
+            if text not in seen:
+                seen.append(text)
+        return seen
+
+    def generate_config(self) -> GenerateConfig:
+        """The ``generate:`` section with the project's dataset folder."""
+        return self.generate.model_copy(update={"dataset": str(self.dataset_dir)})
+
+
+# =============================================================================== loading
+
+
+def _node_at(root: Any, loc: Sequence[Any], *, at_key: bool = False) -> Any:
+    """The deepest YAML node along ``loc`` (for its line and column); ``root`` is a composed node.
+
+    With ``at_key`` the last step gives the key's node (for an unknown key), not its value's.
+    """
+    import yaml
+
+    node = root
+    for number, part in enumerate(loc):
+        if isinstance(node, yaml.MappingNode):
+            match = None
+            for key_node, value_node in node.value:
+                if getattr(key_node, "value", None) == str(part):
+                    match = key_node if at_key and number == len(loc) - 1 else value_node
+                    break
+            if match is None:
+                return node
+            node = match
+        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and 0 <= part < len(node.value):
+            node = node.value[part]
+        else:
+            return node
+    return node
+
+
+def _place(file: Path, root: Any, loc: Sequence[Any], *, at_key: bool = False) -> str:
+    node = _node_at(root, loc, at_key=at_key) if root is not None else None
+    if node is None:
+        return str(file)
+    return f"{file}:{node.start_mark.line + 1}:{node.start_mark.column + 1}"
+
+
+def _dotted(loc: Sequence[Any]) -> str:
+    return ".".join(str(part) for part in loc)
+
+
+def _find_placeholders(data: Any, loc: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    if isinstance(data, dict):
+        return [hit for key, value in data.items() for hit in _find_placeholders(value, (*loc, key))]
+    if isinstance(data, list):
+        return [hit for index, value in enumerate(data) for hit in _find_placeholders(value, (*loc, index))]
+    if isinstance(data, str) and data.strip().upper().startswith(FILL_IN):
+        return [loc]
+    return []
+
+
+def _message(error: Any) -> str:
+    message = str(error["msg"]).removeprefix("Value error, ")
+    if error["type"] == "extra_forbidden":
+        return "unknown key"
+    if error["type"] == "missing":
+        return "required, but missing"
+    if error["type"] == "literal_error":
+        return f"{message} (got {error.get('input')!r})"
+    return message
+
+
+def load_project(path: str | os.PathLike[str] = PROJECT_FILE) -> Project:
+    """Read and validate ``onelazy.yaml``; the first problem is one line with the line and column.
+
+    A value still saying ``FILL IN`` is reported with what belongs there. The preset and the
+    ``train.set`` keys are checked against OneTrainer's config model here, before anything runs.
+    """
+    import yaml
+
+    file = Path(path).expanduser()
+    if file.is_dir():
+        file = file / PROJECT_FILE
+    try:
+        text = file.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ProjectFileError(
+            f"{file}: no such file; `onelazy init {file.parent}` writes one to fill in"
+        ) from None
+    except OSError as exc:
+        raise ProjectFileError(f"{file}: cannot read: {exc.strerror or exc}") from None
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        place = f"{file}:{mark.line + 1}:{mark.column + 1}" if mark is not None else str(file)
+        raise ProjectFileError(f"{place}: not valid YAML: {getattr(exc, 'problem', None) or exc}") from None
+    if not isinstance(data, dict):
+        raise ProjectFileError(
+            f"{file}: must be a mapping of keys (name:, generate:, ...), not {type(data).__name__}"
+        )
+
+    for loc in _find_placeholders(data):
+        key = _dotted(loc)
+        what = FILL_IN_KEYS.get(key) or FILL_IN_KEYS.get(key.replace("sets.1.", "sets.0."), "a value")
+        raise ProjectFileError(f"{_place(file, root, loc)}: {key}: still says {FILL_IN}; put {what} here")
+
+    try:
+        project = Project.model_validate(data)
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        loc = tuple(error["loc"])
+        more = f" (and {len(exc.errors()) - 1} more)" if len(exc.errors()) > 1 else ""
+        place = _place(file, root, loc, at_key=error["type"] == "extra_forbidden")
+        raise ProjectFileError(
+            f"{place}: {_dotted(loc) or 'file'}: {_message(error)}{more}"
+        ) from None
+    except UsageError as exc:  # raised by a nested model's own checks (e.g. a URL)
+        raise ProjectFileError(f"{file}: {exc}") from None
+    project._file = file.resolve()
+    _check_training_values(project, file, root)
+    return project
+
+
+def _check_training_values(project: Project, file: Path, root: Any) -> None:
+    """The preset exists and every ``train.set`` key and value is one OneTrainer takes."""
+    from onelazy.errors import PresetError
+    from onelazy.presets import resolve_preset
+
+    try:
+        resolve_preset(
+            project.preset, project_values=project.train.set, train_device=project.train.train_device
+        )
+    except PresetError as exc:
+        raise ProjectFileError(f"{_place(file, root, ('preset',))}: preset: {exc}") from None
+    except ConfigError as exc:
+        key = exc.key or ""
+        if key in project.train.set:
+            loc: tuple[Any, ...] = ("train", "set", key)
+        else:
+            loc = ("train", "set")
+        detail = exc.detail + (f"; {exc.hint}" if exc.hint else "")
+        raise ProjectFileError(f"{_place(file, root, loc, at_key=True)}: train.set.{key}: {detail}") from None
+
+
+# =============================================================================== init
+
+_TEMPLATE = """\
+# onelazy.yaml: one LoRA, start to finish. `onelazy run` does every stage; `onelazy status` shows
+# where it stands. Relative paths are relative to this file's folder.
+#
+# Fill in the three values marked FILL IN, then run `onelazy run`.
+
+# The LoRA's name: file names, OneTrainer's save prefix.
+name: {name}
+# lazy-sd15 (SD 1.5) or lazy-sdxl (SDXL): OneTrainer's own LoRA preset with a larger rank.
+# nonlazy-sd15 / nonlazy-sdxl use Prodigy, EMA and more; `onelazy presets list` shows all.
+preset: {preset}
+# What OneTrainer trains on: a Hugging Face id or a local model file/folder. The base model of
+# your family is a safe choice; the checkpoint you generate with can be closer to your images.
+base_model: {base_model}
+# Where the finished LoRA goes (`onelazy compare --pick STEP` replaces it with a better checkpoint).
+output: {name}.safetensors
+# Your OneTrainer checkout (with its venv); leave empty to use $ONETRAINER_DIR.
+onetrainer: {onetrainer}
+dataset: dataset     # generated images (one folder per set), captions, manifest.jsonl
+run_dir: run         # OneTrainer's config.json, workspace (saves), launch.log, compare/
+
+# Step 1: images through SwarmUI or ComfyUI (the same section `onelazy generate onelazy.yaml` reads).
+generate:
+  backend: {backend}            # swarmui or comfyui
+  urls: [{url}]   # several URLs share the work
+  model: {model}   # the checkpoint name as the backend lists it
+  width: {width}
+  height: {height}
+  steps: 25
+  cfg: 7
+  seed: 1000        # image i of a set gets seed + i, so a rerun asks for the same images
+  captions: image   # a .txt caption beside each image
+  sets:
+    # Two sets of 100: the same prompt, upright and wide, so the LoRA does not learn one framing.
+    - name: upright
+      prompt: &prompt {prompt}
+      # caption: what users will type to get the LoRA (close to, not the same as, the prompt)
+      negative: &negative "lowres, blurry, watermark, text"
+      count: 100
+      width: {narrow}
+      height: {wide}
+    - name: wide
+      prompt: *prompt
+      negative: *negative
+      count: 100
+      width: {wide}
+      height: {narrow}
+
+# Step 2: throw out broken, tiny, flat, blurry and near-duplicate images (moved, never deleted).
+cull:
+  min_side: {min_side}     # the training resolution
+  # near_distance: 6  # pHash bits; lower keeps more near-copies
+  # aspect: [0.5, 2.0]
+
+# Step 3: the OneTrainer config (the plan: epochs, saves at 75/100/125 %, samples).
+train:
+  # steps_per_image: {steps_per_image}   # the recipe's default for this model family
+  # total_steps: 2000
+  set: {{}}           # OneTrainer keys on top of the preset, dotted: {{lora_rank: 48, optimizer.d_coef: 2}}
+  train_device: cuda
+
+# Step 4: render each checkpoint with fixed seeds, to pick the best one (often not the last).
+compare:
+  lora_dir: {lora_dir}   # the folder the backend loads LoRAs from
+  weights: [0.7, 1.0]
+  seed: 1234
+  # prompts: ["a faery, walking in a meadow"]   # default: each set's caption
+"""
+
+
+@dataclass(frozen=True)
+class InitResult:
+    """What ``init`` wrote and which values are left for the person, with their line numbers."""
+
+    path: Path
+    to_fill: dict[str, int]
+
+    def describe(self) -> list[str]:
+        lines = [f"Wrote {self.path}."]
+        if self.to_fill:
+            lines.append(f"Fill in these {len(self.to_fill)} values, then run `onelazy run`:")
+            for key, line in self.to_fill.items():
+                lines.append(f"  line {line}: {key}: {FILL_IN_KEYS[key]}")
+        else:
+            lines.append("Every value is filled in; run `onelazy run`.")
+        return lines
+
+
+def init_project(
+    directory: str | os.PathLike[str] = ".",
+    *,
+    name: str | None = None,
+    preset: str = "lazy-sd15",
+    backend: str = "swarmui",
+    url: str | None = None,
+    model: str | None = None,
+    prompt: str | None = None,
+    lora_dir: str | None = None,
+    onetrainer: str | None = None,
+    force: bool = False,
+) -> InitResult:
+    """Write a commented ``onelazy.yaml`` into ``directory`` with the recipe's defaults.
+
+    Values not given stay ``FILL IN`` (:data:`FILL_IN_KEYS`); an existing file is kept unless ``force``.
+    """
+    import json
+
+    folder = Path(directory).expanduser()
+    target = folder / PROJECT_FILE
+    if target.exists() and not force:
+        raise UsageError(f"{target}: already exists; edit it, or pass --force to start over")
+    if backend not in DEFAULT_URLS:
+        raise UsageError(f"backend {backend!r} is not known; allowed: {', '.join(DEFAULT_URLS)}")
+    if preset.startswith("onetrainer:"):
+        raise UsageError(f"preset {preset!r}: start from a onelazy preset (lazy-sd15, lazy-sdxl, ...)")
+    project_name = name or _name_from(folder)
+    import re
+
+    if not re.match(NAME_PATTERN, project_name):
+        raise UsageError(f"name {project_name!r}: use letters, digits, '.', '_' and '-' (pass --name)")
+    sdxl = "sdxl" in preset
+    side = 1024 if sdxl else 512
+    ot = onetrainer if onetrainer is not None else os.environ.get("ONETRAINER_DIR", "")
+
+    def scalar(value: str | None) -> str:
+        return FILL_IN if value is None else json.dumps(value, ensure_ascii=False)
+
+    text = _TEMPLATE.format(
+        name=project_name,
+        preset=preset,
+        base_model=DEFAULT_BASE_MODELS["sdxl" if sdxl else "sd15"],
+        onetrainer=json.dumps(ot) if ot else "",
+        backend=backend,
+        url=url or DEFAULT_URLS[backend],
+        model=scalar(model),
+        prompt=scalar(prompt),
+        lora_dir=scalar(lora_dir),
+        width=side,
+        height=side,
+        narrow=side,
+        wide=side * 3 // 2,
+        min_side=side,
+        steps_per_image=100 if sdxl else 40,
+    )
+    lines = text.splitlines()
+    to_fill: dict[str, int] = {}
+    markers = {
+        "generate.sets.0.prompt": "prompt: &prompt",
+        "generate.model": "model:",
+        "compare.lora_dir": "lora_dir:",
+    }
+    for key, marker in markers.items():
+        for number, line in enumerate(lines, start=1):
+            if line.strip().startswith(marker) and FILL_IN in line:
+                to_fill[key] = number
+                break
+    atomic_write_text(target, text)
+    return InitResult(path=target, to_fill=to_fill)
+
+
+def _name_from(folder: Path) -> str:
+    import re
+
+    base = folder.resolve().name or "lora"
+    cleaned = re.sub(r"[^A-Za-z0-9._-]+", "-", base).strip("-._") or "lora"
+    return cleaned[:64]

@@ -1,0 +1,153 @@
+"""onelazy compare against the stand-in servers: checkpoints found, grid and page written, LoRA copies
+cleaned up, only missing images rendered on rerun, --pick atomic with a .bak."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from PIL import Image
+
+from onelazy.comparison import compare, find_checkpoints, pick_checkpoint
+from onelazy.errors import ConfigError, UsageError
+from tests.project.standins import FolderComfy, FolderSwarm
+
+SAVES = [(3, 0, 3), (7, 0, 7), (11, 1, 3)]
+
+
+def write_model(path: Path, tag: str) -> None:
+    """A minimal safetensors file whose bytes differ by ``tag``."""
+    header = json.dumps({"__metadata__": {"tag": tag}}).encode()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(len(header).to_bytes(8, "little") + header)
+
+
+def make_run(base: Path) -> Path:
+    run = base / "run"
+    workspace = run / "workspace"
+    for step, epoch, epoch_step in SAVES:
+        write_model(
+            workspace
+            / "save"
+            / f"faery-2026-11-24_21-05-1{step % 10}-save-{step}-{epoch}-{epoch_step}.safetensors",
+            f"s{step}",
+        )
+    (workspace / "save" / ".faery-x-save-99-9-9.safetensors.tmp").write_bytes(b"partial")
+    (workspace / "backup" / "2026-11-24_21-06-00-backup-16-2-0" / "lora").mkdir(parents=True)
+    write_model(run / "out" / "faery.safetensors", "final")
+    config = {
+        "__version": 11,
+        "workspace_dir": str(workspace),
+        "cache_dir": str(run / "cache"),
+        "output_model_destination": str(run / "out" / "faery.safetensors"),
+        "save_filename_prefix": "faery-",
+    }
+    (run / "config.json").write_text(json.dumps(config), encoding="utf-8")
+    return run
+
+
+def run_compare(run: Path, server: Any, kind: str, loras: Path, **options: Any) -> Any:
+    model = "tiny_sd15.safetensors" if kind == "comfyui" else "SD15/tiny_sd15.safetensors"
+    return compare(
+        run,
+        kind=kind,
+        url=server.url,
+        model=model,
+        lora_dir=loras,
+        prompts=["a faery in a forest", "a faery, portrait"],
+        weights=[0.6, 1.0],
+        width=512,
+        height=768,
+        **options,
+    )
+
+
+def test_finds_saves_and_final_with_their_steps(tmp_path: Path) -> None:
+    run = make_run(tmp_path)
+    found = find_checkpoints(run)
+    assert [(c.kind, c.step, c.epoch) for c in found] == [
+        ("save", 3, 0),
+        ("save", 7, 0),
+        ("save", 11, 1),
+        ("final", 16, 2),
+    ]
+    assert found[-1].label == "final (step 16, epoch 2)"
+
+
+@pytest.mark.parametrize("kind", ["comfyui", "swarmui"])
+def test_grid_page_cleanup_and_rerun(tmp_path: Path, kind: str) -> None:
+    run = make_run(tmp_path)
+    loras = tmp_path / "loras"
+    loras.mkdir()
+    (loras / "someone_else.safetensors").write_bytes(b"x")
+    server_class = FolderComfy if kind == "comfyui" else FolderSwarm
+    with server_class(loras) as server:
+        result = run_compare(run, server, kind, loras)
+        # 4 checkpoints x 2 prompts x 2 weights + 2 no-LoRA images
+        assert result.rendered == 18 and result.reused == 0
+        assert sorted(p.name for p in loras.iterdir()) == ["someone_else.safetensors"]
+        renders = server.renders
+        again = run_compare(run, server, kind, loras)
+        assert again.rendered == 0 and again.reused == 18 and server.renders == renders
+        if kind == "swarmui":
+            bodies = [b for b in server.generate_bodies if b.get("loras")]
+            assert {tuple(b["loraweights"]) for b in bodies} == {(0.6,), (1.0,)}
+            assert all(b["loras"][0].startswith("onelazy-") for b in bodies)
+            assert len({b["seed"] for b in server.generate_bodies}) == 1
+            assert server.refreshes == 4
+        # a new save appears: only its row is rendered
+        write_model(run / "workspace" / "save" / "faery-2026-11-24_21-05-30-save-15-1-7.safetensors", "s15")
+        more = run_compare(run, server, kind, loras, keep=True)
+        assert more.rendered == 4 and more.reused == 18
+        assert [p.name for p in loras.iterdir() if p.name.startswith("onelazy-")]
+    grid = Image.open(result.grid)  # 5 checkpoints + no LoRA; 2 prompts x 2 weights of 171x256 cells
+    assert grid.width >= 4 * 171 and grid.height >= 6 * 256
+    assert (
+        len(grid.crop((200, grid.height - 256, 371, grid.height - 8)).getcolors(maxcolors=1 << 16) or ()) > 8
+    )
+    cells = json.loads((run / "compare" / "cells.json").read_text(encoding="utf-8"))
+    assert cells["rows"][0] == "no LoRA" and cells["rows"][1] == "step 3, epoch 0"
+    assert cells["cells"]["0,0,0"] == cells["cells"]["0,0,1"]  # no LoRA: one image per prompt
+    assert cells["cells"]["1,0,0"] != cells["cells"]["1,0,1"]
+    page = result.page.read_text(encoding="utf-8")
+    for name in cells["files"].values():
+        assert f'href="images/{name}"' in page
+        assert (run / "compare" / "images" / name).is_file()
+
+
+def test_no_checkpoints_and_bad_lora_dir(tmp_path: Path) -> None:
+    run = make_run(tmp_path)
+    with pytest.raises(UsageError, match="is not a folder"):
+        compare(
+            run,
+            kind="comfyui",
+            url="http://127.0.0.1:9",
+            model="m",
+            lora_dir=tmp_path / "nope",
+            prompts=["p"],
+        )
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    config = json.loads((run / "config.json").read_text(encoding="utf-8"))
+    config.update(workspace_dir=str(empty / "ws"), output_model_destination=str(empty / "x.safetensors"))
+    (empty / "config.json").write_text(json.dumps(config), encoding="utf-8")
+    with pytest.raises(UsageError, match="no checkpoints yet"):
+        compare(empty, kind="comfyui", url="http://127.0.0.1:9", model="m", lora_dir=tmp_path, prompts=["p"])
+
+
+def test_pick_copies_the_checkpoint_and_keeps_the_previous(tmp_path: Path) -> None:
+    run = make_run(tmp_path)
+    output = run / "out" / "faery.safetensors"
+    final = output.read_bytes()
+    picked = pick_checkpoint(run, 7)
+    assert picked.changed and output.read_bytes() == picked.checkpoint.path.read_bytes()
+    assert output.with_name("faery.safetensors.bak").read_bytes() == final
+    assert not list(output.parent.glob(".*.tmp"))
+    # the replaced final model is still offered, as the file before the pick
+    assert [c.kind for c in find_checkpoints(run)] == ["save", "save", "save", "previous"]
+    assert not pick_checkpoint(run, 7).changed
+    with pytest.raises(ConfigError, match="no checkpoint at step 8; the run has: 3, 7, 11") as caught:
+        pick_checkpoint(run, 8)
+    assert caught.value.exit_code == 2

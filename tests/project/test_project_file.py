@@ -1,0 +1,94 @@
+"""onelazy.yaml: init writes a file that loads once three values are filled; errors name line and column."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from onelazy.errors import ProjectFileError, UsageError
+from onelazy.project import FILL_IN, FILL_IN_KEYS, init_project, load_project
+
+
+def fill(path: Path, **values: str) -> None:
+    text = path.read_text(encoding="utf-8")
+    for marker, value in values.items():
+        line = {"prompt": "prompt: &prompt", "model": "model:", "lora_dir": "lora_dir:"}[marker]
+        text = text.replace(f"{line} {FILL_IN}", f'{line} "{value}"', 1)
+    path.write_text(text, encoding="utf-8")
+
+
+def test_init_leaves_exactly_three_values_and_says_which(tmp_path: Path) -> None:
+    result = init_project(tmp_path / "faery")
+    assert result.path.read_text(encoding="utf-8").count(FILL_IN) == 4  # 3 values + the header line
+    assert set(result.to_fill) == set(FILL_IN_KEYS)
+    lines = result.path.read_text(encoding="utf-8").splitlines()
+    for key, number in result.to_fill.items():
+        assert FILL_IN in lines[number - 1], key
+    described = "\n".join(result.describe())
+    assert "Fill in these 3 values" in described and "generate.model" in described
+
+
+def test_unfilled_value_names_line_column_and_what_belongs(tmp_path: Path) -> None:
+    result = init_project(tmp_path)
+    with pytest.raises(ProjectFileError) as caught:
+        load_project(tmp_path)
+    line = result.to_fill["generate.model"]
+    assert f"onelazy.yaml:{line}:" in str(caught.value)
+    assert "generate.model: still says FILL IN" in str(caught.value)
+
+
+def test_filled_file_loads_with_the_recipe_defaults(tmp_path: Path) -> None:
+    result = init_project(tmp_path, name="faery")
+    fill(result.path, prompt="photo of a faery", model="sd15.safetensors", lora_dir=str(tmp_path / "loras"))
+    project = load_project(result.path)
+    assert project.name == "faery" and project.preset == "lazy-sd15"
+    assert [s.count for s in project.generate.sets] == [100, 100]
+    assert [s.prompt for s in project.generate.sets] == ["photo of a faery"] * 2
+    assert project.output_path == (tmp_path / "faery.safetensors").resolve()
+    assert project.dataset_dir == (tmp_path / "dataset").resolve()
+    assert project.compare is not None and project.compare_prompts() == ["photo of a faery"]
+
+
+def test_init_refuses_to_overwrite(tmp_path: Path) -> None:
+    init_project(tmp_path)
+    with pytest.raises(UsageError, match="already exists"):
+        init_project(tmp_path)
+    init_project(tmp_path, force=True)
+
+
+@pytest.mark.parametrize(
+    ("edit", "expected"),
+    [
+        (("count: 100", "count: -3", 1), ":{line}:14: generate.sets.0.count: Input should be greater than"),
+        (("cfg: 7", "cfgg: 7", 1), ":{line}:3: generate.cfgg: unknown key"),
+        (("preset: lazy-sd15", "preset: lazy-sd16", 1), ":{line}:9: preset: "),
+        (("set: {}", "set: {lora_rnak: 48}", 1), ":{line}:9: train.set.lora_rnak: "),
+        (("set: {}", "set: {lora_rank: abc}", 1), ":{line}:9: train.set.lora_rank: "),
+        (("backend: swarmui", "backend: a1111", 1), ":{line}:12: generate.backend: "),
+    ],
+)
+def test_bad_values_name_the_line_and_column(
+    tmp_path: Path, edit: tuple[str, str, int], expected: str
+) -> None:
+    result = init_project(tmp_path)
+    fill(result.path, prompt="p", model="m.safetensors", lora_dir="loras")
+    old, new, count = edit
+    text = result.path.read_text(encoding="utf-8")
+    assert old in text
+    text = text.replace(old, new, count)
+    result.path.write_text(text, encoding="utf-8")
+    line = next(n for n, row in enumerate(text.splitlines(), start=1) if new in row)
+    with pytest.raises(ProjectFileError) as caught:
+        load_project(result.path)
+    message = str(caught.value)
+    assert expected.format(line=line) in message, message
+    assert "\n" not in message
+
+
+def test_bad_yaml_and_missing_file(tmp_path: Path) -> None:
+    with pytest.raises(ProjectFileError, match="no such file; `onelazy init"):
+        load_project(tmp_path)
+    (tmp_path / "onelazy.yaml").write_text("name: x\ngenerate: [\n", encoding="utf-8")
+    with pytest.raises(ProjectFileError, match=r"onelazy.yaml:3:1: not valid YAML"):
+        load_project(tmp_path)
