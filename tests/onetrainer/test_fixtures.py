@@ -17,6 +17,7 @@ from onelazy.onetrainer import (
     default_sample_config,
     default_train_config,
     load_train_config,
+    load_train_config_lenient,
     model_type_info,
     models,
     to_onetrainer_dict,
@@ -25,7 +26,7 @@ from onelazy.onetrainer import (
 from onelazy.onetrainer import enums as ot_enums
 from onelazy.onetrainer.enums import ModelType
 from onelazy.onetrainer.reading import unwrap_annotation
-from tests.onetrainer.facts import as_onetrainer_text, fact_files, load
+from tests.onetrainer.facts import FACTS, as_onetrainer_text, fact_files, load
 
 RESOLVED_PRESETS = fact_files("resolved-presets/**/*.json")
 
@@ -212,3 +213,23 @@ def test_infinite_floats_are_written_as_strings() -> None:
     assert optimizer.growth_rate == math.inf
     assert to_onetrainer_dict(optimizer)["growth_rate"] == "inf"
     assert to_onetrainer_dict(models.TrainOptimizerConfig(growth_rate=-math.inf))["growth_rate"] == "-inf"
+
+
+RAW_PRESETS = fact_files("presets/**/*.json")
+
+
+@pytest.mark.parametrize("path", RAW_PRESETS, ids=lambda p: f"{p.parent.name}/{p.name}")
+def test_raw_preset_merges_onto_the_defaults_like_onetrainer(path: Path) -> None:
+    """A shipped preset (partial, no __version) read without migration, as --preset-path does.
+
+    Some shipped presets still carry keys OneTrainer has removed (e.g. the global ``weight_dtype``);
+    OneTrainer ignores them, lenient reading reports them, and the result is the same config.
+    """
+    preset = load(path)
+    resolved = load(FACTS / "resolved-presets" / path.parent.name / path.name)
+    # Only the machine-dependent / random values are supplied from OneTrainer's result.
+    preset.setdefault("train_device", resolved["train_device"])
+    preset["embedding"] = {**preset.get("embedding", {}), "uuid": resolved["embedding"]["uuid"]}
+    config, problems = load_train_config_lenient(preset, source=str(path), migrate=False)
+    assert all("not a TrainConfig key" in problem.message for problem in problems), problems
+    assert to_onetrainer_dict(config) == resolved
