@@ -94,7 +94,7 @@ def test_finished_run_reports_every_file(fake_onetrainer: Tree, train_config: Ca
 
     assert result.outcome == "finished" and result.exit_code == 0 and result.exit_status == 0
     assert (result.epochs_done, result.epochs, result.global_step) == (2, 2, 8)
-    positions = [(s.save_kind, s.global_step, s.epoch, s.epoch_step) for s in result.saved]
+    positions = [(s.kind, s.global_step, s.epoch, s.epoch_step) for s in result.saved]
     assert positions == [("save", 2, 0, 2), ("save", 5, 1, 1), ("backup", 8, 2, 0), ("final", 8, 2, 0)]
     assert all(s.path.exists() for s in result.saved)
     assert result.final_model == Path(json.loads(config.read_text())["output_model_destination"])
@@ -103,7 +103,7 @@ def test_finished_run_reports_every_file(fake_onetrainer: Tree, train_config: Ca
     assert phases[:4] == ["loading", "caching", "training", "saving"]
     steps = [e.global_step for e in events if isinstance(e, Progress)]
     assert steps == sorted(steps) and steps[-1] == 8
-    assert [e.save_kind for e in events if isinstance(e, Saved)] == ["save", "save", "backup", "final"]
+    assert [e.kind for e in events if isinstance(e, Saved)] == ["save", "save", "backup", "final"]
     log = result.log_path.read_text(encoding="utf-8")
     assert result.log_path == config.parent / "launch.log"
     assert "stderr step: 100%|" in log and "stdout Saving " in log
@@ -148,7 +148,7 @@ def test_ctrl_c_once_saves_and_exits_130(fake_onetrainer: Tree, train_config: Ca
     assert ended["event"] == "ended" and ended["outcome"] == "interrupted"
     stops = [e for e in cli.events if e["event"] == "stopping"]
     assert [s["reason"] for s in stops] == ["save"] and "wait" in stops[0]["message"]
-    saved = {s["save_kind"]: s for s in ended["saved"]}
+    saved = {s["kind"]: s for s in ended["saved"]}
     assert set(saved) == {"backup", "final"}
     assert saved["backup"]["global_step"] == ended["global_step"] >= 5
     assert Path(saved["final"]["path"]).is_file() and Path(saved["backup"]["path"]).is_dir()

@@ -29,7 +29,7 @@ def parse_recorded(logs: Path, run: str) -> tuple[OutputParser, list[object]]:
 
 
 def pending(parser: OutputParser) -> list[tuple[str, str, int | None, int | None, int | None]]:
-    return [(p.path.name, p.save_kind, p.global_step, p.epoch, p.epoch_step) for p in parser._pending]
+    return [(p.path.name, p.kind, p.global_step, p.epoch, p.epoch_step) for p in parser._pending]
 
 
 def test_finished_run(onetrainer_facts: Path) -> None:

@@ -79,7 +79,7 @@ def summary_lines(result: LaunchResult) -> list[str]:
     if result.saved:
         lines.append("Files written:")
         for item in result.saved:
-            lines.append(f"  {item.save_kind:<6} {item.path}  ({_position(item.global_step, item.epoch)})")
+            lines.append(f"  {item.kind:<6} {item.path}  ({_position(item.global_step, item.epoch)})")
     elif result.outcome != "finished":
         lines.append("Nothing was saved.")
     if result.outcome == "interrupted" and result.final_model is None:
@@ -153,7 +153,7 @@ class PlainDisplay:
         elif isinstance(event, Saved):
             self._flush_progress()
             where = _position(event.global_step, event.epoch)
-            self._line(f"Saved {SAVE_LABELS[event.save_kind]}: {event.path} ({where})")
+            self._line(f"Saved {SAVE_LABELS[event.kind]}: {event.path} ({where})")
         elif isinstance(event, Warning):
             self._line(f"OneTrainer: {event.message}", error=event.category != "other")
         elif isinstance(event, Failed):
@@ -233,7 +233,7 @@ class RichDisplay:
             self.progress.update(self.step_task, total=event.steps or None, completed=event.step, info=loss)
         elif isinstance(event, Saved):
             where = _position(event.global_step, event.epoch)
-            label = SAVE_LABELS[event.save_kind]
+            label = SAVE_LABELS[event.kind]
             print_(f"[green]Saved {label}[/]: {event.path} ({where})", highlight=False, soft_wrap=True)
         elif isinstance(event, Warning):
             colour = "yellow" if event.category == "other" else "red"

@@ -1,16 +1,16 @@
 """What a training run reports, as typed events.
 
 The runner turns OneTrainer's output into these; :func:`onelazy.training.run_events` yields them
-and :func:`onelazy.launch` hands each to ``on_event``. Every event is a frozen dataclass with a
-``kind`` tag and :meth:`to_dict` for ``--json``.
+and :func:`onelazy.launch` hands each to ``on_event``. Every event is a frozen dataclass with an
+``event`` tag and :meth:`to_dict` for ``--json``.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 if TYPE_CHECKING:
     from onelazy.training.result import LaunchResult
@@ -21,15 +21,13 @@ StreamName = Literal["stdout", "stderr"]
 
 
 class _Event:
-    """Common behaviour: a ``kind`` tag and a JSON-ready dict."""
+    """Common behaviour: an ``event`` tag (the JSON ``"event"`` key) and a JSON-ready dict."""
 
-    kind: str = "event"
+    event: ClassVar[str] = "event"
 
     def to_dict(self) -> dict[str, Any]:
-        data: dict[str, Any] = {"event": self.kind}
+        data: dict[str, Any] = {"event": self.event}
         for item in dataclasses.fields(self):  # type: ignore[arg-type]
-            if item.name == "kind":
-                continue
             value = getattr(self, item.name)
             data[item.name] = _jsonable(value)
         return data
@@ -52,7 +50,7 @@ class Started(_Event):
     pid: int
     command: tuple[str, ...]
     log_path: Path
-    kind: str = field(default="started", init=False)
+    event: ClassVar[str] = "started"
 
 
 @dataclass(frozen=True)
@@ -60,7 +58,7 @@ class Phase(_Event):
     """OneTrainer moved to another phase of the run."""
 
     name: PhaseName
-    kind: str = field(default="phase", init=False)
+    event: ClassVar[str] = "phase"
 
 
 @dataclass(frozen=True)
@@ -82,7 +80,7 @@ class Progress(_Event):
     rate: float | None
     elapsed: float
     remaining: float | None
-    kind: str = field(default="progress", init=False)
+    event: ClassVar[str] = "progress"
 
 
 @dataclass(frozen=True)
@@ -90,11 +88,11 @@ class Saved(_Event):
     """An announced save is on disk: an intermediate ``save``, a ``backup`` or the ``final`` model."""
 
     path: Path
-    save_kind: SaveKind
+    kind: SaveKind
     global_step: int | None
     epoch: int | None
     epoch_step: int | None
-    kind: str = field(default="saved", init=False)
+    event: ClassVar[str] = "saved"
 
 
 @dataclass(frozen=True)
@@ -110,7 +108,7 @@ class Warning(_Event):
     category: Literal["config", "save", "other"]
     key: str | None = None
     value: str | None = None
-    kind: str = field(default="warning", init=False)
+    event: ClassVar[str] = "warning"
 
 
 @dataclass(frozen=True)
@@ -120,7 +118,7 @@ class Stopping(_Event):
 
     reason: Literal["save", "now", "config"]
     message: str
-    kind: str = field(default="stopping", init=False)
+    event: ClassVar[str] = "stopping"
 
 
 @dataclass(frozen=True)
@@ -129,7 +127,7 @@ class Output(_Event):
 
     stream: StreamName
     text: str
-    kind: str = field(default="output", init=False)
+    event: ClassVar[str] = "output"
 
 
 @dataclass(frozen=True)
@@ -139,7 +137,7 @@ class Failed(_Event):
     error: str
     exit_status: int | None
     last_lines: tuple[str, ...]
-    kind: str = field(default="failed", init=False)
+    event: ClassVar[str] = "failed"
 
 
 @dataclass(frozen=True)
@@ -147,10 +145,10 @@ class Ended(_Event):
     """The run is over; ``result`` is the :class:`LaunchResult` (always the last event)."""
 
     result: LaunchResult
-    kind: str = field(default="ended", init=False)
+    event: ClassVar[str] = "ended"
 
     def to_dict(self) -> dict[str, Any]:
-        return {"event": self.kind, **self.result.to_dict()}
+        return {"event": self.event, **self.result.to_dict()}
 
 
 Event = Started | Phase | Progress | Saved | Warning | Stopping | Output | Failed | Ended

@@ -94,7 +94,7 @@ class LineSplitter:
 @dataclass
 class _PendingSave:
     path: Path
-    save_kind: SaveKind
+    kind: SaveKind
     global_step: int | None
     epoch: int | None
     epoch_step: int | None
@@ -311,7 +311,7 @@ class OutputParser:
         still: list[_PendingSave] = []
         for item in self._pending:
             if item.path.exists():
-                saved = Saved(item.path, item.save_kind, item.global_step, item.epoch, item.epoch_step)
+                saved = Saved(item.path, item.kind, item.global_step, item.epoch, item.epoch_step)
                 self.saved.append(saved)
                 yield saved
             else:

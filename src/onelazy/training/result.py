@@ -17,7 +17,7 @@ class SavedFile:
     """A file or folder the run wrote, with the training position it holds."""
 
     path: Path
-    save_kind: Literal["save", "backup", "final"]
+    kind: Literal["save", "backup", "final"]
     global_step: int | None
     epoch: int | None
     epoch_step: int | None
@@ -49,7 +49,7 @@ class LaunchResult:
     def final_model(self) -> Path | None:
         """The final model's path, if it was written."""
         for item in self.saved:
-            if item.save_kind == "final":
+            if item.kind == "final":
                 return item.path
         return None
 
@@ -67,7 +67,7 @@ class LaunchResult:
             "saved": [
                 {
                     "path": str(s.path),
-                    "save_kind": s.save_kind,
+                    "kind": s.kind,
                     "global_step": s.global_step,
                     "epoch": s.epoch,
                     "epoch_step": s.epoch_step,

@@ -360,10 +360,8 @@ class TrainingRun:
     # ------------------------------------------------------------------ outcome
 
     def _outcome(self, status: int, parser: OutputParser, start: float) -> LaunchResult:
-        saved = tuple(
-            SavedFile(s.path, s.save_kind, s.global_step, s.epoch, s.epoch_step) for s in parser.saved
-        )
-        final_saved = any(s.save_kind == "final" for s in saved)
+        saved = tuple(SavedFile(s.path, s.kind, s.global_step, s.epoch, s.epoch_step) for s in parser.saved)
+        final_saved = any(s.kind == "final" for s in saved)
         all_epochs = parser.epochs > 0 and parser.epoch >= parser.epochs
         outcome: Outcome
         error: str | None = None
