@@ -146,3 +146,14 @@ def test_help_does_not_import_pydantic_and_module_import_is_lazy() -> None:
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip().splitlines()[-1] == "False"
     assert "check" in result.stdout and "migrate" in result.stdout and "schema" in result.stdout
+
+
+def test_check_keeps_the_index_of_each_concept(tmp_path: Path) -> None:
+    concepts = _write(tmp_path / "concepts.json", [1, {"path": str(tmp_path / "missing"), "seed": 1}])
+    result = CliRunner().invoke(cli, ["check", str(concepts)])
+    assert result.exit_code == 1
+    assert result.stdout.splitlines() == [
+        f"{concepts}: [0]: expected a JSON object, got 1",
+        f"{concepts}: [1].path: '{tmp_path / 'missing'}' is not an existing folder; "
+        "OneTrainer would look it up as a Hugging Face dataset instead",
+    ]

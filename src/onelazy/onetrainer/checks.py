@@ -28,6 +28,7 @@ from onelazy.onetrainer.enums import (
     TimeUnit,
     TrainingMethod,
 )
+from onelazy.onetrainer.migrations import migrate_concept_config
 from onelazy.onetrainer.model_types import model_type_info
 from onelazy.onetrainer.models import ConceptConfig, TrainConfig
 from onelazy.onetrainer.problems import Problem, did_you_mean_hint
@@ -37,6 +38,7 @@ from onelazy.onetrainer.reading import (
     load_secrets,
     load_train_config_lenient,
     read_json,
+    validate_model,
 )
 from onelazy.onetrainer.writing import to_onetrainer_json
 
@@ -261,11 +263,18 @@ def check_train_config(
 
 
 def check_concepts(
-    concepts: Sequence[ConceptConfig], *, source: str | None = None, prefix: str = ""
+    concepts: Sequence[ConceptConfig],
+    *,
+    source: str | None = None,
+    prefix: str = "",
+    positions: Sequence[int] | None = None,
 ) -> list[Problem]:
-    """Problems of concepts entries: relative or missing image folders, a missing prompt file."""
+    """Problems of concepts entries: relative or missing image folders, a missing prompt file.
+
+    ``positions`` are the entries' indexes in the file when some entries could not be read.
+    """
     problems = []
-    for index, concept in enumerate(concepts):
+    for index, concept in zip(positions or range(len(concepts)), concepts, strict=True):
         where = f"{prefix}[{index}]"
         if not concept.enabled:
             continue
@@ -317,8 +326,16 @@ def check_file(path: str | os.PathLike[str]) -> list[Problem]:
     data = read_json(path)
     kind = file_kind(data)
     if kind == "concepts":
-        concepts, problems = load_concepts_lenient(data, source=source)
-        return problems + check_concepts(concepts, source=source)
+        problems: list[Problem] = []
+        for index, item in enumerate(data):
+            entry = migrate_concept_config(item, source=source) if isinstance(item, Mapping) else item
+            concept, found = validate_model(
+                ConceptConfig, entry, source=source, prefix=(index,), lenient=True
+            )
+            problems += found
+            if concept is not None:
+                problems += check_concepts([concept], source=source, positions=[index])
+        return problems
     if kind == "samples":
         return load_samples_lenient(data, source=source)[1]
     if kind == "secrets":
