@@ -157,3 +157,21 @@ def test_check_keeps_the_index_of_each_concept(tmp_path: Path) -> None:
         f"{concepts}: [1].path: '{tmp_path / 'missing'}' is not an existing folder; "
         "OneTrainer would look it up as a Hugging Face dataset instead",
     ]
+
+
+def test_the_schema_accepts_onetrainers_files_and_refuses_mistakes(onetrainer_facts: Path) -> None:
+    import jsonschema
+
+    from onelazy.onetrainer import json_schema
+    from tests.onetrainer.facts import load
+
+    validator = jsonschema.Draft202012Validator(json_schema("train"))
+    for path in sorted(onetrainer_facts.glob("resolved-presets/**/*.json")):
+        assert list(validator.iter_errors(load(path))) == [], path
+    assert not validator.is_valid({"__version": 11, "lora_rnak": 4})
+    assert not validator.is_valid({"optimizer": {"optimizer": "ADAMW8"}})
+    assert not validator.is_valid({"unet": {"train": "false"}})
+    assert validator.is_valid({"optimizer": {"growth_rate": "inf"}})
+    concepts = jsonschema.Draft202012Validator(json_schema("concepts"))
+    assert concepts.is_valid(load(onetrainer_facts / "default-concepts-file.json"))
+    assert not concepts.is_valid([{"text": {"prompt_source": "caption"}}])
