@@ -156,7 +156,7 @@ class GenerateConfig(_Strict):
         return sets
 
 
-def _format_validation_error(exc: ValidationError, where: Callable[[tuple[Any, ...]], str]) -> str:
+def _format_validation_error(exc: ValidationError, where: Callable[[tuple[Any, ...], bool], str]) -> str:
     error = exc.errors()[0]
     loc = tuple(error["loc"])
     key = ".".join(str(part) for part in loc) or "generate"
@@ -166,7 +166,7 @@ def _format_validation_error(exc: ValidationError, where: Callable[[tuple[Any, .
     elif error["type"] == "literal_error":
         message = f"{message} (got {error.get('input')!r})"
     more = f" (and {len(exc.errors()) - 1} more)" if len(exc.errors()) > 1 else ""
-    return f"{where(loc)}{key}: {message}{more}"
+    return f"{where(loc, error['type'] == 'extra_forbidden')}{key}: {message}{more}"
 
 
 def config_from_mapping(data: Mapping[str, Any], *, source: str = "flags") -> GenerateConfig:
@@ -174,7 +174,7 @@ def config_from_mapping(data: Mapping[str, Any], *, source: str = "flags") -> Ge
     try:
         return GenerateConfig.model_validate(dict(data))
     except ValidationError as exc:
-        raise UsageError(_format_validation_error(exc, lambda loc: f"{source}: ")) from None
+        raise UsageError(_format_validation_error(exc, lambda loc, at_key: f"{source}: ")) from None
     except UsageError as exc:
         raise UsageError(f"{source}: {exc}") from None
 
@@ -214,8 +214,8 @@ def load_generate_config(
         else:
             section[key] = value
 
-    def where(loc: tuple[Any, ...]) -> str:
-        node = _yaml_node(root, ("generate", *loc))
+    def where(loc: tuple[Any, ...], at_key: bool) -> str:
+        node = _yaml_node(root, ("generate", *loc), at_key=at_key)
         if node is None:
             return f"{file}: generate."
         return f"{file}:{node.start_mark.line + 1}:{node.start_mark.column + 1}: generate."
@@ -228,17 +228,17 @@ def load_generate_config(
         raise ProjectFileError(f"{file}: generate: {exc}") from None
 
 
-def _yaml_node(root: Any, loc: Sequence[Any]) -> Any:
-    """The deepest YAML node along ``loc`` (for its line and column)."""
+def _yaml_node(root: Any, loc: Sequence[Any], *, at_key: bool = False) -> Any:
+    """The deepest YAML node along ``loc`` (for its line and column); the key itself when ``at_key``."""
     import yaml
 
     node = root
-    for part in loc:
+    for number, part in enumerate(loc):
         if isinstance(node, yaml.MappingNode):
-            match = next((v for k, v in node.value if getattr(k, "value", None) == str(part)), None)
-            if match is None:
+            pair = next(((k, v) for k, v in node.value if getattr(k, "value", None) == str(part)), None)
+            if pair is None:
                 return node
-            node = match
+            node = pair[0] if at_key and number == len(loc) - 1 else pair[1]
         elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value):
             node = node.value[part]
         else:
