@@ -59,6 +59,7 @@ class Bar:
         self.desc, self.total, self.n = desc, total, initial
         self.start = time.monotonic()
         self.postfix = ""
+        self.width = 0  # of the last drawing, which tqdm.write blanks out
 
     def render(self) -> str:
         frac = self.n / self.total if self.total else 0.0
@@ -76,6 +77,9 @@ class Bar:
         else:
             rate, remaining = "?it/s", "?"
         postfix = f", {self.postfix}" if self.postfix else ""
+        self.width = len(f"{self.desc}: {int(frac * 100):3d}%|{bar}| {self.n}/{self.total} ") + len(
+            f"[{fmt_time(elapsed)}<{remaining}, {rate}{postfix}]"
+        )
         return (
             f"{self.desc}: {int(frac * 100):3d}%|{bar}| {self.n}/{self.total} "
             f"[{fmt_time(elapsed)}<{remaining}, {rate}{postfix}]"
@@ -150,10 +154,26 @@ class Trainer:
         concepts = self.config.get("concepts") or []
         return [Path(c["path"]) for c in concepts if c.get("enabled", True)]
 
-    def tqdm_write(self, message: str) -> None:
-        # tqdm.write clears the nested bars on stderr, prints on stdout, redraws the epoch bar
-        err(REPLAY["write_clear"] + "\r" + self.epoch_bar.render() + "\n")
+    # tqdm's bytes, as in the recorded runs: the top bar (epoch) is drawn with "\r"; a nested bar
+    # (position 1) moves down, draws and moves back up; closing draws once more and ends the line.
+    @staticmethod
+    def top(bar: Bar) -> None:
+        err("\r" + bar.render())
+
+    @staticmethod
+    def nested(bar: Bar) -> None:
+        err("\n\r" + bar.render() + ESC_UP)
+
+    @staticmethod
+    def close(bar: Bar) -> None:
+        err("\r" + bar.render() + "\n")
+
+    def tqdm_write(self, message: str, step_bar: Bar) -> None:
+        """tqdm.write: clear both bars on stderr, print on stdout, draw both bars again."""
+        err(f"\r{' ' * self.epoch_bar.width}\r\n\r{' ' * step_bar.width}\r{ESC_UP}")
         out(message)
+        self.top(self.epoch_bar)
+        self.nested(step_bar)
 
     def next_loss(self) -> str:
         losses = REPLAY["losses"]
@@ -162,50 +182,56 @@ class Trainer:
         return f"loss={loss}, smooth loss={smooth}"
 
     def train(self) -> None:
-        err("\r" + self.epoch_bar.render() + "\n")
-        folders = self.concept_folders()
-        err("\renumerating sample paths:   0%|          | 0/1 [00:00<?, ?it/s]" + ESC_UP)
-        for folder in folders:
-            if not folder.is_dir():
-                err("\renumerating sample paths:   0%|          | 0/1 [00:00<?, ?it/s]\n")
-                err("\r" + self.epoch_bar.render() + "\n")
-                raise_missing_concept(folder)
-        err(REPLAY["enumerated"])
-        images = sum(count_images(f) for f in folders)
-        caching = Bar("caching", images)
-        err("\r" + caching.render() + ESC_UP + "\n")
-        for _ in range(images):
-            sleep(REPLAY["timing"]["cache_item_seconds"])
-            caching.n += 1
-            err("\r" + caching.render() + ESC_UP + ("\n" if caching.n < images else ""))
-        err("\r" + caching.render() + "\n\n")
-        steps = max(1, images // self.batch_size)
-        for epoch in range(self.epochs):
-            self.epoch = epoch
-            step_bar = Bar("step", steps)
-            err("\r" + step_bar.render() + ESC_UP + "\n")
-            for index in range(1, steps + 1):
-                self.epoch_step = index - 1
-                sleep(REPLAY["timing"]["step_seconds"])
-                step_bar.postfix = self.next_loss()
-                err("\r" + step_bar.render() + ESC_UP + "\n")
-                every = self.save_every if self.save_unit == "STEP" else 0
-                if every > 0 and (self.global_step + 1) % every == 0:
-                    name = f"{timestamp()}-save-{self.global_step}-{self.epoch}-{self.epoch_step}.safetensors"
-                    path = self.workspace / "save" / name
-                    self.tqdm_write(f"Saving {path}")
-                    write_model(path)
-                    err("\r" + step_bar.render() + ESC_UP + "\n")
-                self.global_step += 1
-                step_bar.n = index
-                if index % 2 == 0 or index == steps:
-                    err("\r" + step_bar.render() + ESC_UP + ("\n" if index < steps else ""))
-            err("\r" + step_bar.render() + "\n")
-            self.epoch_step = 0
-            self.epoch_bar.n = self.epoch + 1
-            err("\r" + self.epoch_bar.render() + ("\n" if self.epoch + 1 < self.epochs else ""))
-        self.epoch = self.epochs
-        err("\r" + self.epoch_bar.render() + "\n")
+        step_bar: Bar | None = None
+        try:
+            self.top(self.epoch_bar)
+            folders = self.concept_folders()
+            enumerating = Bar("enumerating sample paths", 1)
+            self.nested(enumerating)
+            for folder in folders:
+                if not folder.is_dir():
+                    self.close(enumerating)
+                    raise_missing_concept(folder)
+            err(REPLAY["enumerated"])
+            images = sum(count_images(f) for f in folders)
+            caching = Bar("caching", images)
+            self.nested(caching)
+            for _ in range(images):
+                sleep(REPLAY["timing"]["cache_item_seconds"])
+                caching.n += 1
+                self.nested(caching)
+            self.close(caching)
+            steps = max(1, images // self.batch_size)
+            every = self.save_every if self.save_unit == "STEP" else 0
+            for epoch in range(self.epochs):
+                self.epoch = epoch
+                step_bar = Bar("step", steps)
+                self.nested(step_bar)
+                for index in range(1, steps + 1):
+                    self.epoch_step = index - 1
+                    if every > 0 and (self.global_step + 1) % every == 0:
+                        position = f"{self.global_step}-{self.epoch}-{self.epoch_step}"
+                        path = self.workspace / "save" / f"{timestamp()}-save-{position}.safetensors"
+                        self.tqdm_write(f"Saving {path}", step_bar)
+                        write_model(path)
+                    sleep(REPLAY["timing"]["step_seconds"])
+                    step_bar.postfix = self.next_loss()
+                    self.nested(step_bar)  # set_postfix redraws with the count tqdm last showed
+                    self.global_step += 1
+                    if index % 2 == 0 or index == steps:  # tqdm's miniters: the count every 2 steps
+                        step_bar.n = index
+                        self.nested(step_bar)
+                self.close(step_bar)
+                step_bar = None
+                self.epoch_step = 0
+                self.epoch_bar.n = epoch + 1
+                self.top(self.epoch_bar)
+            self.epoch = self.epochs
+        finally:
+            # on the way out (done, Ctrl+C or an error) tqdm closes the open bars
+            if step_bar is not None:
+                self.close(step_bar)
+            self.close(self.epoch_bar)
 
     def end(self) -> None:
         if self.global_step == 0:
