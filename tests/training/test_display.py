@@ -95,3 +95,21 @@ def test_summary_of_a_failure_shows_the_error_and_the_last_lines(tmp_path: Path)
     assert lines[0].endswith("RuntimeError: Training loss became NaN.")
     assert "Nothing was saved." in lines
     assert "  | Traceback (most recent call last):" in lines
+
+
+def test_quiet_prints_only_the_summary(
+    fake_onetrainer: Callable[..., Path], train_config: Callable[..., Path]
+) -> None:
+    root = fake_onetrainer()
+    config = train_config()
+    done = subprocess.run(
+        [sys.executable, "-m", "onelazy", "launch", str(config), "--onetrainer", str(root), "--quiet"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0
+    lines = done.stdout.splitlines()
+    assert lines[0] == "Finished: epoch 2/2, step 8 in 0:00." or lines[0].startswith("Finished: epoch 2/2")
+    assert lines[1] == "Files written:" and len(lines) == 2 + 4 + 1
+    assert done.stderr == ""

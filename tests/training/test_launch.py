@@ -18,6 +18,7 @@ import pytest
 from onelazy.errors import ConfigError, DatasetError, OneTrainerVersionMismatch, UsageError, WorkspaceLocked
 from onelazy.training import (
     Event,
+    Output,
     Phase,
     Progress,
     Saved,
@@ -395,3 +396,59 @@ def test_workspace_in_use_by_another_launch(fake_onetrainer: Tree, train_config:
     finally:
         lock.release()
     assert launch(config, onetrainer=root).outcome == "finished"
+
+
+REPORTS_HOW_IT_WAS_STARTED = """
+import json, os, signal, sys
+print(json.dumps({
+    "unbuffered": os.environ.get("PYTHONUNBUFFERED"),
+    "cwd": os.getcwd(),
+    "argv": sys.argv[1:],
+    "own_group": os.getpgrp() == os.getpid(),
+    "sigint_default": signal.getsignal(signal.SIGINT) is signal.default_int_handler,
+}))
+"""
+
+
+def test_how_onetrainer_is_started(
+    fake_onetrainer: Tree, train_config: Callable[..., Path], tmp_path: Path
+) -> None:
+    root = fake_onetrainer(train_script=REPORTS_HOW_IT_WAS_STARTED)
+    config = train_config()
+    secrets = tmp_path / "secrets.json"
+    secrets.write_text("{}")
+    lines: list[str] = []
+    launch(
+        config,
+        onetrainer=root,
+        secrets_path=secrets,
+        on_event=lambda e: lines.append(e.text) if isinstance(e, Output) else None,
+    )
+    seen = json.loads(lines[0])
+    assert seen == {
+        "unbuffered": "1",
+        "cwd": str(root.resolve()),
+        "argv": ["--config-path", str(config), "--secrets-path", str(secrets)],
+        "own_group": True,
+        "sigint_default": True,
+    }
+
+
+def test_a_failing_event_handler_leaves_no_process(
+    fake_onetrainer: Tree, train_config: Callable[..., Path]
+) -> None:
+    root = fake_onetrainer(time_scale=0.05)
+    config = train_config(recorded="interrupted", epochs=1000, tensorboard=True)
+    pids: list[int] = []
+
+    def handler(event: Event) -> None:
+        if isinstance(event, Started):
+            pids.append(event.pid)
+        if isinstance(event, Progress) and event.global_step >= 2:
+            pids.append(tensorboard_pid(config))
+            raise RuntimeError("the caller's code broke")
+
+    with pytest.raises(RuntimeError, match="caller's code broke"):
+        launch(config, onetrainer=root, on_event=handler)
+    assert len(pids) == 2 and not any(alive(pid) for pid in pids)
+    assert (config.parent / "launch.log").exists()  # the log is kept even then

@@ -7,9 +7,10 @@
     print(result.outcome, result.final_model)
 
     from onelazy.training import run_events, Progress
-    for event in run_events("runs/faery/config.json"):
-        if isinstance(event, Progress):
-            print(event.global_step, event.loss)
+    with run_events("runs/faery/config.json") as run:
+        for event in run:
+            if isinstance(event, Progress):
+                print(event.global_step, event.loss)
 
 Preflight runs before anything starts (config, OneTrainer version, base model, concept folders,
 output space, workspace lock); OneTrainer's output becomes typed events; the outcome is decided by

@@ -102,7 +102,8 @@ class TrainingRun:
     """One run of OneTrainer; iterate it for events (the last one is :class:`Ended`).
 
     Made by :func:`onelazy.training.run_events` after preflight passed. Iterating starts the
-    process; a later loop continues the same events; :meth:`close` (or dropping the run) stops it.
+    process; a later loop continues the same events. Use it as a context manager (or call
+    :meth:`close`) so that an exception in the loop stops OneTrainer and its group.
     :meth:`interrupt` is Ctrl+C from code (first: save and stop; second: stop now).
     """
 
@@ -159,6 +160,12 @@ class TrainingRun:
         """Stop the run (if it is going) and everything it started."""
         if self._events is not None:
             self._events.close()
+
+    def __enter__(self) -> TrainingRun:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
 
     def _run(self) -> Generator[Event, None, None]:
         facts = self.report.facts
@@ -444,9 +451,10 @@ def _default_sigint() -> None:
 
 def collect(run: TrainingRun, on_event: Callable[[Event], None] | None) -> LaunchResult:
     """Drive ``run`` to the end, handing each event to ``on_event``; the result."""
-    for event in run:
-        if on_event is not None:
-            on_event(event)
+    with run:
+        for event in run:
+            if on_event is not None:
+                on_event(event)
     assert run.result is not None
     return run.result
 
