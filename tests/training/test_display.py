@@ -92,7 +92,10 @@ def test_summary_of_a_failure_shows_the_error_and_the_last_lines(tmp_path: Path)
         last_lines=("Traceback (most recent call last):", "RuntimeError: Training loss became NaN."),
     )
     lines = summary_lines(result)
-    assert lines[0].endswith("RuntimeError: Training loss became NaN.")
+    assert (
+        lines[0]
+        == "Failed (exit status 1, epoch 0/2, step 0) after 0:03: RuntimeError: Training loss became NaN."
+    )
     assert "Nothing was saved." in lines
     assert "  | Traceback (most recent call last):" in lines
 

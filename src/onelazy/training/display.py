@@ -74,7 +74,15 @@ def summary_lines(result: LaunchResult) -> list[str]:
     elif result.outcome == "interrupted":
         head = f"Interrupted at {reached} after {_duration(result.duration)}."
     else:
-        head = f"Failed after {_duration(result.duration)} ({reached}): {result.error}"
+        status = result.exit_status
+        how = (
+            ""
+            if status is None
+            else f"killed by signal {-status}, "
+            if status < 0
+            else f"exit status {status}, "
+        )
+        head = f"Failed ({how}{reached}) after {_duration(result.duration)}: {result.error}"
     lines = [head]
     if result.saved:
         lines.append("Files written:")

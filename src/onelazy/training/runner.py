@@ -82,6 +82,12 @@ class LaunchLog:
             self._handle.flush()
             self._last_flush = now
 
+    def tick(self) -> None:
+        """Flush what is buffered once OneTrainer has been quiet for a moment (for ``tail -f``)."""
+        if time.monotonic() - self._last_flush > LOG_FLUSH_SECONDS:
+            self._handle.flush()
+            self._last_flush = time.monotonic()
+
     def note(self, text: str) -> None:
         """A line from the launcher itself (what it started, signals it sent)."""
         self.write("onelazy", text.encode("utf-8"))
@@ -258,6 +264,7 @@ class TrainingRun:
         try:
             while True:
                 yield from self._act_on_requests(log)
+                log.tick()
                 if reader.open:
                     for stream, data in reader.read(POLL_SECONDS):
                         splitter = splitters[stream]
