@@ -24,6 +24,13 @@ _LAZY: dict[str, str] = {
     "review": "onelazy.review",
     "generate": "onelazy.generation",
     "backends": "onelazy.backends",
+    "compare": "onelazy.comparison",
+    "find_checkpoints": "onelazy.comparison",
+    "pick_checkpoint": "onelazy.comparison",
+    "init_project": "onelazy.project",
+    "load_project": "onelazy.project",
+    "run_project": "onelazy.pipeline",
+    "project_status": "onelazy.pipeline",
 }
 
 __all__ = ["__version__", *_LAZY]

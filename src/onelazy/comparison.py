@@ -153,7 +153,7 @@ def find_checkpoints(run_dir: str | os.PathLike[str]) -> list[Checkpoint]:
     if folder.is_dir():
         for entry in folder.iterdir():
             found = _SAVE_NAME.search(entry.name)
-            if found is None or not entry.is_file() or not entry.name.startswith(facts.prefix):
+            if found is None or not entry.is_file() or entry.name.startswith("."):
                 continue
             step = int(found["step"])
             if step not in saves or entry.name > saves[step][0]:

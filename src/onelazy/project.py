@@ -217,6 +217,31 @@ class Project(_Strict):
                 seen.append(text)
         return seen
 
+    def compare_options(self) -> dict[str, Any]:
+        """Keyword arguments for :func:`onelazy.compare`: the ``compare:`` section, unset render
+        settings taken from the ``generate:`` section (its first set's size and negative prompt)."""
+        if self.compare is None:
+            raise UsageError(f"{self.file}: has no compare: section (lora_dir:, weights:, ...)")
+        c, g = self.compare, self.generate
+        first = g.sets[0]
+        return {
+            "kind": g.backend,
+            "url": c.url or g.urls[0],
+            "model": c.model or first.model or g.model,
+            "lora_dir": str(self.path(c.lora_dir)),
+            "prompts": self.compare_prompts(),
+            "negative": c.negative if c.negative is not None else first.negative,
+            "weights": list(c.weights),
+            "seed": c.seed,
+            "width": c.width or first.width or g.width,
+            "height": c.height or first.height or g.height,
+            "steps": c.steps or first.steps or g.steps,
+            "cfg": c.cfg if c.cfg is not None else (first.cfg if first.cfg is not None else g.cfg),
+            "sampler": c.sampler or first.sampler or g.sampler,
+            "scheduler": c.scheduler or first.scheduler or g.scheduler,
+            "keep": c.keep,
+        }
+
     def generate_config(self) -> GenerateConfig:
         """The ``generate:`` section with the project's dataset folder."""
         return self.generate.model_copy(update={"dataset": str(self.dataset_dir)})
@@ -325,9 +350,7 @@ def load_project(path: str | os.PathLike[str] = PROJECT_FILE) -> Project:
         loc = tuple(error["loc"])
         more = f" (and {len(exc.errors()) - 1} more)" if len(exc.errors()) > 1 else ""
         place = _place(file, root, loc, at_key=error["type"] == "extra_forbidden")
-        raise ProjectFileError(
-            f"{place}: {_dotted(loc) or 'file'}: {_message(error)}{more}"
-        ) from None
+        raise ProjectFileError(f"{place}: {_dotted(loc) or 'file'}: {_message(error)}{more}") from None
     except UsageError as exc:  # raised by a nested model's own checks (e.g. a URL)
         raise ProjectFileError(f"{file}: {exc}") from None
     project._file = file.resolve()

@@ -18,16 +18,20 @@ from onelazy.errors import OnelazyError
 # command name -> "module:attribute"; the order here is the order ``--help`` lists them in
 # (the pipeline's order, then the tools).
 COMMANDS: dict[str, str] = {
+    "init": "onelazy.cli.project:init_command",
+    "run": "onelazy.cli.project:run_command",
+    "status": "onelazy.cli.project:status_command",
     "generate": "onelazy.cli.generate:generate_command",
     "cull": "onelazy.cli.cull:cull",
     "review": "onelazy.cli.cull:review",
     "build-config": "onelazy.cli.build:build_config_command",
     "launch": "onelazy.cli.launch:launch_command",
+    "compare": "onelazy.cli.compare:compare_command",
     "presets": "onelazy.cli.presets:presets",
+    "backends": "onelazy.cli.generate:backends_group",
     "check": "onelazy.cli.config_files:check",
     "migrate": "onelazy.cli.config_files:migrate",
     "schema": "onelazy.cli.config_files:schema",
-    "backends": "onelazy.cli.generate:backends_group",
 }
 
 

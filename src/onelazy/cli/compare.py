@@ -1,0 +1,93 @@
+"""``onelazy compare``: render every checkpoint of a run side by side, and pick the best one."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+
+
+@click.command("compare")
+@click.argument("run_dir", type=click.Path(exists=True, path_type=Path))
+@click.option(
+    "--project",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Take the settings from this onelazy.yaml (default: the one beside RUN_DIR, if any).",
+)
+@click.option("--kind", type=click.Choice(["swarmui", "comfyui"]), help="Backend kind.")
+@click.option("--url", help="Backend URL.")
+@click.option("--model", help="Checkpoint the backend renders with, as it lists it.")
+@click.option(
+    "--lora-dir", type=click.Path(file_okay=False, path_type=Path), help="The backend's LoRA folder."
+)
+@click.option("--prompt", "prompts", multiple=True, help="A prompt to compare (repeat for several).")
+@click.option("--negative", help="Negative prompt.")
+@click.option(
+    "--weight", "weights", multiple=True, type=float, help="A LoRA weight (repeat; default 0.7 and 1)."
+)
+@click.option("--seed", type=click.IntRange(min=0), help="The one seed every image uses (default 1234).")
+@click.option("--width", type=int)
+@click.option("--height", type=int)
+@click.option("--steps", type=int)
+@click.option("--cfg", type=float)
+@click.option("--sampler")
+@click.option("--scheduler")
+@click.option("--keep", is_flag=True, default=None, help="Leave the LoRA copies in the backend's folder.")
+@click.option(
+    "--pick", type=int, metavar="STEP", help="Copy the checkpoint of STEP to the output path (.bak kept)."
+)
+def compare_command(run_dir: Path, project: Path | None, pick: int | None, **flags: Any) -> None:
+    """Render each checkpoint of RUN_DIR with fixed seeds: a grid PNG and a page.
+
+    Rows are the checkpoints by step (intermediate saves and the final model), with the prompt
+    rendered without any LoRA first; columns are prompts x LoRA weights. Each checkpoint is
+    copied into the backend's LoRA folder under a unique name while it renders, then removed.
+    Images already rendered are reused. Then --pick STEP makes the best one the LoRA.
+
+    \b
+    Example:
+        onelazy compare run --kind comfyui --url http://127.0.0.1:8188 \\
+            --model sd15.safetensors --lora-dir ~/ComfyUI/models/loras \\
+            --prompt "a faery, walking in a meadow" --weight 0.7 --weight 1
+        onelazy compare run --pick 1500
+    """
+    if pick is not None:
+        from onelazy.comparison import pick_checkpoint
+
+        for line in pick_checkpoint(run_dir, pick).describe():
+            click.echo(line)
+        return
+    from onelazy.comparison import compare
+
+    options = _project_options(run_dir, project)
+    given = {key: value for key, value in flags.items() if value not in (None, ())}
+    options.update({key: list(value) if isinstance(value, tuple) else value for key, value in given.items()})
+    missing = [
+        f"--{name.replace('_', '-')}"
+        for name in ("kind", "url", "model", "lora_dir")
+        if not options.get(name)
+    ]
+    if not options.get("prompts"):
+        missing.append("--prompt")
+    if missing:
+        raise click.UsageError(f"give {', '.join(missing)} (or --project with a compare: section)")
+    result = compare(run_dir, on_progress=_progress, **options)
+    for line in result.describe():
+        click.echo(line)
+
+
+def _project_options(run_dir: Path, project: Path | None) -> dict[str, Any]:
+    from onelazy.project import PROJECT_FILE, load_project
+
+    if project is None:
+        beside = run_dir.resolve().parent / PROJECT_FILE
+        if not beside.is_file():
+            return {}
+        project = beside
+    return load_project(project).compare_options()
+
+
+def _progress(state: Any) -> None:
+    if state.done and (state.done == state.total or state.done % 10 == 0):
+        click.echo(f"{state.done}/{state.total} images rendered ({state.reused} already there)")

@@ -1,0 +1,653 @@
+"""``run_project()``: every stage of ``onelazy.yaml`` in order, each skipped when already done.
+
+generate → cull → (review, when asked) → build-config → launch → compare. Each stage calls the same
+library function as its own command. After a stage completes, a fingerprint of its inputs (the
+part of the file it reads, plus what the stage before it produced) is stored in
+``.onelazy/state.json`` beside the project file. On the next run a stage is skipped when its
+fingerprint is unchanged and its output is complete; a stage whose inputs changed runs again, and
+the run says which input changed. A stage that was interrupted was never recorded, so it simply
+runs again, and each stage resumes on its own: generate skips the images it has, training
+continues from OneTrainer's backup, compare renders only what is missing.
+
+``project_status()`` shows each stage as done, stale (inputs changed, or output incomplete) or
+pending, with counts.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Literal
+
+from onelazy._files import atomic_write_json
+from onelazy.errors import StorageError
+from onelazy.project import Project, load_project
+
+__all__ = [
+    "STAGES",
+    "RunSummary",
+    "StageResult",
+    "StageStatus",
+    "project_status",
+    "run_project",
+]
+
+STAGES = ("generate", "cull", "review", "build-config", "launch", "compare")
+STATE_DIR = ".onelazy"
+STATE_FILE = "state.json"
+RESUME_CONFIG = "config.resume.json"
+_IMAGE_EXTENSIONS = frozenset({".bmp", ".jpg", ".jpeg", ".png", ".tif", ".tiff", ".webp", ".avif"})
+
+StageState = Literal["done", "stale", "pending", "optional"]
+Echo = Callable[[str], None]
+
+
+# =============================================================================== state
+
+
+def _state_path(project: Project) -> Path:
+    return project.folder / STATE_DIR / STATE_FILE
+
+
+def _read_state(project: Project) -> dict[str, Any]:
+    path = _state_path(project)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return {}
+    except (OSError, ValueError):
+        return {}  # an unreadable state only costs a check of every stage
+    stages = data.get("stages") if isinstance(data, dict) else None
+    return stages if isinstance(stages, dict) else {}
+
+
+def _record(project: Project, stage: str, inputs: Mapping[str, Any], **facts: Any) -> None:
+    stages = _read_state(project)
+    stages[stage] = {
+        "fingerprint": _fingerprint(inputs),
+        "inputs": dict(inputs),
+        "finished": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        **facts,
+    }
+    atomic_write_json(_state_path(project), {"version": 1, "stages": stages}, indent=2)
+
+
+def _forget(project: Project, stage: str) -> None:
+    stages = _read_state(project)
+    if stages.pop(stage, None) is not None:
+        atomic_write_json(_state_path(project), {"version": 1, "stages": stages}, indent=2)
+
+
+def _fingerprint(inputs: Mapping[str, Any]) -> str:
+    return hashlib.sha256(json.dumps(inputs, sort_keys=True, default=str).encode()).hexdigest()[:24]
+
+
+def _flat(value: Any, prefix: str) -> Iterator[tuple[str, Any]]:
+    if isinstance(value, dict):
+        for key, item in value.items():
+            yield from _flat(item, f"{prefix}.{key}" if prefix else str(key))
+    elif isinstance(value, list) and any(isinstance(item, (dict, list)) for item in value):
+        for index, item in enumerate(value):
+            yield from _flat(item, f"{prefix}.{index}")
+    else:
+        yield prefix, value
+
+
+def _show(value: Any) -> str:
+    text = json.dumps(value, default=str, ensure_ascii=False)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _why_changed(old: Mapping[str, Any], new: Mapping[str, Any]) -> str:
+    """``generate.sets.0.count 100 -> 120`` for the first few keys that differ."""
+    changes = []
+    for key in sorted(set(old) | set(new)):
+        if old.get(key) != new.get(key):
+            if key in STAGES:
+                changes.append(f"{key} ran again")
+            elif key not in old:
+                changes.append(f"{key} added ({_show(new[key])})")
+            elif key not in new:
+                changes.append(f"{key} removed")
+            else:
+                changes.append(f"{key} {_show(old[key])} -> {_show(new[key])}")
+    shown = "; ".join(changes[:3]) + (f" (and {len(changes) - 3} more)" if len(changes) > 3 else "")
+    return shown or "its inputs changed"
+
+
+# =============================================================================== inputs and outputs
+
+
+def _generate_inputs(project: Project) -> dict[str, Any]:
+    # where and how fast the images are made does not change them: URLs and in_flight are left out
+    section = project.generate.model_dump(exclude={"in_flight", "dataset", "urls"})
+    return {"dataset": str(project.dataset_dir), **dict(_flat(section, "generate"))}
+
+
+def _manifest_counts(project: Project) -> dict[str, int]:
+    """Images per set the manifest records (culled ones included), for indexes below the set's count."""
+    counts = {spec.name: set() for spec in project.generate.sets}  # type: dict[str, set[int]]
+    wanted = {spec.name: spec.count for spec in project.generate.sets}
+    path = project.dataset_dir / "manifest.jsonl"
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except OSError:
+        lines = []
+    for line in lines:
+        try:
+            entry = json.loads(line)
+            name, index, file = str(entry["set"]), int(entry["index"]), str(entry["file"])
+        except (ValueError, KeyError, TypeError):
+            continue
+        if name in counts and index < wanted[name]:
+            there = (project.dataset_dir / file).is_file() or "rejected" in entry
+            if there:
+                counts[name].add(index)
+    return {name: len(indexes) for name, indexes in counts.items()}
+
+
+def _cull_inputs(project: Project, generate_fp: str) -> dict[str, Any]:
+    return {"generate": generate_fp, **dict(_flat(project.cull.model_dump(), "cull"))}
+
+
+def _cull_counts(project: Project) -> dict[str, int] | None:
+    path = project.dataset_dir / "cull-report.json"
+    try:
+        report = json.loads(path.read_text(encoding="utf-8"))
+        files = report["files"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    kept = sum(1 for f in files if isinstance(f, dict) and f.get("status") == "kept")
+    rejected = sum(1 for f in files if isinstance(f, dict) and f.get("status") == "rejected")
+    return {"kept": kept, "rejected": rejected}
+
+
+def _dataset_digest(project: Project) -> tuple[str, int]:
+    """What training will see: every image and caption in the set folders (name, size, mtime)."""
+    digest = hashlib.sha256()
+    images = 0
+    for folder in project.set_folders:
+        if not folder.is_dir():
+            continue
+        for path in sorted(folder.iterdir()):
+            if path.name.startswith(".") or not path.is_file():
+                continue
+            suffix = path.suffix.lower()
+            if suffix not in _IMAGE_EXTENSIONS and suffix != ".txt":
+                continue
+            stat = path.stat()
+            digest.update(f"{folder.name}/{path.name}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
+            images += suffix in _IMAGE_EXTENSIONS
+    return digest.hexdigest()[:24], images
+
+
+def _build_inputs(project: Project) -> dict[str, Any]:
+    dataset, images = _dataset_digest(project)
+    return {
+        "name": project.name,
+        "preset": project.preset,
+        "base_model": project.base_model_name,
+        "output": str(project.output_path),
+        "run_dir": str(project.run_path),
+        "dataset.files": dataset,
+        "dataset.images": images,
+        **dict(_flat(project.train.model_dump(exclude={"allow_config_warnings"}), "train")),
+    }
+
+
+def _file_digest(paths: list[Path]) -> str:
+    digest = hashlib.sha256()
+    for path in paths:
+        try:
+            digest.update(path.read_bytes())
+        except FileNotFoundError:
+            digest.update(b"\0missing")
+        except OSError as exc:
+            raise StorageError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    return digest.hexdigest()[:24]
+
+
+def _launch_inputs(project: Project) -> dict[str, Any]:
+    run = project.run_path
+    files = [run / "config.json", run / "concepts.json", run / "samples.json"]
+    onetrainer = project.onetrainer_path
+    return {"config": _file_digest(files), "onetrainer": str(onetrainer) if onetrainer else None}
+
+
+def _compare_inputs(project: Project, launch_fp: str) -> dict[str, Any]:
+    settings = {k: v for k, v in project.compare_options().items() if k != "keep"}
+    return {"launch": launch_fp, **dict(_flat(settings, "compare"))}
+
+
+# =============================================================================== status
+
+
+@dataclass(frozen=True)
+class StageStatus:
+    """One stage as ``onelazy status`` shows it."""
+
+    stage: str
+    state: StageState
+    detail: str
+    reason: str = ""
+
+    def line(self) -> str:
+        why = f" ({self.reason})" if self.reason else ""
+        return f"{self.stage:<13} {self.state:<8} {self.detail}{why}"
+
+
+@dataclass
+class _Check:
+    """A stage's current inputs, and whether its recorded run still stands."""
+
+    stage: str
+    inputs: dict[str, Any]
+    complete: bool
+    detail: str
+    incomplete_reason: str = ""
+    started: bool = False
+    """Some output exists although the stage never completed (it was interrupted)."""
+
+    @property
+    def fingerprint(self) -> str:
+        return _fingerprint(self.inputs)
+
+
+def _verdict(check: _Check, recorded: Mapping[str, Any] | None) -> tuple[StageState, str]:
+    if recorded is None:
+        if check.started and not check.complete:
+            return "pending", f"not finished: {check.incomplete_reason}"
+        return "pending", "not run yet"
+    if recorded.get("fingerprint") != check.fingerprint:
+        return "stale", _why_changed(recorded.get("inputs") or {}, check.inputs)
+    if not check.complete:
+        return "stale", check.incomplete_reason or "its output is incomplete"
+    return "done", ""
+
+
+def _checks(project: Project, stages: Mapping[str, Any]) -> list[_Check]:
+    """Every stage's check, each chained to the fingerprint the stage before it recorded."""
+
+    def recorded_fp(stage: str) -> str:
+        # fingerprint and time: a stage that ran again with the same inputs still made new output
+        entry = stages.get(stage)
+        if not isinstance(entry, dict):
+            return "none"
+        return f"{entry.get('fingerprint')}@{entry.get('finished')}"
+
+    checks = []
+    counts = _manifest_counts(project)
+    want = sum(spec.count for spec in project.generate.sets)
+    have = sum(counts.values())
+    checks.append(
+        _Check(
+            "generate",
+            _generate_inputs(project),
+            have >= want,
+            f"{have}/{want} images",
+            f"{want - have} images missing",
+            started=have > 0,
+        )
+    )
+    cull_counts = _cull_counts(project)
+    cull_detail = (
+        f"kept {cull_counts['kept']}, rejected {cull_counts['rejected']}" if cull_counts else "no report yet"
+    )
+    checks.append(
+        _Check(
+            "cull",
+            _cull_inputs(project, recorded_fp("generate")),
+            cull_counts is not None,
+            cull_detail,
+            "no cull report",
+        )
+    )
+    build_inputs = _build_inputs(project)
+    config = project.run_path / "config.json"
+    build_entry = stages.get("build-config") or {}
+    build_detail = str(build_entry.get("plan", "")) or f"{build_inputs['dataset.images']} images to train on"
+    checks.append(_Check("build-config", build_inputs, config.is_file(), build_detail, "no config.json"))
+    launch_entry = stages.get("launch") or {}
+    output = project.output_path
+    launch_detail = (
+        f"{launch_entry.get('outcome', '?')} at step {launch_entry.get('global_step', '?')}"
+        if launch_entry
+        else "not trained yet"
+    )
+    checks.append(
+        _Check(
+            "launch",
+            _launch_inputs(project),
+            output.is_file() and launch_entry.get("outcome") == "finished",
+            launch_detail,
+            f"no final model at {output}" if not output.is_file() else "training did not finish",
+        )
+    )
+    if project.compare is not None:
+        grid = project.run_path / "compare" / "grid.png"
+        compare_entry = stages.get("compare") or {}
+        compare_detail = (
+            f"{compare_entry.get('checkpoints', '?')} checkpoints, {compare_entry.get('images', '?')} images"
+            if compare_entry
+            else "nothing rendered yet"
+        )
+        checks.append(
+            _Check(
+                "compare",
+                _compare_inputs(project, recorded_fp("launch")),
+                grid.is_file(),
+                compare_detail,
+                "no grid",
+            )
+        )
+    return checks
+
+
+def project_status(path: str | os.PathLike[str] = "onelazy.yaml") -> list[StageStatus]:
+    """Each stage of the project: done, stale (and why), pending, with counts."""
+    project = load_project(path)
+    stages = _read_state(project)
+    statuses = []
+    upstream_not_done = False
+    for check in _checks(project, stages):
+        state, reason = _verdict(check, stages.get(check.stage))
+        if state == "done" and upstream_not_done:
+            state, reason = "stale", "a stage before it will run again"
+        if state != "done":
+            upstream_not_done = True
+        statuses.append(StageStatus(check.stage, state, check.detail, reason))
+        if check.stage == "cull":
+            review = stages.get("review")
+            reviewed = isinstance(review, dict) and review.get("fingerprint") == _fingerprint(
+                {"cull": check.fingerprint}
+            )
+            statuses.append(
+                StageStatus(
+                    "review",
+                    "done" if reviewed else "optional",
+                    "looked through by hand"
+                    if reviewed
+                    else "onelazy run --review, or onelazy review DATASET",
+                )
+            )
+    if project.compare is None:
+        statuses.append(StageStatus("compare", "optional", "no compare: section in the file"))
+    return statuses
+
+
+# =============================================================================== run
+
+
+@dataclass(frozen=True)
+class StageResult:
+    """What ``run`` did with one stage: ``ran`` (and why) or ``skipped`` (already done)."""
+
+    stage: str
+    action: Literal["ran", "skipped", "stopped"]
+    reason: str
+    detail: str = ""
+
+
+@dataclass
+class RunSummary:
+    """The stages in order, what happened to each, and how the run ended."""
+
+    project: Path
+    results: list[StageResult] = field(default_factory=list)
+    outcome: Literal["finished", "interrupted", "failed", "paused"] = "finished"
+    compare_grid: Path | None = None
+
+    @property
+    def exit_code(self) -> int:
+        return {"finished": 0, "paused": 0, "interrupted": 130, "failed": 1}[self.outcome]
+
+
+def run_project(
+    path: str | os.PathLike[str] = "onelazy.yaml",
+    *,
+    review: bool = False,
+    open_browser: bool = True,
+    echo: Echo | None = None,
+    on_progress: Callable[[str, str], None] | None = None,
+    on_training_event: Callable[[Any], None] | None = None,
+    stop_after: str | None = None,
+) -> RunSummary:
+    """Run every stage of the project that is not already done and up to date.
+
+    ``echo`` gets one line per decision (``generate: skipped (done: 200/200 images)``);
+    ``on_progress(stage, text)`` gets progress within a stage; ``on_training_event`` gets
+    OneTrainer's events during launch. With ``review`` the run serves the review page after cull
+    (once per cull result) and continues when it is stopped with Ctrl+C. ``stop_after`` ends the
+    run after the named stage. Ctrl+C anywhere stops the run; running it again continues.
+    """
+    say: Echo = echo or (lambda _line: None)
+    progress = on_progress or (lambda _stage, _text: None)
+    if stop_after is not None and stop_after not in STAGES:
+        from onelazy.errors import UsageError
+
+        raise UsageError(f"stop_after: {stop_after!r} is not a stage; allowed: {', '.join(STAGES)}")
+    project = load_project(path)
+    summary = RunSummary(project=project.file)
+
+    def decide(check: _Check) -> tuple[bool, str]:
+        recorded = _read_state(project).get(check.stage)
+        state, reason = _verdict(check, recorded)
+        if state == "done":
+            say(f"{check.stage}: skipped (done: {check.detail})")
+            summary.results.append(StageResult(check.stage, "skipped", "done", check.detail))
+            return False, ""
+        say(f"{check.stage}: runs ({reason})")
+        return True, reason
+
+    def current(stage: str) -> _Check:
+        return next(c for c in _checks(project, _read_state(project)) if c.stage == stage)
+
+    # -- generate
+    check = current("generate")
+    run_it, reason = decide(check)
+    if run_it:
+        _run_generate(project, progress)
+        check = current("generate")
+        _record(project, "generate", check.inputs, images=check.detail)
+        summary.results.append(StageResult("generate", "ran", reason, check.detail))
+        say(f"generate: done ({check.detail})")
+    if stop_after == "generate":
+        return summary
+
+    # -- cull
+    check = current("cull")
+    run_it, reason = decide(check)
+    if run_it:
+        _run_cull(project, progress)
+        check = current("cull")
+        _record(project, "cull", check.inputs)
+        summary.results.append(StageResult("cull", "ran", reason, check.detail))
+        say(f"cull: done ({check.detail})")
+    cull_fp = current("cull").fingerprint
+
+    # -- review (optional pause)
+    review_inputs = {"cull": cull_fp}
+    reviewed = (_read_state(project).get("review") or {}).get("fingerprint") == _fingerprint(review_inputs)
+    if review and not reviewed:
+        from onelazy.review import review as serve_review
+
+        say("review: look through the images; press Ctrl+C in this terminal when done to continue")
+        serve_review(project.dataset_dir, open_browser=open_browser, announce=say)
+        _record(project, "review", review_inputs)
+        summary.results.append(StageResult("review", "ran", "asked with --review"))
+    if stop_after in ("cull", "review"):
+        return summary
+
+    # -- build-config
+    check = current("build-config")
+    run_it, reason = decide(check)
+    if run_it:
+        plan = _run_build(project, say)
+        check = current("build-config")
+        _record(project, "build-config", check.inputs, plan=plan)
+        summary.results.append(StageResult("build-config", "ran", reason, plan))
+        say(f"build-config: done ({plan})")
+    if stop_after == "build-config":
+        return summary
+
+    # -- launch
+    check = current("launch")
+    run_it, reason = decide(check)
+    if run_it:
+        result = _run_launch(project, check, say, on_training_event)
+        facts = {
+            "outcome": result.outcome,
+            "global_step": result.global_step,
+            "epochs_done": result.epochs_done,
+        }
+        if result.outcome == "finished":
+            _record(project, "launch", check.inputs, **facts)
+            summary.results.append(
+                StageResult("launch", "ran", reason, f"finished at step {result.global_step}")
+            )
+            say(f"launch: done (finished at step {result.global_step})")
+        else:
+            # Not done: the next run continues it (from OneTrainer's backup when it made one).
+            _record(project, "launch-attempt", check.inputs, **facts)
+            _forget(project, "launch")
+            summary.results.append(StageResult("launch", "stopped", result.outcome, result.error or ""))
+            summary.outcome = "interrupted" if result.outcome == "interrupted" else "failed"
+            if result.outcome == "interrupted":
+                say("launch: interrupted; OneTrainer saved a backup. `onelazy run` again continues training.")
+            else:
+                say(f"launch: failed: {result.error or 'see ' + str(result.log_path)}")
+            return summary
+    if stop_after == "launch":
+        return summary
+
+    # -- compare
+    if project.compare is None:
+        say("compare: skipped (no compare: section in the file)")
+        summary.results.append(StageResult("compare", "skipped", "not configured"))
+        return summary
+    check = current("compare")
+    run_it, reason = decide(check)
+    grid = project.run_path / "compare" / "grid.png"
+    if run_it:
+        compared = _run_compare(project, progress)
+        check = current("compare")
+        images = len(compared.cells)
+        _record(project, "compare", check.inputs, checkpoints=len(compared.checkpoints), images=images)
+        summary.results.append(
+            StageResult("compare", "ran", reason, f"{len(compared.checkpoints)} checkpoints")
+        )
+        for line in compared.describe():
+            say(f"compare: {line}")
+    summary.compare_grid = grid
+    steps = ", ".join(str(c["step"]) for c in _checkpoint_steps(project) if c["step"] is not None)
+    say(
+        f"Look at {grid}, then keep the best: onelazy compare {project.run_path} --pick STEP (steps: {steps})"
+    )
+    return summary
+
+
+def _checkpoint_steps(project: Project) -> list[dict[str, Any]]:
+    from onelazy.comparison import find_checkpoints
+
+    return [{"step": c.step, "kind": c.kind} for c in find_checkpoints(project.run_path) if c.kind == "save"]
+
+
+# =============================================================================== stages
+
+
+def _run_generate(project: Project, progress: Callable[[str, str], None]) -> None:
+    from onelazy.generation import GenerateProgress, generate
+
+    def report(state: GenerateProgress) -> None:
+        progress("generate", f"{state.done}/{state.total} images ({state.skipped} already there)")
+
+    generate(project.generate_config(), project.dataset_dir, on_progress=report)
+
+
+def _run_cull(project: Project, progress: Callable[[str, str], None]) -> None:
+    from onelazy.culling import cull
+
+    def report(step: str, done: int, total: int) -> None:
+        progress("cull", f"{step} {done}/{total}")
+
+    cull(project.dataset_dir, progress=report, **project.cull.options())
+
+
+def _run_build(project: Project, say: Echo) -> str:
+    from onelazy.build import build_config
+
+    built = build_config(
+        project.set_folders,
+        preset=project.preset,
+        base_model=project.base_model_name,
+        output=project.output_path,
+        name=project.name,
+        prompt_source=project.train.prompt_source,
+        steps_per_image=project.train.steps_per_image,
+        total_steps=project.train.total_steps,
+        project_values=project.train.set,
+        run_dir=project.run_path,
+        separate_files=project.train.separate_files,
+        train_device=project.train.train_device,
+        sample_prompts=project.train.sample_prompts,
+    )
+    built.write()
+    for line in built.describe():
+        say(f"  {line}")
+    return f"{built.plan.total_steps} steps, {built.plan.epochs} epochs, {len(built.plan.saves)} checkpoints"
+
+
+def _resume_config(project: Project, check: _Check) -> Path | None:
+    """``config.resume.json`` (``continue_last_backup`` on) when the last attempt of this very config
+    was interrupted after OneTrainer made a backup; None to start from the beginning."""
+    attempt = _read_state(project).get("launch-attempt")
+    if not isinstance(attempt, dict) or attempt.get("fingerprint") != check.fingerprint:
+        return None
+    from onelazy.comparison import _run_facts
+
+    facts = _run_facts(project.run_path)
+    backups = facts.workspace / "backup"
+    if not backups.is_dir() or not any(entry.is_dir() for entry in backups.iterdir()):
+        return None
+    from onelazy._files import atomic_write_text
+    from onelazy.onetrainer import read_train_config, to_onetrainer_json
+
+    config = read_train_config(project.run_path / "config.json")
+    resumed = config.model_copy(update={"continue_last_backup": True})
+    return atomic_write_text(project.run_path / RESUME_CONFIG, to_onetrainer_json(resumed))
+
+
+def _run_launch(project: Project, check: _Check, say: Echo, on_event: Callable[[Any], None] | None) -> Any:
+    from onelazy.training import launch
+
+    config = _resume_config(project, check)
+    if config is not None:
+        say(f"launch: continuing from OneTrainer's last backup ({config.name})")
+    else:
+        config = project.run_path / "config.json"
+    secrets = project.run_path / "secrets.json"
+    return launch(
+        config,
+        onetrainer=project.onetrainer_path,
+        python=project.python,
+        secrets_path=secrets if secrets.is_file() else None,
+        on_event=on_event,
+        allow_config_warnings=project.train.allow_config_warnings,
+        run_dir=project.run_path,
+    )
+
+
+def _run_compare(project: Project, progress: Callable[[str, str], None]) -> Any:
+    from onelazy.comparison import CompareProgress, compare
+
+    settings = project.compare_options()
+
+    def report(state: CompareProgress) -> None:
+        progress("compare", f"{state.done}/{state.total} images {state.current}".rstrip())
+
+    return compare(project.run_path, on_progress=report, **settings)
