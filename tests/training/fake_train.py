@@ -142,6 +142,8 @@ class Trainer:
         self.epoch_bar = Bar("epoch", self.epochs)
 
     def start(self) -> None:
+        if self.config.get("continue_last_backup", False):
+            self.resume()
         (self.workspace / "config").mkdir(parents=True, exist_ok=True)
         (self.workspace / "config" / f"{timestamp()}.json").write_text(json.dumps(self.config))
         if self.config.get("tensorboard", True):
@@ -149,6 +151,19 @@ class Trainer:
             tensorboard = Path(sys.executable).parent / "tensorboard"
             logdir = str(self.workspace / "tensorboard")
             self.tensorboard = subprocess.Popen([str(tensorboard), "--logdir", logdir])
+
+    def resume(self) -> None:
+        """continue_last_backup: the lexicographically last backup's train progress."""
+        folder = self.workspace / "backup"
+        backups = sorted(p for p in folder.iterdir() if p.is_dir()) if folder.is_dir() else []
+        if not backups:
+            out("No backup found, continuing without backup...")
+            return
+        out(f"Continuing training from backup '{backups[-1]}'...")
+        progress = json.loads((backups[-1] / "meta.json").read_text())["train_progress"]
+        self.global_step, self.epoch = progress["global_step"], progress["epoch"]
+        self.epoch_step = progress["epoch_step"]
+        self.epoch_bar.n = self.epoch
 
     def concept_folders(self) -> list[Path]:
         concepts = self.config.get("concepts") or []
@@ -203,11 +218,12 @@ class Trainer:
             self.close(caching)
             steps = max(1, images // self.batch_size)
             every = self.save_every if self.save_unit == "STEP" else 0
-            for epoch in range(self.epochs):
+            first_step = self.epoch_step  # a resumed run starts inside an epoch
+            for epoch in range(self.epoch, self.epochs):
                 self.epoch = epoch
-                step_bar = Bar("step", steps)
+                step_bar = Bar("step", steps, initial=first_step)
                 self.nested(step_bar)
-                for index in range(1, steps + 1):
+                for index in range(first_step + 1, steps + 1):
                     self.epoch_step = index - 1
                     if every > 0 and (self.global_step + 1) % every == 0:
                         position = f"{self.global_step}-{self.epoch}-{self.epoch_step}"
@@ -223,7 +239,7 @@ class Trainer:
                         self.nested(step_bar)
                 self.close(step_bar)
                 step_bar = None
-                self.epoch_step = 0
+                first_step = self.epoch_step = 0
                 self.epoch_bar.n = epoch + 1
                 self.top(self.epoch_bar)
             self.epoch = self.epochs

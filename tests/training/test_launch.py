@@ -452,3 +452,33 @@ def test_a_failing_event_handler_leaves_no_process(
         launch(config, onetrainer=root, on_event=handler)
     assert len(pids) == 2 and not any(alive(pid) for pid in pids)
     assert (config.parent / "launch.log").exists()  # the log is kept even then
+
+
+def test_resumed_run_counts_on_from_the_backup(
+    fake_onetrainer: Tree, train_config: Callable[..., Path]
+) -> None:
+    root = fake_onetrainer(time_scale=0.05)
+    config = train_config(epochs=6, save_every_unit="NEVER")
+    with run_events(config, onetrainer=root, handle_signals=False) as first:
+        for event in first:
+            if isinstance(event, Progress) and event.global_step >= 6:
+                first.interrupt()
+                break
+        for _event in first:  # the same run goes on: backup and final save
+            pass
+    assert first.result is not None and first.result.outcome == "interrupted"
+    backup = next(s for s in first.result.saved if s.kind == "backup")
+
+    data = json.loads(config.read_text())
+    data["continue_last_backup"] = True
+    config.write_text(json.dumps(data))
+    events: list[Event] = []
+    result = launch(config, onetrainer=root, on_event=events.append)
+
+    assert result.outcome == "finished" and (result.epochs_done, result.global_step) == (6, 24)
+    steps = [e.global_step for e in events if isinstance(e, Progress)]
+    assert steps[0] == backup.global_step and steps == sorted(steps)
+    assert [(s.kind, s.global_step, s.epoch) for s in result.saved] == [
+        ("backup", 24, 6, 0)[:3],
+        ("final", 24, 6),
+    ]

@@ -254,6 +254,9 @@ class OutputParser:
             yield from self._set_phase("saving")
             self._announce(line[len("Creating Backup ") :].strip(), backup=True)
             return
+        if line.startswith("Continuing training from backup "):
+            self._resume_from(line)
+            return
         match = _COULD_NOT_SET.match(line)
         if match is not None:
             warning = Warning(line, "config", key=match.group("key"), value=match.group("value"))
@@ -268,6 +271,16 @@ class OutputParser:
             return
         self.warnings.append(warning)
         yield warning
+
+    def _resume_from(self, line: str) -> None:
+        """``continue_last_backup``: count on from the backup's step (its name holds it)."""
+        match = _SAVE_NAME.search(line.rstrip(".'\" "))
+        if match is None or match.group("kind") != "backup":
+            return
+        global_step, epoch_step = int(match.group("g")), int(match.group("es"))
+        self._step_base = global_step - epoch_step
+        self._last_step_n = epoch_step
+        self._saved_global_step = global_step
 
     # ------------------------------------------------------------------ saves
 
