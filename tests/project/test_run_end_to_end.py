@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,85 +16,22 @@ from click.testing import CliRunner
 from onelazy.cli import cli
 from onelazy.pipeline import run_project
 from onelazy.training import Saved
-from tests.project.standins import FolderComfy
-from tests.training.standin import make_onetrainer
-
-IMAGES_PER_SET = 6
-
-
-class Interrupt:
-    """Raises KeyboardInterrupt (what Ctrl+C does in the main thread) when a condition is first met."""
-
-    def __init__(self, stage: str, when: Any) -> None:
-        self.stage, self.when, self.fired = stage, when, False
-
-    def __call__(self, stage: str, text: str) -> None:
-        if not self.fired and stage == self.stage and self.when(text):
-            self.fired = True
-            raise KeyboardInterrupt
+from tests.project.helpers import (
+    IMAGES_PER_SET,
+    Interrupt,
+    actions,
+    fill_in,
+    make_distinct,
+    no_temporaries,
+    state,
+)
 
 
-@pytest.fixture
-def setup(tmp_path: Path, onetrainer_facts: Path) -> Iterator[dict[str, Any]]:
-    onetrainer = make_onetrainer(tmp_path / "OneTrainer", onetrainer_facts)
-    loras = tmp_path / "ComfyUI" / "models" / "loras"
-    loras.mkdir(parents=True)
-    model = tmp_path / "models" / "tiny-sd15"
-    model.mkdir(parents=True)
-    (model / "model_index.json").write_text("{}", encoding="utf-8")
-    with FolderComfy(loras) as server:
-        yield {"onetrainer": onetrainer, "loras": loras, "model": model, "server": server, "base": tmp_path}
-
-
-def fill_in(path: Path, setup: dict[str, Any]) -> None:
-    """What the person does after init: the three values, plus this machine's small test sizes."""
-    text = path.read_text(encoding="utf-8")
-    replacements = {
-        "prompt: &prompt FILL IN": 'prompt: &prompt "photo of a faery, forest"',
-        "model: FILL IN": "model: tiny_sd15.safetensors",
-        "lora_dir: FILL IN": f"lora_dir: {setup['loras']}",
-        # not part of the recipe: tiny images and a short run, so the test is quick
-        "count: 100": f"count: {IMAGES_PER_SET}",
-        "min_side: 512": "min_side: 16",
-        "# total_steps: 2000": "total_steps: 16",
-        "base_model: stable-diffusion-v1-5/stable-diffusion-v1-5": f"base_model: {setup['model']}",
-        "train_device: cuda": "train_device: cpu",
-    }
-    for old, new in replacements.items():
-        assert old in text, old
-        text = text.replace(old, new)
-    path.write_text(text, encoding="utf-8")
-
-
-def state(project: Path) -> dict[str, Any]:
-    stages: dict[str, Any] = json.loads((project / ".onelazy" / "state.json").read_text(encoding="utf-8"))[
-        "stages"
-    ]
-    return stages
-
-
-def actions(summary: Any) -> dict[str, str]:
-    return {result.stage: result.action for result in summary.results}
-
-
-def make_distinct(event: Any) -> None:
-    """The stand-in writes the same bytes for every checkpoint; real training never does. Give each
-    saved LoRA its own bytes (same format) as soon as it is on disk."""
-    if isinstance(event, Saved) and event.kind in ("save", "final") and event.path.is_file():
-        header = json.dumps({"__metadata__": {"step": str(event.global_step), "kind": event.kind}}).encode()
-        event.path.write_bytes(len(header).to_bytes(8, "little") + header)
-
-
-def no_temporaries(folder: Path) -> None:
-    leftovers = [p for p in folder.rglob(".*.tmp")]
-    assert not leftovers, leftovers
-
-
-def test_fresh_folder_to_picked_lora(setup: dict[str, Any]) -> None:
+def test_fresh_folder_to_picked_lora(world: dict[str, Any]) -> None:
     runner = CliRunner()
-    project = setup["base"] / "faery"
-    server = setup["server"]
-    loras: Path = setup["loras"]
+    project = world["base"] / "faery"
+    server = world["server"]
+    loras: Path = world["loras"]
 
     # -- init: a file that names the three values to fill in
     result = runner.invoke(
@@ -108,7 +44,7 @@ def test_fresh_folder_to_picked_lora(setup: dict[str, Any]) -> None:
             "--url",
             server.url,
             "--onetrainer",
-            str(setup["onetrainer"]),
+            str(world["onetrainer"]),
         ],
     )
     assert result.exit_code == 0, result.output
@@ -116,7 +52,7 @@ def test_fresh_folder_to_picked_lora(setup: dict[str, Any]) -> None:
     yaml_file = project / "onelazy.yaml"
     result = runner.invoke(cli, ["run", str(yaml_file)])
     assert result.exit_code == 2 and "still says FILL IN" in result.output
-    fill_in(yaml_file, setup)
+    fill_in(yaml_file, world)
     dataset = project / "dataset"
 
     # -- Ctrl+C while generating: some images, nothing partial, nothing recorded

@@ -1,0 +1,68 @@
+"""Shared by the project tests: a stand-in world (ComfyUI with a LoRA folder, a OneTrainer checkout,
+a tiny base model) and what a person types into onelazy.yaml after ``onelazy init``."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from onelazy.training import Saved
+
+IMAGES_PER_SET = 6
+
+
+class Interrupt:
+    """Raises KeyboardInterrupt (what Ctrl+C does in the main thread) when a condition is first met."""
+
+    def __init__(self, stage: str, when: Any) -> None:
+        self.stage, self.when, self.fired = stage, when, False
+
+    def __call__(self, stage: str, text: str) -> None:
+        if not self.fired and stage == self.stage and self.when(text):
+            self.fired = True
+            raise KeyboardInterrupt
+
+
+def fill_in(path: Path, setup: dict[str, Any]) -> None:
+    """What the person does after init: the three values, plus this machine's small test sizes."""
+    text = path.read_text(encoding="utf-8")
+    replacements = {
+        "prompt: &prompt FILL IN": 'prompt: &prompt "photo of a faery, forest"',
+        "model: FILL IN": "model: tiny_sd15.safetensors",
+        "lora_dir: FILL IN": f"lora_dir: {setup['loras']}",
+        # not part of the recipe: tiny images and a short run, so the test is quick
+        "count: 100": f"count: {IMAGES_PER_SET}",
+        "min_side: 512": "min_side: 16",
+        "# total_steps: 2000": "total_steps: 16",
+        "base_model: stable-diffusion-v1-5/stable-diffusion-v1-5": f"base_model: {setup['model']}",
+        "train_device: cuda": "train_device: cpu",
+    }
+    for old, new in replacements.items():
+        assert old in text, old
+        text = text.replace(old, new)
+    path.write_text(text, encoding="utf-8")
+
+
+def state(project: Path) -> dict[str, Any]:
+    stages: dict[str, Any] = json.loads((project / ".onelazy" / "state.json").read_text(encoding="utf-8"))[
+        "stages"
+    ]
+    return stages
+
+
+def actions(summary: Any) -> dict[str, str]:
+    return {result.stage: result.action for result in summary.results}
+
+
+def make_distinct(event: Any) -> None:
+    """The stand-in writes the same bytes for every checkpoint; real training never does. Give each
+    saved LoRA its own bytes (same format) as soon as it is on disk."""
+    if isinstance(event, Saved) and event.kind in ("save", "final") and event.path.is_file():
+        header = json.dumps({"__metadata__": {"step": str(event.global_step), "kind": event.kind}}).encode()
+        event.path.write_bytes(len(header).to_bytes(8, "little") + header)
+
+
+def no_temporaries(folder: Path) -> None:
+    leftovers = [p for p in folder.rglob(".*.tmp")]
+    assert not leftovers, leftovers
