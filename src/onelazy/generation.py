@@ -27,7 +27,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
@@ -53,6 +53,8 @@ __all__ = [
     "load_generate_config",
     "plan_seeds",
 ]
+
+_T = TypeVar("_T")
 
 MANIFEST_NAME = "manifest.jsonl"
 SET_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
@@ -515,10 +517,9 @@ def generate(
     writer: _ManifestWriter | None = None
     stop = threading.Event()
     try:
-        for backend in backends:
-            health = backend.health()
+        for health in _each(backends, lambda backend: backend.health()):
             if not health.ready:
-                raise BackendError(f"not ready: {health.status} {health.message}".strip(), url=backend.url)
+                raise BackendError(f"not ready: {health.status} {health.message}".strip(), url=health.url)
         writer = _ManifestWriter(folder / MANIFEST_NAME)
         return _run(
             config, folder, plans, units, backends, writer, stop, skipped, total, started, on_progress
@@ -526,16 +527,24 @@ def generate(
     except BaseException:
         # Ctrl+C or a fatal error: take this run's queued and running work off every server.
         stop.set()
-        for backend in backends:
-            with contextlib.suppress(Exception):
-                backend.interrupt()
+        with contextlib.suppress(Exception):
+            _each(backends, lambda backend: backend.interrupt())
         raise
     finally:
         stop.set()
-        for backend in backends:
-            backend.close()
+        _each(backends, lambda backend: backend.close())
         if writer is not None:
             writer.close()
+
+
+def _each(backends: Sequence[Backend], call: Callable[[Backend], _T]) -> list[_T]:
+    """``call`` on every backend at once (health checks and shutdown should not add up per URL)."""
+    if len(backends) == 1:
+        return [call(backends[0])]
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=len(backends)) as pool:
+        return list(pool.map(call, backends))
 
 
 def _expand_overrides(config: GenerateConfig, overrides: Mapping[str, Any]) -> dict[str, Any]:

@@ -216,6 +216,11 @@ class BaseHandler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server: Any
 
+    def setup(self) -> None:
+        super().setup()
+        # like aiohttp and Kestrel: no Nagle delay between the headers and the body
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
     def log_message(self, format: str, *args: Any) -> None:  # quiet
         pass
 

@@ -28,6 +28,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
+from httpx_ws import HTTPXWSException, WebSocketUpgradeError, connect_ws
+from wsproto.events import TextMessage
 
 from onelazy.backends import BackendHealth, BackendKind, GeneratedImage, GenerationRequest, SamplerChoices
 from onelazy.backends._http import (
@@ -306,9 +308,6 @@ class ComfyUIBackend:
                 waiter.wake.set()
 
     def _listen(self) -> None:
-        from httpx_ws import HTTPXWSException, WebSocketUpgradeError, connect_ws
-        from wsproto.events import TextMessage
-
         ws_url = f"{self.url}/ws?clientId={self.client_id}"
         delay = 0.1
         while not self._http.closed:
@@ -327,7 +326,7 @@ class ComfyUIBackend:
                     delay = 0.1
                     while not self._http.closed:
                         try:
-                            event = ws.receive(timeout=0.2)
+                            event = ws.receive(timeout=0.05)
                         except queue.Empty:
                             continue
                         if isinstance(event, TextMessage):
