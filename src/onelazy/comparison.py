@@ -45,6 +45,7 @@ __all__ = [
     "compare",
     "find_checkpoints",
     "pick_checkpoint",
+    "run_paths",
 ]
 
 COMPARE_DIR = "compare"
@@ -98,7 +99,12 @@ class _RunFacts:
     config_path: Path
     workspace: Path
     output: Path
-    prefix: str
+
+
+def run_paths(run_dir: str | os.PathLike[str]) -> tuple[Path, Path, Path]:
+    """``(config.json, workspace folder, output file)`` of the run in ``run_dir``, as absolute paths."""
+    facts = _run_facts(run_dir)
+    return facts.config_path, facts.workspace, facts.output
 
 
 def _run_facts(run_dir: str | os.PathLike[str]) -> _RunFacts:
@@ -120,7 +126,6 @@ def _run_facts(run_dir: str | os.PathLike[str]) -> _RunFacts:
         config_path=config_path.resolve(),
         workspace=absolute(str(config.workspace_dir)),
         output=absolute(str(config.output_model_destination)),
-        prefix=str(config.save_filename_prefix or ""),
     )
 
 

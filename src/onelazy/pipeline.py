@@ -581,8 +581,12 @@ def _run_cull(project: Project, progress: Callable[[str, str], None]) -> None:
 def _run_build(project: Project, say: Echo) -> str:
     from onelazy.build import build_config
 
+    folders = [folder for folder in project.set_folders if _has_images(folder)]
+    skipped = [folder.name for folder in project.set_folders if folder not in folders]
+    if skipped:
+        say(f"  sets with no images left after culling, not trained on: {', '.join(skipped)}")
     built = build_config(
-        project.set_folders,
+        folders or project.set_folders,
         preset=project.preset,
         base_model=project.base_model_name,
         output=project.output_path,
@@ -602,16 +606,22 @@ def _run_build(project: Project, say: Echo) -> str:
     return f"{built.plan.total_steps} steps, {built.plan.epochs} epochs, {len(built.plan.saves)} checkpoints"
 
 
+def _has_images(folder: Path) -> bool:
+    return folder.is_dir() and any(
+        p.suffix.lower() in _IMAGE_EXTENSIONS and not p.name.startswith(".") for p in folder.iterdir()
+    )
+
+
 def _resume_config(project: Project, check: _Check) -> Path | None:
     """``config.resume.json`` (``continue_last_backup`` on) when the last attempt of this very config
     was interrupted after OneTrainer made a backup; None to start from the beginning."""
     attempt = _read_state(project).get("launch-attempt")
     if not isinstance(attempt, dict) or attempt.get("fingerprint") != check.fingerprint:
         return None
-    from onelazy.comparison import _run_facts
+    from onelazy.comparison import run_paths
 
-    facts = _run_facts(project.run_path)
-    backups = facts.workspace / "backup"
+    _config, workspace, _output = run_paths(project.run_path)
+    backups = workspace / "backup"
     if not backups.is_dir() or not any(entry.is_dir() for entry in backups.iterdir()):
         return None
     from onelazy._files import atomic_write_text

@@ -1,0 +1,90 @@
+"""``onelazy run`` stage by stage: culled images count as generated, an emptied set is left out of
+training, the review pause, CLI wiring of compare and status."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import threading
+from pathlib import Path
+from typing import Any
+
+from click.testing import CliRunner
+
+from onelazy.cli import cli
+from onelazy.pipeline import project_status, run_project
+from onelazy.project import init_project
+from tests.project.helpers import actions, fill_in, state
+
+
+def make_project(world: dict[str, Any], *, same_size: bool = False) -> Path:
+    result = init_project(
+        world["base"] / "faery", name="faery", backend="comfyui", url=world["server"].url,
+        onetrainer=str(world["onetrainer"]),
+    )  # fmt: skip
+    fill_in(result.path, world)
+    if same_size:  # both sets then render the very same images: every second one is a duplicate
+        text = result.path.read_text(encoding="utf-8")
+        text = text.replace("width: 768\n      height: 512", "width: 512\n      height: 768")
+        result.path.write_text(text, encoding="utf-8")
+    return result.path
+
+
+def test_culled_images_count_as_generated_and_an_empty_set_is_left_out(world: dict[str, Any]) -> None:
+    yaml_file = make_project(world, same_size=True)
+    dataset = yaml_file.parent / "dataset"
+    summary = run_project(yaml_file, stop_after="review")
+    assert actions(summary) == {"generate": "ran", "cull": "ran"}
+    report = json.loads((dataset / "cull-report.json").read_text(encoding="utf-8"))
+    rejected = [f for f in report["files"] if f["status"] == "rejected"]
+    assert len(rejected) == 6 and {f["reason"] for f in rejected} == {"duplicate"}
+    assert not [p for p in (dataset / "wide").glob("*.png")]
+
+    lines: list[str] = []
+    summary = run_project(yaml_file, echo=lines.append, stop_after="build-config")
+    assert actions(summary) == {"generate": "skipped", "cull": "skipped", "build-config": "ran"}
+    assert "generate: skipped (done: 12/12 images)" in lines
+    assert any("not trained on: wide" in line for line in lines)
+    config = json.loads((yaml_file.parent / "run" / "config.json").read_text(encoding="utf-8"))
+    assert [Path(c["path"]).name for c in config["concepts"]] == ["upright"]
+    statuses = {s.stage: s for s in project_status(yaml_file)}
+    assert statuses["cull"].detail == "kept 6, rejected 6"
+    assert statuses["launch"].state == "pending"
+
+
+def test_review_pause_serves_the_page_until_ctrl_c_then_continues_once(world: dict[str, Any]) -> None:
+    yaml_file = make_project(world)
+    lines: list[str] = []
+
+    def echo(line: str) -> None:
+        lines.append(line)
+        if line.startswith("Reviewing "):  # the page is up: the person looks, then presses Ctrl+C
+            threading.Timer(0.3, os.kill, (os.getpid(), signal.SIGINT)).start()
+
+    summary = run_project(yaml_file, review=True, open_browser=False, echo=echo, stop_after="review")
+    assert actions(summary)["review"] == "ran"
+    assert any(line.startswith("Reviewing 12 images at http://127.0.0.1:") for line in lines)
+    assert "review" in state(yaml_file.parent)
+    again = run_project(yaml_file, review=True, open_browser=False, stop_after="review")
+    assert "review" not in actions(again)  # reviewed for this cull result: no second pause
+
+
+def test_compare_command_takes_the_project_beside_the_run(world: dict[str, Any]) -> None:
+    yaml_file = make_project(world)
+    runner = CliRunner()
+    result = runner.invoke(cli, ["run", str(yaml_file), "--quiet"])
+    assert result.exit_code == 0, result.output
+    run = yaml_file.parent / "run"
+    result = runner.invoke(cli, ["compare", str(run)])
+    assert result.exit_code == 0, result.output
+    assert "0 rendered" in result.output and str(run / "compare" / "grid.png") in result.output
+    result = runner.invoke(cli, ["compare", str(run), "--weight", "0.5"])
+    assert result.exit_code == 0 and "rendered, " in result.output
+    cells = json.loads((run / "compare" / "cells.json").read_text(encoding="utf-8"))
+    assert cells["weights"] == [0.5]
+    result = runner.invoke(cli, ["compare", str(run), "--pick", "4"])
+    assert result.exit_code == 2 and "Error: --pick: no checkpoint at step 4" in result.output
+    (yaml_file).rename(yaml_file.with_name("elsewhere.yaml"))
+    result = runner.invoke(cli, ["compare", str(run)])
+    assert result.exit_code == 2 and "give --kind, --url, --model, --lora-dir, --prompt" in result.output
