@@ -34,6 +34,7 @@ from onelazy.training.events import (
     Saved,
     Started,
     Stopping,
+    TrainerWarning,
     Warning,
 )
 from onelazy.training.preflight import Check, PreflightReport, build_command, preflight
@@ -56,6 +57,7 @@ __all__ = [
     "SavedFile",
     "Started",
     "Stopping",
+    "TrainerWarning",
     "TrainingRun",
     "Warning",
     "build_command",

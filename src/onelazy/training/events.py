@@ -151,4 +151,7 @@ class Ended(_Event):
         return {"event": self.event, **self.result.to_dict()}
 
 
+# The same class under a name that does not shadow Python's built-in ``Warning`` on import.
+TrainerWarning = Warning
+
 Event = Started | Phase | Progress | Saved | Warning | Stopping | Output | Failed | Ended
