@@ -14,6 +14,7 @@ SwarmUI's traps, and what this client does about them:
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 import time
@@ -232,6 +233,9 @@ class SwarmUIBackend:
         """The listed name ``name`` exactly means; refuses a name SwarmUI would only fuzzy-match."""
         what = "model" if subtype == "Stable-Diffusion" else "LoRA"
         for refresh in (False, True):
+            if refresh:  # a file added since the last listing shows up only after a rescan
+                with contextlib.suppress(BackendError):
+                    self.call("TriggerRefresh", {"strong": True})
             listed = self._list_models(subtype, refresh=refresh)
             exact = [entry for entry in listed if _model_key(entry) == _model_key(name)]
             if len(exact) == 1:
