@@ -88,3 +88,25 @@ def test_compare_command_takes_the_project_beside_the_run(world: dict[str, Any])
     (yaml_file).rename(yaml_file.with_name("elsewhere.yaml"))
     result = runner.invoke(cli, ["compare", str(run)])
     assert result.exit_code == 2 and "give --kind, --url, --model, --lora-dir, --prompt" in result.output
+
+
+def test_a_raised_count_adds_images_without_bringing_back_the_culled(world: dict[str, Any]) -> None:
+    yaml_file = make_project(world, same_size=True)
+    dataset = yaml_file.parent / "dataset"
+    run_project(yaml_file, stop_after="cull")
+    text = yaml_file.read_text(encoding="utf-8").replace("count: 6", "count: 7", 1)
+    yaml_file.write_text(text, encoding="utf-8")
+    statuses = {s.stage: s for s in project_status(yaml_file)}
+    assert statuses["generate"].state == "stale"
+    assert statuses["generate"].reason == "generate.sets.0.count 6 -> 7"
+    assert statuses["cull"].reason == "a stage before it will run again"
+    lines: list[str] = []
+    run_project(yaml_file, echo=lines.append, stop_after="cull")
+    assert lines[:4] == [
+        "generate: runs (generate.sets.0.count 6 -> 7)",
+        "generate: done (13/13 images)",
+        "cull: runs (generate ran again)",
+        "cull: done (kept 7, rejected 6)",
+    ]
+    assert len(list((dataset / "upright").glob("*.png"))) == 7
+    assert not list((dataset / "wide").glob("*.png"))  # the six duplicates stay culled
