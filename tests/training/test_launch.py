@@ -377,6 +377,10 @@ def test_preflight_failures(fake_onetrainer: Tree, train_config: Callable[..., P
     hub = train_config(base_model_name="stable-diffusion-v1-5/stable-diffusion-v1-5")
     assert check_launch(hub, onetrainer=root).ok
 
+    huge = train_config(lora_rank=10_000_000)  # a LoRA of ~76 TiB cannot fit
+    disk = [c for c in check_launch(huge, onetrainer=root).failures if c.name == "disk"]
+    assert len(disk) == 1 and "free at" in disk[0].detail and "TiB" not in disk[0].detail
+
     unversioned = train_config()
     data = json.loads(unversioned.read_text())
     del data["__version"]

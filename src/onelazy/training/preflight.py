@@ -153,8 +153,9 @@ def preflight(
     concept_check, images = _check_concepts(facts, root)
     checks.append(concept_check)
     report.images = images
-    report.required_bytes = _required_bytes(facts, root, images)
-    checks.extend(_check_outputs(facts, root, report.required_bytes))
+    in_workspace, at_output = _required_bytes(facts, root, images)
+    report.required_bytes = in_workspace + at_output
+    checks.extend(_check_outputs(facts, root, in_workspace, at_output))
     checks.append(_check_lock(resolve(facts.workspace_dir, root)))
     return report
 
@@ -262,11 +263,12 @@ def estimated_model_bytes(facts: ConfigFacts, root: Path) -> int:
     return 8 * _GIB
 
 
-def _required_bytes(facts: ConfigFacts, root: Path, samples_per_epoch: int) -> int:
+def _required_bytes(facts: ConfigFacts, root: Path, samples_per_epoch: int) -> tuple[int, int]:
+    """Bytes the run will write: (in the workspace: saves and the backup, at the output: the model)."""
     size = estimated_model_bytes(facts, root)
     saves = planned_saves(facts, samples_per_epoch)
     backup = 3 * size if facts.backup_before_save else 0  # model + optimizer state
-    return (saves + 1) * size + backup
+    return saves * size + backup, size
 
 
 def _existing_ancestor(path: Path) -> Path:
@@ -276,7 +278,7 @@ def _existing_ancestor(path: Path) -> Path:
     return current
 
 
-def _check_outputs(facts: ConfigFacts, root: Path, required: int) -> list[Check]:
+def _check_outputs(facts: ConfigFacts, root: Path, in_workspace: int, at_output: int) -> list[Check]:
     checks: list[Check] = []
     destination = resolve(facts.output_model_destination, root)
     workspace = resolve(facts.workspace_dir, root)
@@ -289,18 +291,22 @@ def _check_outputs(facts: ConfigFacts, root: Path, required: int) -> list[Check]
             checks.append(Check(label, False, f"{folder}: {anchor} is not writable", PreflightError))
             continue
         checks.append(Check(label, True, f"{folder} is writable"))
-    free = shutil.disk_usage(_existing_ancestor(workspace)).free
-    if free < required:
-        checks.append(
-            Check(
-                "disk",
-                False,
-                f"{_gib(free)} free at {workspace}, the saves need about {_gib(required)}",
-                PreflightError,
+    # one check per file system: the workspace's and the output's may be different disks
+    needs: dict[int, tuple[Path, int]] = {}
+    for folder, amount in ((workspace, in_workspace), (destination.parent, at_output)):
+        anchor = _existing_ancestor(folder)
+        device = anchor.stat().st_dev
+        known = needs.get(device)
+        needs[device] = (known[0] if known else folder, (known[1] if known else 0) + amount)
+    for folder, amount in needs.values():
+        free = shutil.disk_usage(_existing_ancestor(folder)).free
+        if free < amount:
+            detail = f"{_gib(free)} free at {folder}, the saves need about {_gib(amount)} there"
+            checks.append(Check("disk", False, detail, PreflightError))
+        else:
+            checks.append(
+                Check("disk", True, f"{_gib(free)} free at {folder}, saves need about {_gib(amount)}")
             )
-        )
-    else:
-        checks.append(Check("disk", True, f"{_gib(free)} free, saves need about {_gib(required)}"))
     return checks
 
 
