@@ -427,6 +427,16 @@ class SwarmHandler(BaseHandler):
                 },
             )
             return
+        if route == "generatetext2image":
+            cue = standin.take_cue("bad_permissions", "internal_error")
+            if cue == "bad_permissions":
+                self.send_json(
+                    400, {"error": "You lack permissions for this route.", "error_id": "bad_permissions"}
+                )
+                return
+            if cue == "internal_error":
+                self.send_json(400, {"error_id": "internal_error", "error": "An internal error occurred"})
+                return
         handler = getattr(self, f"route_{route}", None)
         if handler is None:
             self.send_json(400, {"error_id": "bad_route", "error": "Unknown API route."})

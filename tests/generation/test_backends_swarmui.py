@@ -183,3 +183,35 @@ def test_health_discovery_and_kind(swarm: SwarmStandin, comfy: ComfyStandin) -> 
         ),
     ):
         backend.health()
+
+
+@pytest.mark.parametrize(
+    ("cue", "kind", "message"),
+    [
+        (
+            "bad_permissions",
+            BackendRejected,
+            "GenerateText2Image: You lack permissions for this route. "
+            "(the user of SWARM_TOKEN needs that permission)",
+        ),
+        (
+            "internal_error",
+            BackendError,
+            "GenerateText2Image: An internal error occurred; see the SwarmUI log",
+        ),
+    ],
+)
+def test_error_ids_become_one_clear_line(swarm: SwarmStandin, cue: str, kind: type, message: str) -> None:
+    swarm.fail(cue)
+    with backend_for(swarm) as backend, pytest.raises(kind) as caught:
+        backend.generate(request())
+    assert str(caught.value) == f"{swarm.url}: {message}"
+
+
+def test_a_request_without_a_session_is_a_protocol_error_not_a_retry_loop(swarm: SwarmStandin) -> None:
+    import httpx
+
+    reply = httpx.post(f"{swarm.url}/API/ListModels", json={"path": ""})
+    assert reply.json()["error_id"] == "basic_api"  # the stand-in's shape, which the client never triggers
+    with backend_for(swarm) as backend, pytest.raises(BackendProtocolError, match=r"bad_route"):
+        backend.call("NoSuchRoute")
