@@ -400,6 +400,11 @@ def test_workspace_in_use_by_another_launch(fake_onetrainer: Tree, train_config:
     finally:
         lock.release()
     assert launch(config, onetrainer=root).outcome == "finished"
+    # a second run keeps the first run's log beside its own
+    first_log = (config.parent / "launch.log").read_text()
+    assert launch(config, onetrainer=root).outcome == "finished"
+    assert (config.parent / "launch.log.1").read_text() == first_log
+    assert (config.parent / "launch.log").read_text() != first_log
 
 
 REPORTS_HOW_IT_WAS_STARTED = """

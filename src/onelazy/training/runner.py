@@ -49,6 +49,7 @@ POLL_SECONDS = 0.25  # how often the loop wakes when nothing is printed (to act 
 DRAIN_SECONDS = 0.5  # after the child exits, how long to read what a grandchild still prints
 GROUP_GRACE_SECONDS = 3.0  # SIGTERM to leftovers, then SIGKILL after this
 LOG_FLUSH_SECONDS = 0.5
+KEEP_LOGS = 5  # launch.log.1 … launch.log.5: the logs of earlier runs in the same folder
 
 SAVE_MESSAGE = (
     "Stopping: OneTrainer is making a backup and saving the model - wait for it. "
@@ -61,7 +62,8 @@ class LaunchLog:
     """``RUN_DIR/launch.log``: every segment OneTrainer printed, raw, each line timestamped.
 
     Written to ``launch.log.part`` while the run goes (``tail -f`` it) and renamed to
-    ``launch.log`` at the end, after an fsync, as every onelazy write is.
+    ``launch.log`` at the end, after an fsync, as every onelazy write is; the previous logs are
+    kept as ``launch.log.1`` (newest) to ``launch.log.5``.
     """
 
     def __init__(self, path: Path) -> None:
@@ -92,6 +94,16 @@ class LaunchLog:
         """A line from the launcher itself (what it started, signals it sent)."""
         self.write("onelazy", text.encode("utf-8"))
 
+    def _keep_previous(self) -> None:
+        """Earlier runs' logs (a resumed run follows an interrupted one) become launch.log.1 … .5."""
+        if not self.path.exists():
+            return
+        for number in range(KEEP_LOGS - 1, 0, -1):
+            older = self.path.with_name(f"{self.path.name}.{number}")
+            if older.exists():
+                os.replace(older, self.path.with_name(f"{self.path.name}.{number + 1}"))
+        os.replace(self.path, self.path.with_name(f"{self.path.name}.1"))
+
     def close(self) -> None:
         if self._handle.closed:
             return
@@ -99,6 +111,7 @@ class LaunchLog:
             self._handle.flush()
             os.fsync(self._handle.fileno())
             self._handle.close()
+            self._keep_previous()
             os.replace(self.partial, self.path)
         except OSError as exc:
             raise StorageError(f"{self.path}: cannot write: {exc.strerror or exc}") from exc
