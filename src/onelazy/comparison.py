@@ -210,9 +210,12 @@ class CompareResult:
     """Cell key → image file (keys as in ``compare/cells.json``)."""
 
     def describe(self) -> list[str]:
+        def count(n: int, word: str) -> str:
+            return f"{n} {word}" if n == 1 else f"{n} {word}s"
+
         return [
-            f"{len(self.checkpoints)} checkpoints x {len(self.prompts)} prompts x "
-            f"{len(self.weights)} weights (+ no LoRA): "
+            f"{count(len(self.checkpoints), 'checkpoint')} x {count(len(self.prompts), 'prompt')} x "
+            f"{count(len(self.weights), 'weight')} (+ no LoRA): "
             f"{self.rendered} rendered, {self.reused} already there.",
             f"Grid: {self.grid}",
             f"Page: {self.page}",
@@ -278,18 +281,6 @@ def _copy_atomic(source: Path, target: Path) -> Path:
             raise StorageError(f"{target}: cannot copy {source}: {exc.strerror or exc}") from None
         raise
     return target
-
-
-def _refresh_lora_list(backend: Backend) -> None:
-    """Ask the server to rescan its model folders after a LoRA was copied in.
-
-    SwarmUI lists new files only after ``TriggerRefresh``; ComfyUI rescans by itself. The Backend
-    protocol has no refresh, so this uses SwarmUI's raw ``call`` where there is one.
-    """
-    call = getattr(backend, "call", None)
-    if backend.kind == "swarmui" and callable(call):
-        with contextlib.suppress(BackendError):
-            call("TriggerRefresh", {"strong": True})
 
 
 def compare(
@@ -438,7 +429,7 @@ def _render_missing(
             copy = lora_folder / lora_name
             if not copy.exists():
                 _copy_atomic(checkpoint.path, copy)
-            _refresh_lora_list(backend)
+            # a new file: the clients rescan the server's list for a name they do not know yet
         try:
             for key in keys:
                 _, prompt, weight = wanted[key]

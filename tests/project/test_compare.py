@@ -96,7 +96,7 @@ def test_grid_page_cleanup_and_rerun(tmp_path: Path, kind: str) -> None:
             assert {tuple(b["loraweights"]) for b in bodies} == {(0.6,), (1.0,)}
             assert all(b["loras"][0].startswith("onelazy-") for b in bodies)
             assert len({b["seed"] for b in server.generate_bodies}) == 1
-            assert server.refreshes == 4
+            assert server.refreshes >= 1  # it lists a new LoRA only after TriggerRefresh
         # a new save appears: only its row is rendered
         write_model(run / "workspace" / "save" / "faery-2026-11-24_21-05-30-save-15-1-7.safetensors", "s15")
         more = run_compare(run, server, kind, loras, keep=True)
