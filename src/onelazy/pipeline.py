@@ -313,19 +313,21 @@ def _checks(project: Project, stages: Mapping[str, Any]) -> list[_Check]:
     build_detail = str(build_entry.get("plan", "")) or f"{build_inputs['dataset.images']} images to train on"
     checks.append(_Check("build-config", build_inputs, config.is_file(), build_detail, "no config.json"))
     launch_entry = stages.get("launch") or {}
+    attempt = stages.get("launch-attempt") or {}
     output = project.output_path
+    launch_inputs = _launch_inputs(project)
+    last = launch_entry or (attempt if attempt.get("fingerprint") == _fingerprint(launch_inputs) else {})
     launch_detail = (
-        f"{launch_entry.get('outcome', '?')} at step {launch_entry.get('global_step', '?')}"
-        if launch_entry
-        else "not trained yet"
+        f"{last.get('outcome', '?')} at step {last.get('global_step', '?')}" if last else "not trained yet"
     )
     checks.append(
         _Check(
             "launch",
-            _launch_inputs(project),
+            launch_inputs,
             output.is_file() and launch_entry.get("outcome") == "finished",
             launch_detail,
-            f"no final model at {output}" if not output.is_file() else "training did not finish",
+            "training did not finish; `onelazy run` continues it" if last else f"no final model at {output}",
+            started=bool(last),
         )
     )
     if project.compare is not None:

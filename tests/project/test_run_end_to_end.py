@@ -104,6 +104,9 @@ def test_fresh_folder_to_picked_lora(world: dict[str, Any]) -> None:
     run = project / "run"
     assert (run / "config.json").is_file() and list((run / "workspace" / "backup").iterdir())
     assert "launch" not in state(project) and state(project)["launch-attempt"]["outcome"] == "interrupted"
+    result = runner.invoke(cli, ["status", str(yaml_file)])
+    assert "launch        pending  interrupted at step" in result.output
+    assert "(not finished: training did not finish; `onelazy run` continues it)" in result.output
 
     # -- run again: training continues from the backup, then Ctrl+C while comparing
     lines.clear()
