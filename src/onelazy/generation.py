@@ -339,7 +339,9 @@ def _read_manifest(dataset: Path) -> tuple[dict[tuple[str, int], dict[str, Any]]
             rewrite = True
             continue
         image = dataset / file
-        if ".." in Path(file).parts or _sha256(image) != digest:
+        # ``file`` may point under .rejected/ (cull moves files and updates their lines): any place
+        # inside the dataset with the recorded hash counts as done.
+        if Path(file).is_absolute() or ".." in Path(file).parts or _sha256(image) != digest:
             rewrite = True
             continue
         if key in entries:

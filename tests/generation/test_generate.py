@@ -452,3 +452,29 @@ def test_no_files_written_outside_the_dataset(comfy: ComfyStandin, tmp_path: Pat
     outside = {p for p in tmp_path.rglob("*") if dataset not in p.parents and p != dataset}
     assert outside == {tmp_path / "onelazy.yaml"}
     assert not os.listdir(tmp_path / "dataset" / "front")[0].startswith(".")
+
+
+def test_a_culled_image_whose_line_follows_it_is_not_made_again(comfy: ComfyStandin, tmp_path: Path) -> None:
+    dataset = tmp_path / "dataset"
+    config = write_config(tmp_path, [comfy.url], front=3, side=1)
+    generate(config, dataset, retry=FAST_RETRY)
+    # what cull does: move the file under .rejected/ and point its manifest line there
+    moved = dataset / ".rejected" / "blurry" / "front" / "0001.png"
+    moved.parent.mkdir(parents=True)
+    (dataset / "front" / "0001.png").rename(moved)
+    lines = []
+    for entry in manifest(dataset):
+        if entry["file"] == "front/0001.png":
+            entry.update(
+                file=".rejected/blurry/front/0001.png", original_file="front/0001.png", rejected="blurry"
+            )
+        lines.append(json.dumps(entry) + "\n")
+    # and a line pointing outside the dataset (at a copy with the same hash): not trusted, made again
+    outside = tmp_path / "outside.png"
+    (dataset / "side" / "0000.png").rename(outside)
+    lines = [line.replace('"side/0000.png"', json.dumps(str(outside))) for line in lines]
+    (dataset / "manifest.jsonl").write_text("".join(lines))
+    summary = generate(config, dataset, retry=FAST_RETRY)
+    assert (summary.made, summary.skipped) == (1, 3)
+    assert not (dataset / "front" / "0001.png").exists()
+    assert [e["file"] for e in manifest(dataset) if e["set"] == "side"] == ["side/0000.png"]
