@@ -19,8 +19,17 @@ def test_phash_is_imagehash_phash_of_the_same_grey_image(seed: int) -> None:
 
 
 def test_flat_image_has_no_contrast_and_no_sharpness() -> None:
-    sharpness, contrast = sharpness_and_contrast(Image.new("L", (64, 64), 128))
-    assert (sharpness, contrast) == (0.0, 0.0)
+    assert sharpness_and_contrast(Image.new("L", (64, 64), 128)) == (0.0, 0.0, 0.0)
+
+
+def test_sharpness_is_the_strength_of_the_crispest_edges() -> None:
+    from PIL import ImageFilter
+
+    calm = Image.new("L", (256, 256), 100)
+    calm.paste(200, (100, 100, 160, 160))  # one hard-edged square, nothing else
+    sharp_edge, _, _ = sharpness_and_contrast(calm)
+    soft_edge, _, _ = sharpness_and_contrast(calm.filter(ImageFilter.GaussianBlur(2)))
+    assert sharp_edge == 100.0 and soft_edge < sharp_edge / 3  # a 100-level step: |4*200 - 3*200 - 100|
 
 
 def _planted(n: int, seed: int) -> np.ndarray:

@@ -9,7 +9,7 @@ import click
 
 # Stated here (not imported) so ``--help`` loads no image libraries; a test keeps them equal to the library's.
 _DEFAULT_NEAR_DISTANCE = 10
-_DEFAULT_BLUR_RATIO = 0.15
+_DEFAULT_BLUR_RATIO = 0.33
 _DEFAULT_FLAT_RATIO = 0.1
 _DEFAULT_MIN_SIDE = 512
 _CHECKS = ("too-small", "aspect", "flat", "blurry", "duplicate", "near-duplicate")
@@ -69,7 +69,7 @@ def _parse_aspect(
 @click.option(
     "--blur-threshold",
     type=click.FloatRange(min=0),
-    help="Blurry: an absolute sharpness (Laplacian variance at 256 px) instead of --blur-ratio.",
+    help="Blurry: an absolute sharpness (99.9th percentile of |Laplacian|, 256 px) instead of --blur-ratio.",
 )
 @click.option(
     "--flat-ratio",

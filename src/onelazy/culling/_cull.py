@@ -37,7 +37,7 @@ from ._store import (
 #: Near-duplicate distance (pHash bits out of 64) used unless told otherwise; see docs/cull.md.
 DEFAULT_NEAR_DISTANCE = 10
 #: Blurry: sharpness under this fraction of the dataset's median sharpness.
-DEFAULT_BLUR_RATIO = 0.15
+DEFAULT_BLUR_RATIO = 0.33
 #: Flat: contrast under this fraction of the dataset's median contrast ...
 DEFAULT_FLAT_RATIO = 0.1
 #: ... or under this many grey levels whatever the dataset (an all-flat dataset stays caught).
@@ -296,6 +296,7 @@ def _measures(m: Measure) -> dict[str, Any]:
         "height": m.height,
         "format": m.format,
         "sharpness": round(m.sharpness, 3),
+        "laplacian_variance": round(m.laplacian_variance, 3),
         "contrast": round(m.contrast, 3),
         "phash": f"{m.phash:016x}",
     }

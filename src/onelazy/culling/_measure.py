@@ -52,6 +52,7 @@ class Measure:
     pixel_digest: str = ""
     phash: int = 0
     sharpness: float = 0.0
+    laplacian_variance: float = 0.0
     contrast: float = 0.0
 
     @property
@@ -81,13 +82,27 @@ def phash_of_grey(grey: Image.Image) -> int:
     return int.from_bytes(np.packbits(bits).tobytes(), "big")
 
 
-def sharpness_and_contrast(grey: Image.Image) -> tuple[float, float]:
-    """Variance of the 4-neighbour Laplacian (sharpness) and the standard deviation (contrast)."""
+#: Sharpness is the |Laplacian| this far up the image's distribution: the strongest 0.1 % of edges.
+EDGE_QUANTILE = 0.999
+
+
+def sharpness_and_contrast(grey: Image.Image) -> tuple[float, float, float]:
+    """Sharpness, Laplacian variance and contrast (grey standard deviation) of a grey image.
+
+    Sharpness is the 99.9th percentile of the absolute 4-neighbour Laplacian: how crisp the
+    crispest edges are. Blur removes exactly those, whatever else the image holds, while the
+    Laplacian's variance also counts how much texture there is, so a calm sharp image and a busy
+    blurred one overlap (measured on the benchmark corpus: variance failed to separate planted blur
+    on a held-out set; the percentile separated both sets). The variance is kept for the report.
+    """
     a = np.asarray(grey, dtype=np.float32)
     if a.shape[0] < 3 or a.shape[1] < 3:
-        return 0.0, float(a.std())
+        return 0.0, 0.0, float(a.std())
     lap = 4.0 * a[1:-1, 1:-1] - a[:-2, 1:-1] - a[2:, 1:-1] - a[1:-1, :-2] - a[1:-1, 2:]
-    return float(lap.var()), float(a.std())
+    magnitude = np.abs(lap).ravel()
+    k = int(EDGE_QUANTILE * (magnitude.size - 1))
+    edge = float(np.partition(magnitude, k)[k])
+    return edge, float(lap.var()), float(a.std())
 
 
 def _target_size(width: int, height: int) -> tuple[int, int]:
@@ -154,7 +169,7 @@ def measure_file(root: str, relative: str) -> Measure:
     size = _target_size(grey.width, grey.height)
     if grey.size != size:
         grey = grey.resize(size, Image.Resampling.BILINEAR)
-    sharpness, contrast = sharpness_and_contrast(grey)
+    sharpness, laplacian_variance, contrast = sharpness_and_contrast(grey)
     return Measure(
         relative,
         width=width,
@@ -163,6 +178,7 @@ def measure_file(root: str, relative: str) -> Measure:
         pixel_digest=digest.hexdigest(),
         phash=phash_of_grey(grey),
         sharpness=sharpness,
+        laplacian_variance=laplacian_variance,
         contrast=contrast,
     )
 
