@@ -75,3 +75,16 @@ def test_missing_concept_folder_same_bars_and_error(
     head, real_head = err.split("Traceback")[0], real_err.split("Traceback")[0]
     assert normalise(head) == normalise(real_head)
     assert err.splitlines()[-1] == real_err.splitlines()[-1]
+
+
+def test_bad_values_same_bytes(
+    fake_onetrainer: Callable[..., Path], train_config: Callable[..., Path], onetrainer_facts: Path
+) -> None:
+    """Bad values are printed as "Could not set ..." and the run trains with the defaults."""
+    root = fake_onetrainer()
+    config = train_config(recorded="bad-values")
+    code, out, err = run_standin(root, config)
+    real_out, real_err = recorded(onetrainer_facts / "logs", "bad-values", config)
+    assert code == 0
+    assert normalise(out) == normalise(real_out)
+    assert normalise(err) == normalise(real_err)
