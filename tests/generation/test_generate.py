@@ -442,7 +442,7 @@ def test_backends_check_lists_what_the_server_has(comfy: ComfyStandin, swarm: Sw
     assert down.exit_code == 1
     assert (
         down.output.strip()
-        == f"Error: {swarm.url}: ComfyUI not usable after 2 attempts: connection refused or host not found"
+        == f"Error: {swarm.url}: server not usable after 2 attempts: connection refused or host not found"
     )
 
 

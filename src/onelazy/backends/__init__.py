@@ -186,22 +186,38 @@ def open_backend(
 
 
 def detect_kind(url: str, *, retry: RetryPolicy | None = None) -> BackendKind:
-    """Which kind of server answers at ``url`` (ComfyUI's ``/system_stats``, else SwarmUI's API)."""
-    policy = retry or RetryPolicy(attempts=2, first_delay=0.3)
-    last: Exception | None = None
-    for kind in KINDS[::-1]:
-        backend = open_backend(kind, url, retry=policy, timeout=15.0)
-        try:
-            backend.health()
-            return kind
-        except BackendProtocolError as exc:
-            last = exc
-        finally:
-            backend.close()
-    assert last is not None
+    """Which kind of server answers at ``url``: ComfyUI's ``/api/system_stats``, else SwarmUI's
+    ``/API/GetNewSession``; a protocol error when it is neither."""
+    from onelazy.backends._http import HttpClient, auth_from_env, normalize_url
+
+    base = normalize_url(url)
+    headers, cookies = auth_from_env("swarmui")
+    http = HttpClient(
+        base,
+        kind="server",
+        retry=retry or RetryPolicy(attempts=2, first_delay=0.3),
+        timeout=15.0,
+        headers=headers,
+        cookies=cookies,
+    )
+    try:
+        comfy = http.request("GET", "api/system_stats")
+        if comfy.status_code == 200 and "json" in comfy.headers.get("content-type", ""):
+            data = comfy.json()
+            if isinstance(data, dict) and isinstance(data.get("system"), dict):
+                return "comfyui"
+        swarm = http.request("POST", "API/GetNewSession", json={})
+        if "json" in swarm.headers.get("content-type", ""):
+            data = swarm.json()
+            if isinstance(data, dict) and ("session_id" in data or "error" in data):
+                return "swarmui"
+    except ValueError:
+        pass
+    finally:
+        http.release()
     raise BackendProtocolError(
-        "answers HTTP but is neither ComfyUI nor SwarmUI (no /system_stats, no /API/GetNewSession)", url=url
-    ) from last
+        "answers HTTP but is neither ComfyUI (/api/system_stats) nor SwarmUI (/API/GetNewSession)", url=base
+    )
 
 
 @dataclass(frozen=True)
