@@ -26,18 +26,17 @@ commands fit together.
 """
 
 
-def _help(command: click.Command, path: list[str], parent: click.Context | None) -> str:
-    ctx = click.Context(
-        command, info_name=path[-1], parent=parent, terminal_width=WIDTH, max_content_width=WIDTH
+def _context(command: click.Command, name: str, parent: click.Context | None) -> click.Context:
+    """A context as click makes it for ``--help`` (the command's own settings, e.g. ``-h``), at a
+    fixed width; nothing is parsed or checked."""
+    return command.make_context(
+        name, [], parent=parent, resilient_parsing=True, terminal_width=WIDTH, max_content_width=WIDTH
     )
-    return command.get_help(ctx)
 
 
 def _sections(command: click.Command, path: list[str], parent: click.Context | None) -> list[str]:
-    ctx = click.Context(
-        command, info_name=path[-1], parent=parent, terminal_width=WIDTH, max_content_width=WIDTH
-    )
-    parts = [f"## `{' '.join(path)}`\n\n```text\n{_help(command, path, parent).rstrip()}\n```\n"]
+    ctx = _context(command, path[-1], parent)
+    parts = [f"## `{' '.join(path)}`\n\n```text\n{command.get_help(ctx).rstrip()}\n```\n"]
     if isinstance(command, click.Group):
         for name in command.list_commands(ctx):
             sub = command.get_command(ctx, name)
@@ -48,7 +47,7 @@ def _sections(command: click.Command, path: list[str], parent: click.Context | N
 
 def render() -> str:
     """The whole of ``docs/cli.md``: the group's help, then every command in ``COMMANDS`` order."""
-    root = click.Context(cli, info_name="onelazy", terminal_width=WIDTH, max_content_width=WIDTH)
+    root = _context(cli, "onelazy", None)
     parts = [HEADER, f"## `onelazy`\n\n```text\n{cli.get_help(root).rstrip()}\n```\n"]
     for name in COMMANDS:
         command = cli.get_command(root, name)
