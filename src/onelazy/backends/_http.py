@@ -39,9 +39,10 @@ _RETRY_STATUS = frozenset({500, 502, 503, 504})
 @dataclass(frozen=True)
 class RetryPolicy:
     """How often and how patiently a failing call is retried: ``attempts`` tries in all, the wait
-    doubling from ``first_delay`` up to ``max_delay`` seconds (with a little jitter)."""
+    doubling from ``first_delay`` up to ``max_delay`` seconds (with a little jitter). The default
+    waits about 30 s in all: long enough for a ComfyUI restart (~10 s until its port opens)."""
 
-    attempts: int = 5
+    attempts: int = 8
     first_delay: float = 0.5
     max_delay: float = 8.0
 
