@@ -55,6 +55,7 @@ __all__ = [
 ]
 
 _T = TypeVar("_T")
+_I = TypeVar("_I")
 
 MANIFEST_NAME = "manifest.jsonl"
 SET_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
@@ -513,15 +514,13 @@ def generate(
     if not units:
         return GenerateSummary(dataset=folder, made=0, skipped=skipped, failures=0, elapsed=0.0)
 
+    _each(list(config.urls), lambda url: _preflight(config.backend, url))
     backends: list[Backend] = [
         open_backend(config.backend, url, retry=retry, timeout=timeout) for url in config.urls
     ]
     writer: _ManifestWriter | None = None
     stop = threading.Event()
     try:
-        for health in _each(backends, lambda backend: backend.health()):
-            if not health.ready:
-                raise BackendError(f"not ready: {health.status} {health.message}".strip(), url=health.url)
         writer = _ManifestWriter(folder / MANIFEST_NAME)
         return _run(
             config, folder, plans, units, backends, writer, stop, skipped, total, started, on_progress
@@ -539,14 +538,23 @@ def generate(
             writer.close()
 
 
-def _each(backends: Sequence[Backend], call: Callable[[Backend], _T]) -> list[_T]:
-    """``call`` on every backend at once (health checks and shutdown should not add up per URL)."""
-    if len(backends) == 1:
-        return [call(backends[0])]
+def _preflight(kind: str, url: str) -> None:
+    """Is the server up, of this kind and ready? Asked with short retries, so a wrong URL fails fast
+    (the run itself retries patiently, to ride out restarts)."""
+    with open_backend(kind, url, retry=RetryPolicy(attempts=2, first_delay=0.3), timeout=30.0) as backend:
+        health = backend.health()
+    if not health.ready:
+        raise BackendError(f"not ready: {health.status} {health.message}".strip(), url=health.url)
+
+
+def _each(items: Sequence[_I], call: Callable[[_I], _T]) -> list[_T]:
+    """``call`` on every item at once (health checks and shutdown should not add up per URL)."""
+    if len(items) == 1:
+        return [call(items[0])]
     from concurrent.futures import ThreadPoolExecutor
 
-    with ThreadPoolExecutor(max_workers=len(backends)) as pool:
-        return list(pool.map(call, backends))
+    with ThreadPoolExecutor(max_workers=len(items)) as pool:
+        return list(pool.map(call, items))
 
 
 def _expand_overrides(config: GenerateConfig, overrides: Mapping[str, Any]) -> dict[str, Any]:

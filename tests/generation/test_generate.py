@@ -478,3 +478,18 @@ def test_a_culled_image_whose_line_follows_it_is_not_made_again(comfy: ComfyStan
     assert (summary.made, summary.skipped) == (1, 3)
     assert not (dataset / "front" / "0001.png").exists()
     assert [e["file"] for e in manifest(dataset) if e["set"] == "side"] == ["side/0000.png"]
+
+
+def test_a_wrong_url_fails_fast_with_one_line(tmp_path: Path) -> None:
+    server = ComfyStandin().start()
+    url = server.url
+    server.stop()
+    started = time.monotonic()
+    result = CliRunner().invoke(
+        cli, ["generate", str(write_config(tmp_path, [url])), "-o", str(tmp_path / "ds")]
+    )
+    assert result.exit_code == 1
+    assert result.output.strip().splitlines()[-1] == (
+        f"Error: {url}: ComfyUI not usable after 2 attempts: connection refused or host not found"
+    )
+    assert time.monotonic() - started < 10  # not the run's patient 30 s of retries
