@@ -92,3 +92,11 @@ def test_splitter_cuts_at_cr_and_lf_and_bounds_memory() -> None:
 
 def test_strip_ansi() -> None:
     assert strip_ansi(b"\x1b[Astep: 1\x1b[0m") == b"step: 1"
+
+
+def test_a_nan_loss_is_valid_json() -> None:
+    parser = OutputParser(root=Path("/"), workspace_dir=None, output_model_destination=None)
+    line = "step:  50%|█████     | 50/100 [10:00<10:00, 12.00s/it, loss=nan, smooth loss=inf]"
+    (event,) = [e for e in parser.feed("stderr", line, 1.0) if isinstance(e, Progress)]
+    data = json.loads(json.dumps(event.to_dict(), allow_nan=False))
+    assert (data["loss"], data["smooth_loss"], data["event"]) == ("nan", "inf", "progress")
