@@ -500,7 +500,7 @@ class SwarmHandler(BaseHandler):
     def route_generatetext2image(self, session: str, body: dict[str, Any]) -> None:
         standin: SwarmStandin = self.standin
         standin.generate_bodies.append(body)
-        cue = standin.take_cue("error200", "bad_path", "absolute_url", "not_image", "slow")
+        cue = standin.take_cue("error200", "bad_path", "absolute_url", "not_image", "slow", "data_url")
         if cue == "error200":
             self.send_json(200, {"error": "No backends available!"})
             return
@@ -586,6 +586,8 @@ class SwarmHandler(BaseHandler):
                     )
                     standin.files[name] = b"<html>not an image</html>" if cue == "not_image" else png
                 results.append(name)
+        if cue == "data_url":  # donotsave, SaveFiles off, or a save failure: the image inline
+            results[0] = "data:image/png;base64," + base64.b64encode(standin.files[results[0]]).decode()
         if cue == "bad_path":
             results[0] = "View/local/../../../etc/passwd"
         if cue == "absolute_url":

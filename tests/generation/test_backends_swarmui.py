@@ -215,3 +215,22 @@ def test_a_request_without_a_session_is_a_protocol_error_not_a_retry_loop(swarm:
     assert reply.json()["error_id"] == "basic_api"  # the stand-in's shape, which the client never triggers
     with backend_for(swarm) as backend, pytest.raises(BackendProtocolError, match=r"bad_route"):
         backend.call("NoSuchRoute")
+
+
+def test_an_inline_data_url_image_is_accepted(swarm: SwarmStandin) -> None:
+    with backend_for(swarm) as backend:
+        saved = backend.generate(request())
+        swarm.fail("data_url")
+        inline = backend.generate(request())
+    assert inline[0].data == saved[0].data and inline[0].extension == "png"
+    assert len([p for _, p in swarm.log if p.startswith("/View/")]) == 1  # the inline one was not downloaded
+
+
+def test_a_request_that_cannot_be_valid_is_a_usage_error() -> None:
+    from onelazy.errors import UsageError
+
+    with pytest.raises(UsageError, match="width and height must be multiples of 8"):
+        request(width=500)
+    with pytest.raises(UsageError, match="a model"):
+        request(model=" ")
+    assert request(loras=[("a", 1)]).loras == (("a", 1.0),)  # type: ignore[arg-type]
