@@ -66,6 +66,10 @@ def progress_text(event: Progress) -> str:
     return " · ".join(parts)
 
 
+def _started_text(event: Started) -> str:
+    return f"Started OneTrainer (pid {event.pid}); its output goes to {event.log_path}.part until it ends"
+
+
 def summary_lines(result: LaunchResult) -> list[str]:
     """What the run did and every file it wrote, for the end of any display."""
     reached = f"epoch {result.epochs_done}/{result.epochs}, step {result.global_step}"
@@ -152,7 +156,7 @@ class PlainDisplay:
         elif self.quiet:
             return
         elif isinstance(event, Started):
-            self._line(f"Started OneTrainer (pid {event.pid}); log: {event.log_path}")
+            self._line(_started_text(event))
         elif isinstance(event, Phase):
             self._flush_progress()
             self._line(f"[{event.name}]")
@@ -225,7 +229,7 @@ class RichDisplay:
         if isinstance(event, Output):
             return
         if isinstance(event, Started):
-            print_(f"Started OneTrainer (pid {event.pid}); log: {event.log_path}", highlight=False)
+            print_(_started_text(event), highlight=False, soft_wrap=True)
         elif isinstance(event, Phase):
             self._phase = event.name
             self.progress.update(self.epoch_task, info=self._epoch_info())
