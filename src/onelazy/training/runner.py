@@ -34,7 +34,6 @@ from onelazy.training.events import (
     Failed,
     Output,
     Phase,
-    Saved,
     Started,
     Stopping,
     StreamName,
@@ -479,4 +478,4 @@ def collect(run: TrainingRun, on_event: Callable[[Event], None] | None) -> Launc
     return run.result
 
 
-__all__ = ["LaunchLog", "Saved", "TrainingRun", "collect"]
+__all__ = ["LaunchLog", "TrainingRun", "collect"]
