@@ -58,6 +58,7 @@ _T = TypeVar("_T")
 _I = TypeVar("_I")
 
 MANIFEST_NAME = "manifest.jsonl"
+LOCK_NAME = ".generate.lock"
 SET_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
 #: how many requests each URL gets at once, by backend kind: ComfyUI renders one at a time, so two
 #: more queued hide the download and the next submit; SwarmUI may fan out over several GPUs.
@@ -499,6 +500,50 @@ def generate(
     if not os.access(folder, os.W_OK):
         raise DatasetError(f"{folder}: the dataset folder is not writable")
 
+    with _dataset_lock(folder):
+        return _generate_locked(config, folder, plans, on_progress, retry, timeout)
+
+
+@contextlib.contextmanager
+def _dataset_lock(folder: Path) -> Iterator[None]:
+    """Only one ``generate`` writes to a dataset at a time (two would append the same indexes)."""
+    try:
+        import fcntl
+    except ImportError:  # Windows: no advisory locks here; one run at a time is up to the person
+        yield
+        return
+    path = folder / LOCK_NAME
+    try:
+        handle = path.open("a+")
+    except OSError as exc:
+        raise DatasetError(f"{path}: cannot open: {exc.strerror or exc}") from None
+    with handle:
+        try:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            handle.seek(0)
+            holder = handle.read().strip() or "?"
+            raise DatasetError(
+                f"{folder}: another onelazy generate (pid {holder}) is writing to this dataset"
+            ) from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(str(os.getpid()))
+        handle.flush()
+        try:
+            yield
+        finally:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+
+
+def _generate_locked(
+    config: GenerateConfig,
+    folder: Path,
+    plans: Mapping[str, _SetPlan],
+    on_progress: Callable[[GenerateProgress], None] | None,
+    retry: RetryPolicy | None,
+    timeout: float,
+) -> GenerateSummary:
     existing, rewrite = _read_manifest(folder)
     if rewrite:
         _rewrite_manifest(folder, existing)

@@ -17,7 +17,7 @@ import pytest
 from click.testing import CliRunner
 
 from onelazy.cli import cli
-from onelazy.errors import BackendRejected, ProjectFileError
+from onelazy.errors import BackendRejected, DatasetError, ProjectFileError
 from onelazy.generation import GenerateProgress, generate, load_generate_config
 from tests.generation.conftest import FAST_RETRY
 from tests.generation.standins import ComfyStandin, SwarmStandin
@@ -493,3 +493,19 @@ def test_a_wrong_url_fails_fast_with_one_line(tmp_path: Path) -> None:
         f"Error: {url}: ComfyUI not usable after 2 attempts: connection refused or host not found"
     )
     assert time.monotonic() - started < 10  # not the run's patient 30 s of retries
+
+
+def test_two_runs_on_one_dataset_are_refused(comfy: ComfyStandin, tmp_path: Path) -> None:
+    fcntl = pytest.importorskip("fcntl", reason="advisory locks are POSIX-only")
+    dataset = tmp_path / "dataset"
+    dataset.mkdir()
+    with (dataset / ".generate.lock").open("a+") as held:
+        fcntl.flock(held.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        held.write("4242")
+        held.flush()
+        with pytest.raises(
+            DatasetError, match=r"another onelazy generate \(pid 4242\) is writing to this dataset"
+        ):
+            generate(write_config(tmp_path, [comfy.url]), dataset, retry=FAST_RETRY)
+    assert comfy.graphs == []
+    assert generate(write_config(tmp_path, [comfy.url], front=1, side=1), dataset, retry=FAST_RETRY).made == 2
