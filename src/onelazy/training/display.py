@@ -7,9 +7,10 @@ only for the terminal display.
 from __future__ import annotations
 
 import json
+import shlex
 import sys
 import time
-from typing import IO, Any, Literal
+from typing import IO, Literal
 
 from onelazy.training.events import (
     Ended,
@@ -289,13 +290,7 @@ def report_lines(report: PreflightReport) -> list[str]:
 
 
 def _quote(part: str) -> str:
-    import shlex
-
     return shlex.quote(part)
-
-
-def report_json(report: PreflightReport) -> dict[str, Any]:
-    return report.to_dict()
 
 
 __all__ = ["JsonDisplay", "PlainDisplay", "RichDisplay", "make_display", "report_lines", "summary_lines"]
