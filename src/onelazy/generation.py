@@ -17,6 +17,7 @@ the next job queued while finished images download and are written.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import hashlib
 import json
 import os
@@ -420,7 +421,12 @@ class GenerateProgress:
 
 @dataclass(frozen=True)
 class GenerateSummary:
-    """What a run did. ``made`` + ``skipped`` is the dataset's image count when nothing failed."""
+    """What a run did. ``made`` + ``skipped`` is the dataset's image count when nothing failed.
+
+    ``stale`` counts skipped images the manifest says were made with other settings (prompt,
+    negative, model, size, steps, cfg, LoRAs or seed) than the set has now: they are kept, not
+    remade, so a changed prompt under the same set name needs a new name or a deleted folder.
+    """
 
     dataset: Path
     made: int
@@ -428,6 +434,7 @@ class GenerateSummary:
     failures: int
     elapsed: float
     per_backend: dict[str, int] = field(default_factory=dict)
+    stale: int = 0
 
     @property
     def per_minute(self) -> float:
@@ -551,13 +558,19 @@ def _generate_locked(
     for name in plans:
         _remove_stale_temporaries(folder / name)
     _write_set_prompt_files(folder, config, plans)
-    skipped = sum(1 for key in existing if key[0] in plans and key[1] < plans[key[0]].spec.count)
+    kept = [
+        (key, entry)
+        for key, entry in existing.items()
+        if key[0] in plans and key[1] < plans[key[0]].spec.count
+    ]
+    skipped = len(kept)
+    stale = sum(1 for (name, index), entry in kept if not _made_as_planned(entry, plans[name], index, config))
     total = sum(len(unit.missing) for unit in units)
     started = time.monotonic()
     if on_progress:
         on_progress(GenerateProgress(done=0, total=total, skipped=skipped, failures=0, elapsed=0.0))
     if not units:
-        return GenerateSummary(dataset=folder, made=0, skipped=skipped, failures=0, elapsed=0.0)
+        return GenerateSummary(dataset=folder, made=0, skipped=skipped, failures=0, elapsed=0.0, stale=stale)
 
     _each(list(config.urls), lambda url: _preflight(config.backend, url))
     backends: list[Backend] = [
@@ -567,9 +580,10 @@ def _generate_locked(
     stop = threading.Event()
     try:
         writer = _ManifestWriter(folder / MANIFEST_NAME)
-        return _run(
+        summary = _run(
             config, folder, plans, units, backends, writer, stop, skipped, total, started, on_progress
         )
+        return dataclasses.replace(summary, stale=stale)
     except BaseException:
         # Ctrl+C or a fatal error: take this run's queued and running work off every server.
         stop.set()
@@ -581,6 +595,26 @@ def _generate_locked(
         _each(backends, lambda backend: backend.close())
         if writer is not None:
             writer.close()
+
+
+def _made_as_planned(entry: Mapping[str, Any], plan: _SetPlan, index: int, config: GenerateConfig) -> bool:
+    """Does a manifest line record the settings the set asks for now?"""
+    request = plan.request
+    try:
+        same = (
+            entry["prompt"] == request.prompt
+            and entry["negative"] == request.negative_prompt
+            and entry["model"] == request.model
+            and (entry["width"], entry["height"], entry["steps"])
+            == (request.width, request.height, request.steps)
+            and float(entry["cfg"]) == request.cfg
+            and [tuple(lora) for lora in entry["loras"]] == [tuple(lora) for lora in request.loras]
+        )
+        if entry.get("batch") is None and config.batch == 1:
+            same = same and entry["seed"] == plan.base_seed + index
+    except (KeyError, TypeError, ValueError):
+        return False
+    return bool(same)
 
 
 def _preflight(kind: str, url: str) -> None:

@@ -509,3 +509,15 @@ def test_two_runs_on_one_dataset_are_refused(comfy: ComfyStandin, tmp_path: Path
             generate(write_config(tmp_path, [comfy.url]), dataset, retry=FAST_RETRY)
     assert comfy.graphs == []
     assert generate(write_config(tmp_path, [comfy.url], front=1, side=1), dataset, retry=FAST_RETRY).made == 2
+
+
+def test_images_made_with_other_settings_are_kept_and_counted(comfy: ComfyStandin, tmp_path: Path) -> None:
+    dataset = tmp_path / "dataset"
+    config = write_config(tmp_path, [comfy.url])
+    generate(config, dataset, retry=FAST_RETRY)
+    assert generate(config, dataset, retry=FAST_RETRY).stale == 0
+    config.write_text(config.read_text().replace("front view", "back view").replace("seed: 1000", "seed: 1"))
+    result = CliRunner().invoke(cli, ["generate", str(config), "-o", str(dataset)])
+    assert result.exit_code == 0, result.output
+    assert "Made 0 images (7 already there)" in result.output
+    assert "Note: 7 of the images already there were made with other settings" in result.output

@@ -116,6 +116,11 @@ def generate_command(config: Path | None, dataset: Path | None, timeout: float, 
         f"Made {summary.made} images ({summary.skipped} already there) in {summary.elapsed:.1f} s, "
         f"{summary.per_minute:.1f}/min, into {summary.dataset}"
     )
+    if summary.stale:
+        click.echo(
+            f"Note: {summary.stale} of the images already there were made with other settings than the "
+            "sets have now (kept, not remade); use a new set name or delete them to make them again."
+        )
 
 
 def _shared_overrides(flags: dict[str, Any]) -> dict[str, Any]:
