@@ -29,7 +29,10 @@ sys.path.insert(0, str(ROOT))  # the corpus generator is shared with the tests
 from tests.culling import corpus  # noqa: E402
 
 CORPUS_DIR = ROOT / "bench" / ".corpus"
-IMAGEDEDUP_ANCHOR = 134.0  # img/s, imagededup 0.3.3 PHash, 2 workers, same kind of corpus (not run here)
+# imagededup 0.3.3 PHash on the same kind of corpus, 2 workers, measured elsewhere (it needs torch), and
+# the decode-only floor measured on that machine in the same session: only their ratio carries over.
+IMAGEDEDUP_ANCHOR = 134.0
+ANCHOR_FLOOR = 248.0
 
 
 # --------------------------------------------------------------------------- baselines (run in workers)
@@ -189,6 +192,7 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=1024, help="image side in pixels (default 1024)")
     parser.add_argument("--workers", type=int, default=2, help="processes for every contender (default 2)")
     parser.add_argument("--search-n", type=int, default=100_000, help="random hashes for the search timing")
+    parser.add_argument("--repeat", type=int, default=2, help="rounds of the timed contenders; best is kept")
     parser.add_argument(
         "--holdout", type=int, default=400, help="images in a second corpus (another seed) scored for quality"
     )
@@ -206,24 +210,28 @@ def main() -> None:
     n = len(paths)
     rows: list[tuple[str, str, str]] = []
 
-    started = time.perf_counter()
-    _pool_map(_decode_only, paths, args.workers)
-    floor_s = time.perf_counter() - started
-    floor_rate = n / floor_s
+    # Contenders take turns, best of --repeat rounds each: the machine may be shared, and taking
+    # turns spreads any outside load over all of them instead of one.
+    floor_s = plain_s = cull_s = float("inf")
+    report = None
+    for _ in range(args.repeat):
+        started = time.perf_counter()
+        _pool_map(_decode_only, paths, args.workers)
+        floor_s = min(floor_s, time.perf_counter() - started)
 
-    started = time.perf_counter()
-    hashes = [h for h in _pool_map(_plain_phash, paths, args.workers) if h is not None]
-    _all_pairs_python(hashes, 10)
-    plain_s = time.perf_counter() - started
-    plain_rate = n / plain_s
+        started = time.perf_counter()
+        hashes = [h for h in _pool_map(_plain_phash, paths, args.workers) if h is not None]
+        _all_pairs_python(hashes, 10)
+        plain_s = min(plain_s, time.perf_counter() - started)
 
-    work = _linked_copy(folder, CORPUS_DIR / "work")
-    started = time.perf_counter()
-    # all default checks (min side = half the corpus side: 512 at 1024), moves and report files included
-    report = cull(work, workers=args.workers, min_side=args.size // 2)
-    cull_s = time.perf_counter() - started
-    cull_rate = n / cull_s
-    shutil.rmtree(work)
+        work = _linked_copy(folder, CORPUS_DIR / "work")
+        started = time.perf_counter()
+        # all default checks (min side = half the corpus side: 512 at 1024), moves and report included
+        report = cull(work, workers=args.workers, min_side=args.size // 2)
+        cull_s = min(cull_s, time.perf_counter() - started)
+        shutil.rmtree(work)
+    assert report is not None
+    floor_rate, plain_rate, cull_rate = n / floor_s, n / plain_s, n / cull_s
 
     rows.append(
         ("decode-only floor (reduced decode)", f"{floor_s:.2f} s, {floor_rate:.0f} img/s", "1.00 of floor")
@@ -235,19 +243,22 @@ def main() -> None:
             f"{plain_rate / floor_rate:.2f} of floor",
         )
     )
+    imagededup_vs_floor = IMAGEDEDUP_ANCHOR / ANCHOR_FLOOR
     rows.append(
         (
-            "imagededup PHash (anchor, not run: it imports torch)",
-            f"{IMAGEDEDUP_ANCHOR:.0f} img/s",
-            f"{IMAGEDEDUP_ANCHOR / floor_rate:.2f} of floor (anchor / this floor)",
+            "imagededup PHash: not run (it imports torch); anchor",
+            f"{IMAGEDEDUP_ANCHOR:.0f} img/s where the floor was {ANCHOR_FLOOR:.0f}",
+            f"{imagededup_vs_floor:.2f} of floor (on the anchor's machine)",
         )
     )
     rows.append(
         (
             "onelazy cull, all checks, moves and report",
             f"{cull_s:.2f} s, {cull_rate:.0f} img/s",
-            f"{cull_rate / floor_rate:.2f} of floor; {cull_rate / plain_rate:.2f}x plain imagehash; "
-            f"{cull_rate / IMAGEDEDUP_ANCHOR:.2f}x imagededup anchor",
+            f"{cull_rate / floor_rate:.2f} of floor (goal >= 0.9); "
+            f"{cull_rate / plain_rate:.2f}x plain imagehash; "
+            f"~{cull_rate / floor_rate / imagededup_vs_floor:.2f}x imagededup "
+            "(ratio of floor ratios; goal >= 1.5)",
         )
     )
 

@@ -11,6 +11,7 @@ import sys
 import tempfile
 from pathlib import Path
 
+import numpy as np
 import pytest
 from click.testing import CliRunner
 
@@ -62,23 +63,23 @@ def test_keeps_the_sharpest_then_largest_then_first_by_name(tmp_path: Path) -> N
     folder.mkdir()
     original = corpus.generated_looking(5, 256)
     original.save(folder / "b.png")
-    original.save(folder / "a.png")  # same pixels: a.png comes first by name
-    original.resize((200, 200), Image.Resampling.LANCZOS).save(folder / "0-small.png")
-    original.filter(ImageFilter.GaussianBlur(0.6)).save(folder / "0-soft.png")
-    for seed in range(6):  # unrelated images so the blur median is a real one
+    original.save(folder / "a.png")  # same pixels and size as b.png: a.png comes first by name
+    original.filter(ImageFilter.GaussianBlur(0.8)).save(folder / "0-soft.png")  # first by name, less sharp
+    Image.fromarray(np.asarray(original)[2:-2, 2:-2]).save(folder / "0-crop.png")  # as sharp, smaller
+    for seed in range(6):  # unrelated images so the dataset has a real median
         corpus.generated_looking(100 + seed, 256).save(folder / f"other{seed}.png")
     report = cull(folder, dry_run=True, workers=1, min_side=100, skip=["blurry"])
-    rejected = _rejected(report)
-    kept_of_group = {"a.png", "b.png", "0-small.png", "0-soft.png"} - set(rejected)
-    sharpest = max(
-        (d for d in report.decisions if d.file in {"a.png", "b.png", "0-small.png", "0-soft.png"}),
-        key=lambda d: (d.measures["sharpness"], d.measures["width"]),
-    )
-    if sharpest.file in ("a.png", "b.png"):
-        assert kept_of_group == {"a.png"}
-        assert rejected["b.png"] == "duplicate"
-    else:
-        assert kept_of_group == {sharpest.file}
+    by_name = {d.file: d for d in report.decisions}
+    group = ["0-crop.png", "0-soft.png", "a.png", "b.png"]
+    sharpness = {name: by_name[name].measures["sharpness"] for name in group}
+    assert sharpness["a.png"] == sharpness["b.png"] > sharpness["0-soft.png"]
+    assert sharpness["a.png"] >= sharpness["0-crop.png"]
+    assert by_name["a.png"].status == "kept"
+    assert by_name["b.png"].reason == "duplicate" and by_name["b.png"].keeper == "a.png"
+    for name in ("0-soft.png", "0-crop.png"):
+        assert by_name[name].reason == "near-duplicate" and by_name[name].keeper == "a.png"
+        assert by_name[name].message == f"near-duplicate of a.png (distance {by_name[name].distance})"
+    assert all(by_name[f"other{seed}.png"].status == "kept" for seed in range(6))
 
 
 def test_moves_rejects_with_captions_writes_report_and_undo_restores_everything(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from typing import Any
 
 import click
@@ -135,4 +134,4 @@ def review(dataset: str, port: int, no_browser: bool) -> None:
     from onelazy.review import review as run_review
 
     run_review(dataset, port=port, open_browser=not no_browser, announce=lambda line: click.echo(line))
-    click.echo("Stopped.", err=sys.stderr.isatty())
+    click.echo("Stopped.")

@@ -296,7 +296,6 @@ def _measures(m: Measure) -> dict[str, Any]:
         "height": m.height,
         "format": m.format,
         "sharpness": round(m.sharpness, 3),
-        "laplacian_variance": round(m.laplacian_variance, 3),
         "contrast": round(m.contrast, 3),
         "phash": f"{m.phash:016x}",
     }

@@ -52,7 +52,6 @@ class Measure:
     pixel_digest: str = ""
     phash: int = 0
     sharpness: float = 0.0
-    laplacian_variance: float = 0.0
     contrast: float = 0.0
 
     @property
@@ -72,10 +71,12 @@ def _dct_matrix() -> np.ndarray[Any, np.dtype[np.float64]]:
 def phash_of_grey(grey: Image.Image) -> int:
     """pHash (64 bits) of a grey image: 32x32, 2-D DCT, the 8x8 lowest frequencies against their median.
 
-    The same definition as ``imagehash.phash``, computed on the already-reduced image instead of the
-    full decode, which is what makes it cheap.
+    The definition of ``imagehash.phash``, computed on the already-reduced image instead of the full
+    decode, which is what makes it cheap.
     """
-    small = np.asarray(grey.resize((32, 32), Image.Resampling.LANCZOS), dtype=np.float64)
+    # reducing_gap: a box reduction to >= 64 px first, then Lanczos; 5x faster, the same hash but for
+    # a rare bit whose coefficient sits on the median.
+    small = np.asarray(grey.resize((32, 32), Image.Resampling.LANCZOS, reducing_gap=2.0), dtype=np.float64)
     dct = _dct_matrix()
     low = (dct @ small @ dct.T)[:8, :8]
     bits = (low > np.median(low)).ravel()
@@ -86,23 +87,23 @@ def phash_of_grey(grey: Image.Image) -> int:
 EDGE_QUANTILE = 0.999
 
 
-def sharpness_and_contrast(grey: Image.Image) -> tuple[float, float, float]:
-    """Sharpness, Laplacian variance and contrast (grey standard deviation) of a grey image.
+def sharpness_and_contrast(grey: Image.Image) -> tuple[float, float]:
+    """Sharpness and contrast (grey standard deviation) of a grey image.
 
     Sharpness is the 99.9th percentile of the absolute 4-neighbour Laplacian: how crisp the
     crispest edges are. Blur removes exactly those, whatever else the image holds, while the
     Laplacian's variance also counts how much texture there is, so a calm sharp image and a busy
     blurred one overlap (measured on the benchmark corpus: variance failed to separate planted blur
-    on a held-out set; the percentile separated both sets). The variance is kept for the report.
+    on a held-out set; the percentile separated both sets).
     """
-    a = np.asarray(grey, dtype=np.float32)
+    a = np.asarray(grey, dtype=np.int16)
+    contrast = float(a.std(dtype=np.float32))
     if a.shape[0] < 3 or a.shape[1] < 3:
-        return 0.0, 0.0, float(a.std())
-    lap = 4.0 * a[1:-1, 1:-1] - a[:-2, 1:-1] - a[2:, 1:-1] - a[1:-1, :-2] - a[1:-1, 2:]
+        return 0.0, contrast
+    lap = 4 * a[1:-1, 1:-1] - a[:-2, 1:-1] - a[2:, 1:-1] - a[1:-1, :-2] - a[1:-1, 2:]
     magnitude = np.abs(lap).ravel()
     k = int(EDGE_QUANTILE * (magnitude.size - 1))
-    edge = float(np.partition(magnitude, k)[k])
-    return edge, float(lap.var()), float(a.std())
+    return float(np.partition(magnitude, k)[k]), contrast
 
 
 def _target_size(width: int, height: int) -> tuple[int, int]:
@@ -163,13 +164,13 @@ def measure_file(root: str, relative: str) -> Measure:
             format=fmt,
             error=f"holds a {name} image but is named {extension}; rename it to match",
         )
-    digest = hashlib.blake2b(f"{width}x{height}:{reduced.mode}:".encode(), digest_size=16)
+    digest = hashlib.sha1(f"{width}x{height}:{reduced.mode}:".encode(), usedforsecurity=False)
     digest.update(reduced.tobytes())
     grey = reduced.convert("L")
     size = _target_size(grey.width, grey.height)
     if grey.size != size:
         grey = grey.resize(size, Image.Resampling.BILINEAR)
-    sharpness, laplacian_variance, contrast = sharpness_and_contrast(grey)
+    sharpness, contrast = sharpness_and_contrast(grey)
     return Measure(
         relative,
         width=width,
@@ -178,7 +179,6 @@ def measure_file(root: str, relative: str) -> Measure:
         pixel_digest=digest.hexdigest(),
         phash=phash_of_grey(grey),
         sharpness=sharpness,
-        laplacian_variance=laplacian_variance,
         contrast=contrast,
     )
 

@@ -253,7 +253,7 @@ class _Handler(BaseHTTPRequestHandler):
                 else:
                     body = file_path.read_bytes()
                     content_type = _CONTENT_TYPES.get(file_path.suffix.lower(), "application/octet-stream")
-            except (OSError, ValueError) as exc:
+            except Exception as exc:  # a file that does not decode gets no thumbnail, not a dead thread
                 self._error(HTTPStatus.NOT_FOUND, f"cannot read this image: {exc}")
                 return
             self._send(HTTPStatus.OK, body, content_type)
