@@ -355,3 +355,26 @@ def test_public_api_and_a_light_command_module() -> None:
     probe = "import sys, onelazy.cli.cull; print(sorted({'PIL', 'numpy', 'rich'} & set(sys.modules)))"
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+def test_a_dying_worker_process_is_one_clear_error(
+    dataset: tuple[Path, corpus.Truth], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from onelazy.culling import _cull
+
+    folder, _ = dataset
+    before = snapshot(folder)
+    monkeypatch.setattr(_cull, "measure_many", _die)  # the workers are forked with this in place
+    with pytest.raises(StorageError, match=r"a decoding process died .* --workers 1"):
+        cull(folder, workers=2, **SMALL)
+    assert snapshot(folder) == before
+
+
+def _die(root: str, relatives: list[str]) -> list[object]:
+    os._exit(9)
+
+
+def test_undo_without_a_report_says_so(tmp_path: Path) -> None:
+    result = CliRunner().invoke(cli, ["cull", str(tmp_path), "--undo"])
+    assert result.exit_code == 2
+    assert "no cull-report.json here, so there is nothing to undo" in result.output

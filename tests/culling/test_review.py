@@ -257,3 +257,31 @@ def test_review_page_with_keys_in_headless_chromium(server: ReviewServer, small_
         [*NAMES, *(str(Path(n).with_suffix(".txt")) for n in NAMES), "cull-report.html", "cull-report.json"]
     )
     shutil.rmtree(small_dataset)
+
+
+def test_the_review_command_serves_until_ctrl_c(small_dataset: Path) -> None:
+    import signal
+    import subprocess
+    import sys
+
+    process = subprocess.Popen(
+        [sys.executable, "-m", "onelazy", "review", str(small_dataset), "--no-browser"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        line = process.stdout.readline()
+        assert line.startswith("Reviewing 5 images at http://127.0.0.1:") and "(Ctrl+C to stop)" in line
+        url = line.split(" at ")[1].split(" ")[0]
+        connection = http.client.HTTPConnection(url.split("//")[1].rstrip("/"), timeout=10)
+        connection.request("GET", "/api/state")
+        assert connection.getresponse().status == 200
+        connection.close()
+        process.send_signal(signal.SIGINT)
+        out, err = process.communicate(timeout=10)
+    finally:
+        process.kill()
+    assert process.returncode == 0, err
+    assert out.strip() == "Stopped." and "Traceback" not in err

@@ -6,6 +6,7 @@ import contextlib
 import os
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from itertools import repeat
 from pathlib import Path
@@ -149,6 +150,11 @@ def _measure_all(
                 if progress:
                     progress("measure", done, len(images))
                 yield from results
+        except BrokenProcessPool as exc:
+            raise StorageError(
+                f"{root}: a decoding process died (out of memory, or a decoder crashed on a file); "
+                "nothing was moved; run again with --workers 1 to see which file"
+            ) from exc
         except BaseException:
             pool.shutdown(wait=True, cancel_futures=True)
             raise
