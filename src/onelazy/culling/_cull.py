@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Generator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
@@ -30,6 +30,7 @@ from ._store import (
     natural_key,
     read_report,
     rejected_target,
+    remove_empty_dirs,
     update_manifest,
     write_html,
     write_report,
@@ -130,7 +131,7 @@ def _workers(requested: int | None) -> int:
 
 def _measure_all(
     root: Path, images: list[str], workers: int, progress: ProgressCallback | None
-) -> Iterator[Measure]:
+) -> Generator[Measure, None, None]:
     """Measures in input order; a process pool when there is enough work to pay for starting it."""
     batch = 8
     batches = [images[i : i + batch] for i in range(0, len(images), batch)]
@@ -349,10 +350,12 @@ def cull(
             f" in subfolders too, skipping hidden ones like {REJECTED_DIR})"
         )
     measures: list[Measure] = []
-    for m in _measure_all(root, images, _workers(workers), progress):
-        if m.missing:
-            raise StorageError(f"{root / m.file}: {m.error}; nothing was moved, run cull again")
-        measures.append(m)
+    # closing(): on an error the pool is shut down now, not whenever the traceback is dropped
+    with contextlib.closing(_measure_all(root, images, _workers(workers), progress)) as measured:
+        for m in measured:
+            if m.missing:
+                raise StorageError(f"{root / m.file}: {m.error}; nothing was moved, run cull again")
+            measures.append(m)
     decisions, thresholds = _decide(
         measures,
         min_side=min_side,
@@ -486,7 +489,7 @@ def undo_cull(path: str | os.PathLike[str]) -> list[str]:
         batch.rollback()
         saved.restore()
         raise
-    _remove_empty(root / REJECTED_DIR)
+    remove_empty_dirs(root / REJECTED_DIR)
     return restored
 
 
@@ -573,14 +576,8 @@ def restore_by_hand(path: str | os.PathLike[str], relative: str) -> dict[str, An
         batch.rollback()
         saved.restore()
         raise
-    _remove_empty(root / REJECTED_DIR)
+    remove_empty_dirs(root / REJECTED_DIR)
     return dict(entry)
-
-
-def _remove_empty(top: Path) -> None:
-    from ._store import _remove_empty_dirs
-
-    _remove_empty_dirs(top)
 
 
 __all__ = [

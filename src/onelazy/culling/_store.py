@@ -135,10 +135,10 @@ class MoveBatch:
             with contextlib.suppress(OSError):
                 os.rename(self.root / step.target, self.root / step.source)
         self.done.clear()
-        _remove_empty_dirs(self.root / REJECTED_DIR)
+        remove_empty_dirs(self.root / REJECTED_DIR)
 
 
-def _remove_empty_dirs(top: Path) -> None:
+def remove_empty_dirs(top: Path) -> None:
     if not top.is_dir():
         return
     for folder, _dirs, _files in sorted(os.walk(top), key=lambda item: -len(item[0])):
