@@ -52,16 +52,42 @@ class RetryPolicy:
         return float(base * (0.85 + 0.3 * random.random()))
 
 
+def _redacted(url: str) -> str:
+    """``url`` with any ``user:password@`` replaced, so a message never shows a credential."""
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        return url
+    authority, slash, path = rest.partition("/")
+    if "@" in authority:
+        authority = "***@" + authority.rpartition("@")[2]
+    return f"{scheme}{sep}{authority}{slash}{path}"
+
+
 def normalize_url(url: str) -> str:
-    """``url`` without a trailing slash, after checking it is an http(s) URL with a host."""
+    """``url`` without a trailing slash, after checking it is an http(s) URL with a host and a valid port.
+
+    A URL carrying ``user:password@`` is refused (without echoing it): tokens come from the
+    environment only, so they never end up in a config file, a log or an error message.
+    """
     text = url.strip()
-    parts = urlsplit(text)
+    shown = repr(_redacted(text))
+    expected = "expected http://host:port (for example http://127.0.0.1:8188)"
+    try:
+        parts = urlsplit(text)
+        port = parts.port
+    except ValueError as exc:  # "Invalid IPv6 URL", "Port out of range 0-65535", a non-numeric port
+        raise UsageError(f"{shown} is not a backend URL ({exc}); {expected}") from None
     if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise UsageError(f"{shown} is not a backend URL; {expected}")
+    if port == 0:
+        raise UsageError(f"{shown}: port 0 is not a server's port; {expected}")
+    if parts.username is not None or parts.password is not None:
         raise UsageError(
-            f"{url!r} is not a backend URL; expected http://host:port (for example http://127.0.0.1:8188)"
+            f"{shown}: a backend URL carries no user or password; put a token in {SWARM_TOKEN_ENV} "
+            f"(SwarmUI) or {BEARER_TOKEN_ENV} (a bearer token for a proxy)"
         )
     if parts.query or parts.fragment:
-        raise UsageError(f"{url!r}: a backend URL has no query or fragment")
+        raise UsageError(f"{shown}: a backend URL has no query or fragment")
     return text.rstrip("/")
 
 

@@ -1,0 +1,48 @@
+"""Backend URLs as people mistype them: one line, exit 2, never a traceback or a shown credential."""
+
+from __future__ import annotations
+
+import pytest
+from click.testing import CliRunner
+
+from onelazy.backends._http import normalize_url
+from onelazy.cli import cli
+from onelazy.errors import UsageError
+
+
+@pytest.mark.parametrize(
+    ("url", "reason"),
+    [
+        ("http://[::1", "Invalid IPv6 URL"),
+        ("http://127.0.0.1:99999", "out of range"),
+        ("http://127.0.0.1:abc", "abc"),
+        ("http://127.0.0.1:0", "port 0"),
+        ("notaurl", "expected http://host:port"),
+    ],
+)
+def test_a_malformed_url_is_a_usage_error_naming_it(url: str, reason: str) -> None:
+    with pytest.raises(UsageError, match=reason):
+        normalize_url(url)
+
+    result = CliRunner().invoke(cli, ["backends", "check", url])
+    assert result.exit_code == 2, result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+    assert result.output.startswith("Error: ") and url in result.output
+    assert "Traceback" not in result.output
+
+
+@pytest.mark.parametrize("url", ["http://alice:hunter2@127.0.0.1:8188", "ftp://alice:hunter2@x"])
+def test_a_url_with_a_password_is_refused_without_showing_it(url: str) -> None:
+    with pytest.raises(UsageError) as caught:
+        normalize_url(url)
+    assert "hunter2" not in str(caught.value) and "alice" not in str(caught.value)
+    assert "***@" in str(caught.value)
+
+    result = CliRunner().invoke(cli, ["backends", "check", url])
+    assert result.exit_code == 2
+    assert "hunter2" not in result.output
+
+
+def test_good_urls_keep_their_host_port_and_path() -> None:
+    assert normalize_url(" http://[::1]:8188/ ") == "http://[::1]:8188"
+    assert normalize_url("https://gpu.example/comfy/") == "https://gpu.example/comfy"
