@@ -13,7 +13,7 @@ from urllib.parse import quote
 from onelazy.culling._store import REASONS
 
 _STYLE = """
-body{font:14px system-ui,sans-serif;margin:1.5em;background:#111;color:#ddd}
+body{font:14px system-ui,sans-serif;margin:1.5em;background:#111;color:#ddd}a{color:#8cf}
 h1{font-size:1.4em}h2{font-size:1.15em;margin-top:2em;border-bottom:1px solid #444}
 table{border-collapse:collapse}td,th{padding:2px 10px;text-align:left}
 .cards{display:flex;flex-wrap:wrap;gap:10px}
