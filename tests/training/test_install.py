@@ -52,7 +52,34 @@ def test_without_venv_asks_for_python(fake_onetrainer: Callable[..., Path], tmp_
         find_onetrainer(root)
     interpreter = tmp_path / "python3"
     interpreter.write_text("")
+    interpreter.chmod(0o755)
     assert find_onetrainer(root, python=interpreter).python == interpreter
+
+
+def test_a_relative_python_is_made_absolute_before_train_py_runs_in_onetrainers_folder(
+    fake_onetrainer: Callable[..., Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = fake_onetrainer(with_venv=False)
+    interpreter = tmp_path / "env" / "bin" / "python"
+    interpreter.parent.mkdir(parents=True)
+    interpreter.write_text("")
+    interpreter.chmod(0o755)
+    monkeypatch.chdir(tmp_path)
+    found = find_onetrainer(root, python="env/bin/python").python
+    assert found.is_absolute() and found == interpreter
+
+
+def test_a_python_that_cannot_run_is_named_before_anything_starts(
+    fake_onetrainer: Callable[..., Path], tmp_path: Path
+) -> None:
+    root = fake_onetrainer(with_venv=False)
+    text_file = tmp_path / "notes.txt"
+    text_file.write_text("")
+    text_file.chmod(0o644)
+    with pytest.raises(OneTrainerNotFound, match=r"notes\.txt: is not executable"):
+        find_onetrainer(root, python=text_file)
+    with pytest.raises(OneTrainerNotFound, match="is a folder"):
+        find_onetrainer(root, python=tmp_path)
 
 
 def test_newer_onetrainer_names_both_versions(fake_onetrainer: Callable[..., Path]) -> None:

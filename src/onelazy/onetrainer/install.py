@@ -91,9 +91,15 @@ def find_onetrainer(path: str | Path | None = None, *, python: str | Path | None
 
 def _find_python(root: Path, python: str | Path | None) -> Path:
     if python is not None and str(python) != "":
-        candidate = Path(python).expanduser()
+        # absolute, not resolved: train.py runs with OneTrainer's folder as its working directory,
+        # and a venv's python must stay the link in its bin folder (see below)
+        candidate = Path(python).expanduser().absolute()
+        if candidate.is_dir():
+            raise OneTrainerNotFound(f"--python {candidate}: is a folder; give the interpreter file")
         if not candidate.is_file():
             raise OneTrainerNotFound(f"--python {candidate}: no such file")
+        if not os.access(candidate, os.X_OK):
+            raise OneTrainerNotFound(f"--python {candidate}: is not executable; give the interpreter")
         return candidate
     order = _VENV_PYTHONS if sys.platform != "win32" else tuple(reversed(_VENV_PYTHONS))
     for relative in order:
