@@ -389,6 +389,34 @@ def test_preflight_failures(fake_onetrainer: Tree, train_config: Callable[..., P
     assert not report.ok and "__version" in report.failures[0].detail
 
 
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        ('{"huggingface_token": ', "not valid JSON"),
+        ('["hf_abcdefSECRET"]', "got a list (not shown)"),
+        ('"hf_abcdefSECRET"', "of type str (not shown)"),
+        ('{"huggingface_token": 12345}', "huggingface_token: expected a string"),
+        ('{"hugingface_token": "hf_abcdefSECRET"}', "hugingface_token: not a secrets key"),
+    ],
+)
+def test_a_broken_secrets_file_fails_preflight_without_showing_the_token(
+    fake_onetrainer: Tree, train_config: Callable[..., Path], tmp_path: Path, content: str, expected: str
+) -> None:
+    root = fake_onetrainer()
+    config = train_config()
+    secrets = tmp_path / "secrets.json"
+    secrets.write_text(content)
+    report = check_launch(config, onetrainer=root, secrets_path=secrets)
+    failed = [check for check in report.failures if check.name == "secrets"]
+    assert len(failed) == 1 and expected in failed[0].detail
+    assert "SECRET" not in failed[0].detail and "12345" not in failed[0].detail
+    with pytest.raises(ConfigError):
+        report.raise_for_failures()
+
+    secrets.write_text('{"huggingface_token": "hf_abcdefSECRET"}')
+    assert check_launch(config, onetrainer=root, secrets_path=secrets).ok
+
+
 def test_workspace_in_use_by_another_launch(fake_onetrainer: Tree, train_config: Callable[..., Path]) -> None:
     root = fake_onetrainer()
     config = train_config()

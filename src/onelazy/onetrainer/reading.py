@@ -509,7 +509,10 @@ def read_samples_lenient(
 
 
 def load_secrets(data: Any, *, source: str = "<dict>", strict: bool = True) -> SecretsConfig:
-    """SecretsConfig from a dict (the content of ``secrets.json``)."""
+    """SecretsConfig from a dict (the content of ``secrets.json``); a message never shows a value."""
+    if not isinstance(data, Mapping):
+        shape = "a list" if isinstance(data, list) else f"a value of type {type(data).__name__}"
+        raise ConfigError(f"expected a JSON object, got {shape} (not shown)", file=source)
     model, problems = validate_model(SecretsConfig, data, source=source, lenient=not strict)
     return _finish(model, problems, strict)
 

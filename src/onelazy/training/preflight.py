@@ -118,8 +118,8 @@ def preflight(
         checks.append(Check("onetrainer", True, f"{install.root} expects config version {expected}"))
     except OneTrainerVersionMismatch as exc:
         checks.append(Check("onetrainer", False, str(exc), OneTrainerVersionMismatch))
-    if secrets_path is not None and not secrets_path.is_file():
-        checks.append(Check("secrets", False, f"{secrets_path}: no such file", ConfigError))
+    if secrets_path is not None:
+        checks.append(_check_secrets(secrets_path))
     try:
         facts = read_config_facts(config_path, base_dir=install.root)
     except ConfigError as exc:
@@ -158,6 +158,20 @@ def preflight(
     checks.extend(_check_outputs(facts, root, in_workspace, at_output))
     checks.append(_check_lock(resolve(facts.workspace_dir, root)))
     return report
+
+
+def _check_secrets(path: Path) -> Check:
+    """The secrets file as strictly as the config: OneTrainer would stop on bad JSON only after
+    loading, and silently drop a misspelt key (then the download fails for want of the token)."""
+    from onelazy.onetrainer.reading import read_secrets
+
+    if not path.is_file():
+        return Check("secrets", False, f"{path}: no such file", ConfigError)
+    try:
+        read_secrets(path, strict=True)
+    except ConfigError as exc:  # names the key, never the value
+        return Check("secrets", False, str(exc), ConfigError)
+    return Check("secrets", True, f"{path} is valid")
 
 
 def resolve(value: str, root: Path) -> Path:
