@@ -496,6 +496,13 @@ def init_project(
         raise UsageError(f"backend {backend!r} is not known; allowed: {', '.join(DEFAULT_URLS)}")
     if preset.startswith("onetrainer:"):
         raise UsageError(f"preset {preset!r}: start from a onelazy preset (lazy-sd15, lazy-sdxl, ...)")
+    # A file that cannot run is not written: the preset and URL are checked here, not at `run`.
+    from onelazy.backends._http import normalize_url
+    from onelazy.presets import load_preset
+
+    load_preset(preset)
+    if url is not None:
+        normalize_url(url)
     project_name = name or _name_from(folder)
     import re
 

@@ -58,6 +58,23 @@ def test_init_refuses_to_overwrite(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"preset": "lazy-sd1"}, "did you mean 'lazy-sd15'"),
+        ({"preset": "nope"}, "presets: lazy-sd15"),
+        ({"url": "localhost:7801"}, "is not a backend URL"),
+        ({"url": "http://127.0.0.1:99999"}, "out of range"),
+    ],
+)
+def test_init_refuses_a_value_that_could_not_run_and_writes_nothing(
+    tmp_path: Path, options: dict[str, str], message: str
+) -> None:
+    with pytest.raises(UsageError, match=message):
+        init_project(tmp_path / "faery", **options)
+    assert not (tmp_path / "faery").exists()
+
+
+@pytest.mark.parametrize(
     ("edit", "expected"),
     [
         (("count: 100", "count: -3", 1), ":{line}:14: generate.sets.0.count: Input should be greater than"),
