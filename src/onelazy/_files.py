@@ -26,6 +26,11 @@ def _umask() -> int:
 def atomic_write_bytes(path: str | os.PathLike[str], data: bytes, *, mode: int | None = None) -> Path:
     """Write ``data`` to ``path`` atomically; ``mode`` (e.g. ``0o600``) is set before the rename."""
     target = Path(path)
+    in_the_way = _not_a_folder(target)
+    if in_the_way is not None:
+        raise StorageError(f"{target}: cannot write: {in_the_way} is a file, not a folder")
+    if target.is_dir():
+        raise StorageError(f"{target}: cannot write: it is a folder; give a file name")
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
@@ -46,6 +51,15 @@ def atomic_write_bytes(path: str | os.PathLike[str], data: bytes, *, mode: int |
             raise StorageError(f"{target}: cannot write: {exc.strerror or exc}") from exc
         raise
     return target
+
+
+def _not_a_folder(target: Path) -> Path | None:
+    """The nearest existing ancestor of ``target`` when it is a file (then nothing can be written
+    there, and the OS would only say "File exists" or "Not a directory")."""
+    for parent in target.parents:
+        if parent.exists() or parent.is_symlink():
+            return None if parent.is_dir() else parent
+    return None
 
 
 def atomic_write_text(path: str | os.PathLike[str], text: str, *, mode: int | None = None) -> Path:

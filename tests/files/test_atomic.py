@@ -42,3 +42,22 @@ def test_unwritable_folder_is_a_storage_error(tmp_path: Path) -> None:
     blocker.write_text("")
     with pytest.raises(StorageError, match="cannot write"):
         atomic_write_text(blocker / "sub" / "x.txt", "x")
+
+
+def test_a_file_where_a_folder_should_be_is_named(tmp_path: Path) -> None:
+    blocker = tmp_path / "notes.txt"
+    blocker.write_text("keep me")
+    for target in (blocker / "x.json", blocker / "sub" / "deeper" / "x.json"):
+        with pytest.raises(StorageError, match=f"{blocker} is a file, not a folder"):
+            atomic_write_text(target, "x")
+    assert blocker.read_text() == "keep me"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.txt"]
+
+
+def test_a_folder_as_the_target_is_named_and_left_as_it_is(tmp_path: Path) -> None:
+    folder = tmp_path / "out"
+    folder.mkdir()
+    with pytest.raises(StorageError, match="it is a folder; give a file name"):
+        atomic_write_text(folder, "x")
+    assert folder.is_dir() and list(folder.iterdir()) == []
+    assert [p.name for p in tmp_path.iterdir()] == ["out"]
