@@ -167,6 +167,12 @@ def build_config(
                 key=key,
                 hint="use --steps-per-image or --total-steps to change how long training runs",
             )
+        if key == "concepts" or key.startswith(("concepts.", "concepts[")):
+            raise ConfigError(
+                "comes from the image folders (one concept each); --set would replace them",
+                key=key,
+                hint="give each image folder as an argument",
+            )
     output_path = Path(output).expanduser().resolve()
     if output_path.suffix.lower() != ".safetensors":
         raise ConfigError(f"{output_path}: a LoRA file name ends in .safetensors", key="--output")

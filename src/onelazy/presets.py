@@ -283,9 +283,30 @@ def apply_overrides(data: dict[str, Any], overrides: Sequence[str]) -> None:
     """Apply ``--set key=value`` expressions to a OneTrainer dict, each value typed by the model."""
     from onelazy.onetrainer import coerce_dotted
 
+    keys = []
     for expression in overrides:
         key, raw = parse_override(expression)
         _apply(data, key, coerce_dotted(key, raw), source="--set")
+        keys.append(key)
+    _raise_for_keys(data, keys, source="--set")
+
+
+def _raise_for_keys(data: Mapping[str, Any], keys: Sequence[str], *, source: str) -> None:
+    """Raise the first value under ``keys`` that TrainConfig refuses, naming ``source``.
+
+    A list or object given as JSON (``--set samples=[1]``) is only typed as a whole by
+    :func:`~onelazy.onetrainer.coerce_dotted`; without this its inner mistakes would surface later
+    as the preset's, which the person never wrote.
+    """
+    if not keys:
+        return
+    from onelazy.onetrainer.models import TrainConfig
+    from onelazy.onetrainer.reading import validate_model
+
+    _, problems = validate_model(TrainConfig, data, source=source)
+    for problem in problems:
+        if any(problem.key == key or problem.key.startswith((f"{key}.", f"{key}[")) for key in keys):
+            raise problem.to_error()
 
 
 def _apply(data: dict[str, Any], key: str, value: Any, *, source: str) -> None:

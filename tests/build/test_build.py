@@ -305,6 +305,8 @@ def test_cli_bad_input_is_one_line_exit_2_and_writes_nothing(tmp_path: Path) -> 
     cases = [
         [str(tmp_path / "nope")],
         [str(tmp_path / "faery"), "--set", "lora_rnak=48"],
+        [str(tmp_path / "faery"), "--set", "samples=[1]"],
+        [str(tmp_path / "faery"), "--set", "concepts=[]"],
         [str(tmp_path / "faery"), "--preset", "nope"],
     ]
     for extra in cases:
@@ -328,6 +330,7 @@ def test_cli_bad_input_is_one_line_exit_2_and_writes_nothing(tmp_path: Path) -> 
         lines = [line for line in result.output.splitlines() if line.strip()]
         assert len(lines) == 1 and lines[0].startswith("Error: "), result.output
         assert "Traceback" not in result.output
+        assert "preset lazy-sd15" not in result.output  # a --set mistake is not the preset's
         assert not (tmp_path / "run").exists()
 
 

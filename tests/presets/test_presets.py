@@ -175,6 +175,21 @@ def test_a_set_value_of_the_wrong_type_fails() -> None:
         p.resolve_preset("lazy-sd15", overrides=["lora_rank=lots"])
 
 
+@pytest.mark.parametrize(
+    ("override", "key"),
+    [
+        ("optimizer=1", "optimizer"),
+        ("samples=[1]", "samples[0]"),
+        ('optimizer={"optimizer": "ADAMWW"}', "optimizer.optimizer"),
+    ],
+)
+def test_a_bad_json_set_value_is_blamed_on_set_not_on_the_preset(override: str, key: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        p.resolve_preset("lazy-sd15", overrides=[override])
+    assert str(info.value).startswith(f"--set: {key}: ")
+    assert "preset" not in str(info.value)
+
+
 def test_set_without_equals_fails_clearly() -> None:
     with pytest.raises(ConfigError, match="key=value"):
         p.resolve_preset("lazy-sd15", overrides=["lora_rank"])
