@@ -372,26 +372,34 @@ class _ManifestWriter:
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        try:
-            self._fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-        except OSError as exc:
-            raise StorageError(f"{path}: cannot open: {exc.strerror or exc}") from None
+        self._fd: int | None = None  # opened at the first line: a run that saves nothing makes no file
+
+    def _open(self) -> int:
+        if self._fd is None:
+            try:
+                self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+            except OSError as exc:
+                raise StorageError(f"{self.path}: cannot open: {exc.strerror or exc}") from None
+        return self._fd
 
     def append(self, entry: Mapping[str, Any]) -> None:
         data = (json.dumps(entry, ensure_ascii=False) + "\n").encode("utf-8")
+        fd = self._open()
         try:
-            written = os.write(self._fd, data)
+            written = os.write(fd, data)
             if written != len(data):
                 raise OSError(f"short write ({written} of {len(data)} bytes)")
-            os.fsync(self._fd)
+            os.fsync(fd)
         except OSError as exc:
             raise StorageError(
                 f"{self.path}: cannot append: {getattr(exc, 'strerror', None) or exc}"
             ) from None
 
     def close(self) -> None:
-        with contextlib.suppress(OSError):
-            os.close(self._fd)
+        if self._fd is not None:
+            with contextlib.suppress(OSError):
+                os.close(self._fd)
+            self._fd = None
 
 
 # =============================================================================== progress
@@ -500,6 +508,8 @@ def generate(
         config = config_from_mapping({**config.model_dump(), **_expand_overrides(config, overrides)})
     folder = Path(dataset if dataset is not None else (config.dataset or "dataset"))
     plans = {spec.name: _plan_set(config, spec) for spec in config.sets}
+    missing = [folder, *folder.parents]
+    created = missing[: next((i for i, path in enumerate(missing) if path.exists()), len(missing))]
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -507,8 +517,26 @@ def generate(
     if not os.access(folder, os.W_OK):
         raise DatasetError(f"{folder}: the dataset folder is not writable")
 
-    with _dataset_lock(folder):
-        return _generate_locked(config, folder, plans, on_progress, retry, timeout)
+    try:
+        with _dataset_lock(folder):
+            return _generate_locked(config, folder, plans, on_progress, retry, timeout)
+    except BaseException:
+        if created:
+            _remove_if_still_empty(created)
+        raise
+
+
+def _remove_if_still_empty(created: Sequence[Path]) -> None:
+    """Take back the folders this run created when it failed before saving anything in them
+    (an unreachable server, an unknown model): a failed first run leaves nothing behind."""
+    with contextlib.suppress(OSError):
+        if {entry.name for entry in os.scandir(created[0])} <= {LOCK_NAME}:
+            (created[0] / LOCK_NAME).unlink(missing_ok=True)
+    for path in created:  # deepest first; rmdir refuses a folder with anything in it
+        try:
+            path.rmdir()
+        except OSError:
+            return
 
 
 @contextlib.contextmanager

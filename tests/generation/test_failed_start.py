@@ -1,0 +1,56 @@
+"""A generate that fails before saving an image leaves nothing behind; one that fails later keeps all."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from onelazy.errors import BackendRejected, BackendUnreachable
+from onelazy.generation import generate
+from tests.generation.conftest import FAST_RETRY
+from tests.generation.standins import ComfyStandin
+from tests.generation.test_generate import manifest, write_config
+
+
+def test_an_unknown_model_leaves_no_dataset_folder(comfy: ComfyStandin, tmp_path: Path) -> None:
+    dataset = tmp_path / "new" / "ds"
+    with pytest.raises(BackendRejected):
+        generate(
+            write_config(tmp_path, [comfy.url], model="tiny_sd16.safetensors"), dataset, retry=FAST_RETRY
+        )
+    assert not (tmp_path / "new").exists()  # neither the folder, its parent, a lock nor a manifest
+
+
+def test_an_unreachable_server_leaves_no_dataset_folder(tmp_path: Path) -> None:
+    server = ComfyStandin().start()
+    url = server.url
+    server.stop()
+    with pytest.raises(BackendUnreachable):
+        generate(write_config(tmp_path, [url]), tmp_path / "ds", retry=FAST_RETRY)
+    assert not (tmp_path / "ds").exists()
+
+
+def test_a_failure_in_an_existing_dataset_removes_nothing(comfy: ComfyStandin, tmp_path: Path) -> None:
+    dataset = tmp_path / "ds"
+    generate(write_config(tmp_path, [comfy.url], front=2, side=1), dataset, retry=FAST_RETRY)
+    before = sorted(p.relative_to(dataset) for p in dataset.rglob("*"))
+    with pytest.raises(BackendRejected):
+        generate(
+            write_config(tmp_path, [comfy.url], front=3, side=1, model="tiny_sd16.safetensors"),
+            dataset,
+            retry=FAST_RETRY,
+        )
+    assert sorted(p.relative_to(dataset) for p in dataset.rglob("*")) == before
+    assert len(manifest(dataset)) == 3
+
+
+def test_an_empty_folder_made_by_the_person_is_kept(tmp_path: Path) -> None:
+    server = ComfyStandin().start()
+    url = server.url
+    server.stop()
+    dataset = tmp_path / "ds"
+    dataset.mkdir()
+    with pytest.raises(BackendUnreachable):
+        generate(write_config(tmp_path, [url]), dataset, retry=FAST_RETRY)
+    assert dataset.is_dir()
