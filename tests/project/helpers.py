@@ -7,8 +7,6 @@ import json
 from pathlib import Path
 from typing import Any
 
-from onelazy.training import Saved
-
 IMAGES_PER_SET = 6
 
 
@@ -53,14 +51,6 @@ def state(project: Path) -> dict[str, Any]:
 
 def actions(summary: Any) -> dict[str, str]:
     return {result.stage: result.action for result in summary.results}
-
-
-def make_distinct(event: Any) -> None:
-    """The stand-in writes the same bytes for every checkpoint; real training never does. Give each
-    saved LoRA its own bytes (same format) as soon as it is on disk."""
-    if isinstance(event, Saved) and event.kind in ("save", "final") and event.path.is_file():
-        header = json.dumps({"__metadata__": {"step": str(event.global_step), "kind": event.kind}}).encode()
-        event.path.write_bytes(len(header).to_bytes(8, "little") + header)
 
 
 def no_temporaries(folder: Path) -> None:

@@ -3,24 +3,47 @@
 It takes the same arguments, and replays what the real trainer printed in the recorded runs: the
 output fragments come from ``replay.json`` (generated from the recorded logs at test time, beside
 this file), bars are drawn in tqdm's format, timing is the real one multiplied by ``time_scale``
-(``standin.json``). It writes the same files (workspace config, intermediate saves, backup, final
-model) at the configured paths and ends the way OneTrainer does: SIGINT while training = backup +
-final save + exit 0; SIGINT while loading = killed by SIGINT; SIGTERM = immediate death; an
-exception = traceback, exit 1, TensorBoard left running; bad values = ``Could not set ...``.
+(``standin.json``). Keys missing from the config take OneTrainer's defaults (also in ``replay.json``).
+
+It writes what OneTrainer writes, where and when OneTrainer writes it:
+
+* intermediate saves, backups and samples follow OneTrainer's interval rules for every time unit
+  (``*_after``/``save_every``, ``*_unit``, ``*_skip_first``; checked once per step before it
+  trains; the work waits for the end of a gradient accumulation cycle); SECOND/MINUTE/HOUR are
+  measured on the stand-in's own clock, which counts the durations it pretends to take (unscaled),
+  so a fast stand-in run decides like the real run at full speed;
+* names: ``save/<prefix><time>-save-<step>-<epoch>-<epoch_step><ext>`` (ext from
+  ``output_model_format``: none for directory formats), ``backup/<time>-backup-<...>/`` (no prefix,
+  pruned with ``rolling_backup``), ``samples/<index> - <prompt>/<prefix><time>-training-sample-<...>``,
+  ``config/<prefix><time>.json``; the ``Saving``/``Creating Backup`` lines name those files;
+* every model file is a small valid safetensors file whose one tensor holds the number of optimizer
+  updates trained so far (so checkpoints of different steps differ, and equal weights give equal
+  bytes), a resumed run reads it back from the backup.
+
+It ends the way OneTrainer does: SIGINT while training = backup + final save + exit 0 (nothing
+saved when ``backup_before_save`` is off); SIGINT while loading = killed by SIGINT; SIGTERM =
+immediate death; an exception = traceback, exit 1, TensorBoard left running; bad values =
+``Could not set ...``.
 """
 
 from __future__ import annotations
 
 import argparse
-import contextlib
+import hashlib
 import json
+import math
 import os
+import random
 import re
+import shutil
+import struct
 import subprocess
 import sys
 import time
+import traceback
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -28,13 +51,26 @@ REPLAY = json.loads((HERE / "replay.json").read_text(encoding="utf-8"))
 SETTINGS = json.loads((HERE / "standin.json").read_text(encoding="utf-8"))
 SCALE = float(SETTINGS.get("time_scale", 1.0))
 REPLAY["timing"].update(SETTINGS.get("timing", {}))
+TIMING = REPLAY["timing"]
 IMAGE_EXTENSIONS = {".bmp", ".jpg", ".jpeg", ".png", ".tif", ".tiff", ".webp", ".avif"}
 PARTIAL = " ▏▎▍▌▋▊▉"
 ESC_UP = "\x1b[A"
+SECONDS_PER_UNIT = {"SECOND": 1, "MINUTE": 60, "HOUR": 3600}
+DIRECTORY_FORMATS = {"DIFFUSERS", "INTERNAL"}
+SAMPLE_EXTENSIONS = {"PNG": ".png", "JPG": ".jpg"}
+SAFE_FILENAME_CHARS = " ._-#"
+
+# The stand-in's clock: the seconds it has pretended to spend (unscaled).
+CLOCK = [0.0]
 
 
 def sleep(seconds: float) -> None:
+    CLOCK[0] += seconds
     time.sleep(seconds * SCALE)
+
+
+def now() -> float:
+    return CLOCK[0]
 
 
 def out(text: str) -> None:
@@ -117,43 +153,166 @@ def timestamp() -> str:
     return datetime.now().strftime("%Y-%m-%d_%H-%M-%S")
 
 
-def write_model(path: Path) -> None:
-    """A minimal safetensors file (8-byte header length, JSON header, no tensors)."""
+def safe_filename(text: str) -> str:
+    """A prompt as a folder name: letters, digits and `` ._-#`` kept, at most 32 characters."""
+    kept = "".join(c for c in text if c.isalnum() or c in SAFE_FILENAME_CHARS).strip()
+    return kept[:32].strip()
+
+
+def model_extension(output_format: str) -> str:
+    return "" if output_format in DIRECTORY_FORMATS else ".safetensors"
+
+
+def safetensors_bytes(updates: int) -> bytes:
+    """A valid safetensors file: one F32 tensor, its first value the optimizer updates trained."""
+    rng = random.Random(updates)
+    data = struct.pack("<4f", float(updates), *(rng.uniform(-1, 1) for _ in range(3)))
+    header = {
+        "__metadata__": {"ot_branch": "master", "ot_revision": "stand-in"},
+        "lora_unet_stand_in.lora_down.weight": {"dtype": "F32", "shape": [4], "data_offsets": [0, len(data)]},
+    }
+    encoded = json.dumps(header, separators=(",", ":")).encode()
+    encoded += b" " * (-len(encoded) % 8)
+    return len(encoded).to_bytes(8, "little") + encoded + data
+
+
+def read_updates(path: Path) -> int:
+    """The optimizer updates a stand-in model file holds (see :func:`safetensors_bytes`)."""
+    raw = path.read_bytes()
+    size = int.from_bytes(raw[:8], "little")
+    return int(struct.unpack_from("<f", raw, 8 + size)[0])
+
+
+def write_model(path: Path, updates: int, output_format: str) -> None:
+    """The model as ``output_format`` stores it: one file, or a diffusers folder."""
+    sleep(TIMING["save_seconds"])
+    if output_format in DIRECTORY_FORMATS:
+        (path / "unet").mkdir(parents=True, exist_ok=True)
+        (path / "model_index.json").write_text(json.dumps({"_class_name": "StableDiffusionPipeline"}))
+        (path / "unet" / "diffusion_pytorch_model.safetensors").write_bytes(safetensors_bytes(updates))
+        return
     path.parent.mkdir(parents=True, exist_ok=True)
-    header = json.dumps({"__metadata__": {"ot_branch": "master", "ot_revision": "stand-in"}}).encode()
-    sleep(REPLAY["timing"]["save_seconds"])
-    path.write_bytes(len(header).to_bytes(8, "little") + header)
+    path.write_bytes(safetensors_bytes(updates))
+
+
+def write_sample(path: Path, updates: int, width: int, height: int, image_format: str) -> None:
+    from PIL import Image
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    digest = hashlib.sha256(str(updates).encode()).digest()
+    Image.new("RGB", (max(1, width), max(1, height)), tuple(digest[:3])).save(
+        path, format="PNG" if image_format == "PNG" else "JPEG"
+    )
+
+
+class Progress:
+    """OneTrainer's train progress: ``global_step`` steps trained, in epoch ``epoch`` at ``epoch_step``."""
+
+    def __init__(self) -> None:
+        self.epoch = self.epoch_step = self.global_step = 0
+
+    def name(self) -> str:
+        return f"{self.global_step}-{self.epoch}-{self.epoch_step}"
+
+
+class Intervals:
+    """When a repeating action is due and when a ``*_skip_first`` delay has passed (REFERENCE §8)."""
+
+    def __init__(self) -> None:
+        self.created = now()
+        self.last: dict[str, float] = {}
+
+    def due(self, name: str, every: float, unit: str, progress: Progress, *, at_start: bool) -> bool:
+        """``at_start``: samples fire on the first check; saves and backups wait one interval."""
+        if unit == "EPOCH":
+            if int(every) == 0:
+                return False
+            return (
+                progress.epoch % int(every) == 0
+                and progress.epoch_step == 0
+                and (at_start or progress.epoch > 0)
+            )
+        if unit == "STEP":
+            if int(every) == 0:
+                return False
+            return (progress.global_step + (0 if at_start else 1)) % int(every) == 0
+        if unit in SECONDS_PER_UNIT:
+            limit = every * SECONDS_PER_UNIT[unit]
+            if name not in self.last:
+                if at_start:
+                    self.last[name] = now()
+                    return True
+                self.last[name] = now()
+            if limit <= 0 or now() - self.last[name] > limit:
+                self.last[name] = now()
+                return True
+            return False
+        return unit == "ALWAYS"
+
+    def elapsed(self, delay: float, unit: str, progress: Progress) -> bool:
+        if unit == "EPOCH":
+            return progress.epoch + 1 > int(delay)
+        if unit == "STEP":
+            return progress.global_step + 1 > int(delay)
+        if unit in SECONDS_PER_UNIT:
+            return now() - self.created > delay * SECONDS_PER_UNIT[unit]
+        return unit == "ALWAYS"
 
 
 class Trainer:
     def __init__(self, config: dict) -> None:
-        self.config = config
-        self.workspace = Path(config.get("workspace_dir", "workspace/run"))
-        self.destination = Path(config.get("output_model_destination", "models/model.safetensors"))
-        self.epochs = int(config.get("epochs", 100))
-        self.batch_size = int(config.get("batch_size", 1))
-        self.save_every = int(config.get("save_every", 0))
-        self.save_unit = config.get("save_every_unit", "NEVER")
-        self.global_step = 0
-        self.epoch = 0
-        self.epoch_step = 0
+        self.config = {**REPLAY["defaults"], **config}
+        self.workspace = Path(self.option("workspace_dir"))
+        self.destination = Path(self.option("output_model_destination"))
+        self.output_format = str(self.option("output_model_format"))
+        self.prefix = str(self.option("save_filename_prefix") or "")
+        self.epochs = int(self.option("epochs"))
+        self.batch_size = int(self.option("batch_size"))
+        self.accumulation = max(1, int(self.option("gradient_accumulation_steps")))
+        self.progress = Progress()
+        self.intervals = Intervals()
+        self.updates = 0  # optimizer updates in the weights (what a saved file holds)
+        self.one_step_trained = False
+        self.has_gradient = False
+        self.samples_queued = 0
+        self.backup_requested = self.save_requested = False
         self.loss_index = 0
         self.tensorboard: subprocess.Popen | None = None
         self.epoch_bar = Bar("epoch", self.epochs)
-
-    def start(self) -> None:
-        if self.config.get("continue_last_backup", False):
-            self.resume()
-        (self.workspace / "config").mkdir(parents=True, exist_ok=True)
-        (self.workspace / "config" / f"{timestamp()}.json").write_text(json.dumps(self.config))
-        if self.config.get("tensorboard", True):
-            # like OneTrainer: <dirname(sys.executable)>/tensorboard, same process group, inherited pipes
+        # like OneTrainer's trainer: the run's TensorBoard folder, and TensorBoard started, on creation
+        (self.workspace / "tensorboard" / f"{self.prefix}{timestamp()}").mkdir(parents=True, exist_ok=True)
+        if self.option("tensorboard"):
+            # <dirname(sys.executable)>/tensorboard, same process group, inherited pipes
             tensorboard = Path(sys.executable).parent / "tensorboard"
             logdir = str(self.workspace / "tensorboard")
             self.tensorboard = subprocess.Popen([str(tensorboard), "--logdir", logdir])
 
+    def option(self, key: str) -> Any:
+        return self.config[key]
+
+    def start(self, setup_lines: list[str]) -> None:
+        """Write the workspace config, then "load the model" (the recorded setup lines)."""
+        packed = dict(self.config)
+        # the workspace config has concepts and samples inlined: their files must exist then
+        if packed.get("concepts") is None:
+            packed["concepts"] = json.loads(Path(self.option("concept_file_name")).read_text())
+        if packed.get("samples") is None:
+            packed["samples"] = json.loads(Path(self.option("sample_definition_file_name")).read_text())
+        self.config["concepts"] = packed["concepts"]
+        (self.workspace / "config").mkdir(parents=True, exist_ok=True)
+        (self.workspace / "config" / f"{self.prefix}{timestamp()}.json").write_text(json.dumps(packed))
+        lines = list(setup_lines)
+        if lines and lines[0].startswith("Clearing cache directory "):
+            out(lines.pop(0))
+            sleep(TIMING["setup_line_seconds"])
+        if self.option("continue_last_backup"):
+            self.resume()
+        for line in lines:
+            out(line)
+            sleep(TIMING["setup_line_seconds"])
+
     def resume(self) -> None:
-        """continue_last_backup: the lexicographically last backup's train progress."""
+        """continue_last_backup: the lexicographically last backup's train progress and weights."""
         folder = self.workspace / "backup"
         backups = sorted(p for p in folder.iterdir() if p.is_dir()) if folder.is_dir() else []
         if not backups:
@@ -161,30 +320,41 @@ class Trainer:
             return
         out(f"Continuing training from backup '{backups[-1]}'...")
         progress = json.loads((backups[-1] / "meta.json").read_text())["train_progress"]
-        self.global_step, self.epoch = progress["global_step"], progress["epoch"]
-        self.epoch_step = progress["epoch_step"]
-        self.epoch_bar.n = self.epoch
+        self.progress.global_step, self.progress.epoch = progress["global_step"], progress["epoch"]
+        self.progress.epoch_step = progress["epoch_step"]
+        self.updates = read_updates(backups[-1] / "lora" / "lora.safetensors")
+        self.epoch_bar.n = self.progress.epoch
 
-    def concept_folders(self) -> list[Path]:
-        concepts = self.config.get("concepts") or []
-        return [Path(c["path"]) for c in concepts if c.get("enabled", True)]
+    def concepts(self) -> list[dict]:
+        return [c for c in self.config.get("concepts") or [] if c.get("enabled", True)]
+
+    @staticmethod
+    def samples_per_epoch(concept: dict, images: int) -> int:
+        """REPEATS: floor(images x balancing); SAMPLES: int(balancing) (OneTrainer's concept balancing)."""
+        balancing = float(concept.get("balancing", 1.0))
+        if concept.get("balancing_strategy", "REPEATS") == "SAMPLES":
+            return int(balancing)
+        return math.floor(images * balancing)
 
     # tqdm's bytes, as in the recorded runs: the top bar (epoch) is drawn with "\r"; a nested bar
-    # (position 1) moves down, draws and moves back up; closing draws once more and ends the line.
+    # (position 1, 2) moves down, draws and moves back up; closing draws once more and ends the line.
     @staticmethod
     def top(bar: Bar) -> None:
         err("\r" + bar.render())
 
     @staticmethod
-    def nested(bar: Bar) -> None:
-        err("\n\r" + bar.render() + ESC_UP)
+    def nested(bar: Bar, position: int = 1) -> None:
+        err("\n" * position + "\r" + bar.render() + ESC_UP * position)
 
     @staticmethod
     def close(bar: Bar) -> None:
         err("\r" + bar.render() + "\n")
 
-    def tqdm_write(self, message: str, step_bar: Bar) -> None:
-        """tqdm.write: clear both bars on stderr, print on stdout, draw both bars again."""
+    def tqdm_write(self, message: str, step_bar: Bar | None) -> None:
+        """tqdm.write: clear the open bars on stderr, print on stdout, draw them again."""
+        if step_bar is None:
+            out(message)
+            return
         err(f"\r{' ' * self.epoch_bar.width}\r\n\r{' ' * step_bar.width}\r{ESC_UP}")
         out(message)
         self.top(self.epoch_bar)
@@ -196,53 +366,155 @@ class Trainer:
         self.loss_index += 1
         return f"loss={loss}, smooth loss={smooth}"
 
+    # ------------------------------------------------------------------ timed actions
+
+    def needs_sample(self) -> bool:
+        unit = self.option("sample_after_unit")
+        return self.intervals.elapsed(self.option("sample_skip_first"), unit, self.progress) and (
+            self.intervals.due("sample", self.option("sample_after"), unit, self.progress, at_start=True)
+        )
+
+    def needs_backup(self) -> bool:
+        unit = self.option("backup_after_unit")
+        return self.intervals.due("backup", self.option("backup_after"), unit, self.progress, at_start=False)
+
+    def needs_save(self) -> bool:
+        unit = self.option("save_every_unit")
+        return self.intervals.elapsed(self.option("save_skip_first"), unit, self.progress) and (
+            self.intervals.due("save", self.option("save_every"), unit, self.progress, at_start=False)
+        )
+
+    def sample_configs(self, step_bar: Bar | None) -> list[dict]:
+        samples = self.config.get("samples")
+        if samples is not None:
+            return list(samples)
+        try:  # the samples file is read again at every sampling
+            with open(self.option("sample_definition_file_name"), encoding="utf-8") as handle:
+                return list(json.load(handle))
+        except Exception:
+            traceback.print_exc()
+            message = "Error during loading the sample definition file, proceeding without sampling"
+            self.tqdm_write(message, step_bar)
+            return []
+
+    def sample(self, step_bar: Bar | None) -> None:
+        image_format = str(self.option("sample_image_format"))
+        for index, entry in enumerate(self.sample_configs(step_bar)):
+            sample = {**REPLAY["sample_defaults"], **entry}
+            if not sample["enabled"]:
+                continue
+            folder = self.workspace / "samples" / f"{index} - {safe_filename(str(sample['prompt']))}"
+            name = f"{self.prefix}{timestamp()}-training-sample-{self.progress.name()}"
+            bar = Bar("sampling", int(sample["diffusion_steps"]))
+            self.nested(bar, 2)
+            for _ in range(bar.total):
+                sleep(TIMING["sample_step_seconds"])
+                bar.n += 1
+                self.nested(bar, 2)
+            self.close(bar)
+            path = folder / (name + SAMPLE_EXTENSIONS.get(image_format, ""))
+            write_sample(path, self.updates, int(sample["width"]), int(sample["height"]), image_format)
+
+    def backup(self, step_bar: Bar | None) -> None:
+        name = f"{timestamp()}-backup-{self.progress.name()}"
+        backup = self.workspace / "backup" / name
+        self.tqdm_write(f"Creating Backup {backup}", step_bar)
+        try:
+            sleep(TIMING["backup_seconds"])
+            (backup / "optimizer").mkdir(parents=True, exist_ok=True)
+            (backup / "optimizer" / "optimizer.pt").write_bytes(b"\0" * 64)
+            (backup / "onetrainer_config").mkdir(exist_ok=True)
+            (backup / "onetrainer_config" / "args.json").write_text(json.dumps(self.config))
+            progress = {
+                "epoch": self.progress.epoch,
+                "epoch_step": self.progress.epoch_step,
+                "global_step": self.progress.global_step,
+            }
+            (backup / "meta.json").write_text(json.dumps({"train_progress": progress}))
+            write_model(backup / "lora" / "lora.safetensors", self.updates, "KOHYA_LORA")
+        finally:
+            if self.option("rolling_backup"):
+                self.prune_backups(int(self.option("rolling_backup_count")))
+
+    def prune_backups(self, keep: int) -> None:
+        folder = self.workspace / "backup"
+        names = sorted((p.name for p in folder.iterdir() if p.is_dir()), reverse=True)
+        for name in names[keep:]:
+            shutil.rmtree(folder / name)
+
+    def save(self, step_bar: Bar | None) -> None:
+        name = f"{self.prefix}{timestamp()}-save-{self.progress.name()}{model_extension(self.output_format)}"
+        path = self.workspace / "save" / name
+        self.tqdm_write(f"Saving {path}", step_bar)
+        write_model(path, self.updates, self.output_format)
+
+    # ------------------------------------------------------------------ training
+
     def train(self) -> None:
         step_bar: Bar | None = None
+        progress = self.progress
         try:
             self.top(self.epoch_bar)
-            folders = self.concept_folders()
+            concepts = self.concepts()
             enumerating = Bar("enumerating sample paths", 1)
             self.nested(enumerating)
-            for folder in folders:
-                if not folder.is_dir():
+            for concept in concepts:
+                if not Path(concept["path"]).is_dir():
                     self.close(enumerating)
-                    raise_missing_concept(folder)
+                    raise_missing_concept(Path(concept["path"]))
             err(REPLAY["enumerated"])
-            images = sum(count_images(f) for f in folders)
+            counts = [count_images(Path(concept["path"])) for concept in concepts]
+            images = sum(counts)
             caching = Bar("caching", images)
             self.nested(caching)
             for _ in range(images):
-                sleep(REPLAY["timing"]["cache_item_seconds"])
+                sleep(TIMING["cache_item_seconds"])
                 caching.n += 1
                 self.nested(caching)
             self.close(caching)
-            steps = max(1, images // self.batch_size)
-            every = self.save_every if self.save_unit == "STEP" else 0
-            first_step = self.epoch_step  # a resumed run starts inside an epoch
-            for epoch in range(self.epoch, self.epochs):
-                self.epoch = epoch
+            samples = sum(self.samples_per_epoch(c, n) for c, n in zip(concepts, counts, strict=True))
+            steps = max(1, samples // self.batch_size)
+            first_step = progress.epoch_step  # a resumed run starts inside an epoch
+            for epoch in range(progress.epoch, self.epochs):
+                progress.epoch = epoch
                 step_bar = Bar("step", steps, initial=first_step)
                 self.nested(step_bar)
                 for index in range(first_step + 1, steps + 1):
-                    self.epoch_step = index - 1
-                    if every > 0 and (self.global_step + 1) % every == 0:
-                        position = f"{self.global_step}-{self.epoch}-{self.epoch_step}"
-                        path = self.workspace / "save" / f"{timestamp()}-save-{position}.safetensors"
-                        self.tqdm_write(f"Saving {path}", step_bar)
-                        write_model(path)
-                    sleep(REPLAY["timing"]["step_seconds"])
-                    step_bar.postfix = self.next_loss()
-                    self.nested(step_bar)  # set_postfix redraws with the count tqdm last showed
-                    self.global_step += 1
+                    progress.epoch_step = index - 1
+                    # checked before the step trains; done once no gradients are pending
+                    if self.needs_sample():
+                        self.samples_queued += 1
+                    self.backup_requested |= self.needs_backup()
+                    self.save_requested |= self.needs_save()
+                    if not self.has_gradient:
+                        for _ in range(self.samples_queued):
+                            self.sample(step_bar)
+                        self.samples_queued = 0
+                        if self.backup_requested:
+                            self.backup_requested = False
+                            self.backup(step_bar)
+                        if self.save_requested:
+                            self.save_requested = False
+                            self.save(step_bar)
+                    sleep(TIMING["step_seconds"])
+                    self.has_gradient = True
+                    if (progress.global_step + 1) % self.accumulation == 0:
+                        self.has_gradient = False
+                        self.updates += 1
+                        self.one_step_trained = True
+                        step_bar.postfix = self.next_loss()
+                        self.nested(step_bar)  # set_postfix redraws with the count tqdm last showed
+                    progress.global_step += 1
+                    progress.epoch_step += 1
                     if index % 2 == 0 or index == steps:  # tqdm's miniters: the count every 2 steps
                         step_bar.n = index
                         self.nested(step_bar)
                 self.close(step_bar)
                 step_bar = None
-                first_step = self.epoch_step = 0
+                first_step = progress.epoch_step = 0
+                progress.epoch = epoch + 1
                 self.epoch_bar.n = epoch + 1
                 self.top(self.epoch_bar)
-            self.epoch = self.epochs
         finally:
             # on the way out (done, Ctrl+C or an error) tqdm closes the open bars
             if step_bar is not None:
@@ -250,23 +522,15 @@ class Trainer:
             self.close(self.epoch_bar)
 
     def end(self) -> None:
-        if self.global_step == 0:
-            return
-        if self.config.get("backup_before_save", True):
-            name = f"{timestamp()}-backup-{self.global_step}-{self.epoch}-{self.epoch_step}"
-            backup = self.workspace / "backup" / name
-            out(f"Creating Backup {backup}")
-            sleep(REPLAY["timing"]["backup_seconds"])
-            (backup / "optimizer").mkdir(parents=True, exist_ok=True)
-            (backup / "optimizer" / "optimizer.pt").write_bytes(b"\0" * 64)
-            (backup / "onetrainer_config").mkdir(exist_ok=True)
-            (backup / "onetrainer_config" / "args.json").write_text(json.dumps(self.config))
-            progress = {"epoch": self.epoch, "epoch_step": self.epoch_step, "global_step": self.global_step}
-            (backup / "meta.json").write_text(json.dumps({"train_progress": progress}))
-            write_model(backup / "lora" / "lora.safetensors")
-        out(f"Saving {self.destination}")
-        write_model(self.destination)
-        if self.tensorboard is not None:
+        if self.one_step_trained:
+            if self.option("backup_before_save"):
+                self.backup(None)
+            destination = self.destination
+            if destination.is_dir() and self.output_format not in DIRECTORY_FORMATS:
+                destination = destination / f"{self.prefix}{timestamp()}{model_extension(self.output_format)}"
+            out(f"Saving {destination}")
+            write_model(destination, self.updates, self.output_format)
+        if self.tensorboard is not None and not self.option("tensorboard_always_on"):
             self.tensorboard.terminate()
             self.tensorboard.wait()
 
@@ -285,7 +549,7 @@ def main() -> None:
     parser.add_argument("--command-path")
     args = parser.parse_args()
 
-    sleep(REPLAY["timing"]["import_seconds"])
+    sleep(TIMING["import_seconds"])
     err(REPLAY["stderr_imports"])
     out(REPLAY["stdout_imports"])
     config = read_config(args.config_path)
@@ -293,16 +557,17 @@ def main() -> None:
         open(args.secrets_path).close()
     for message in could_not_set(config):
         out(message)
-    cache_dir = config.get("cache_dir", "workspace-cache/run")
-    for line in REPLAY["stdout_setup"]:
-        out(line.replace("{cache_dir}", cache_dir))
-        sleep(REPLAY["timing"]["setup_line_seconds"])
+    cache_dir = config.get("cache_dir", REPLAY["defaults"]["cache_dir"])
     trainer = Trainer(config)
-    trainer.start()
-    with contextlib.suppress(KeyboardInterrupt):
+    trainer.start([line.replace("{cache_dir}", cache_dir) for line in REPLAY["stdout_setup"]])
+    canceled = False
+    try:
         trainer.train()
+    except KeyboardInterrupt:
+        canceled = True
     # any other exception propagates: traceback, exit 1, no save, TensorBoard left running
-    trainer.end()
+    if not canceled or trainer.option("backup_before_save"):
+        trainer.end()
 
 
 if __name__ == "__main__":

@@ -23,6 +23,40 @@ HERE = Path(__file__).resolve().parent
 # What the recorded runs' README says about timing on CPU.
 IMPORT_SECONDS = 7.0
 STEP_SECONDS = 0.07
+# Not recorded (the runs did not sample): a guess for one diffusion step of a tiny model on CPU.
+SAMPLE_STEP_SECONDS = 0.05
+
+# The TrainConfig keys the stand-in reads; a config without one gets OneTrainer's default.
+DEFAULT_KEYS = (
+    "workspace_dir",
+    "cache_dir",
+    "output_model_destination",
+    "output_model_format",
+    "save_filename_prefix",
+    "epochs",
+    "batch_size",
+    "gradient_accumulation_steps",
+    "tensorboard",
+    "tensorboard_always_on",
+    "continue_last_backup",
+    "concepts",
+    "concept_file_name",
+    "samples",
+    "sample_definition_file_name",
+    "sample_after",
+    "sample_after_unit",
+    "sample_skip_first",
+    "sample_image_format",
+    "backup_after",
+    "backup_after_unit",
+    "rolling_backup",
+    "rolling_backup_count",
+    "backup_before_save",
+    "save_every",
+    "save_every_unit",
+    "save_skip_first",
+)
+SAMPLE_DEFAULT_KEYS = ("enabled", "prompt", "width", "height", "diffusion_steps")
 
 TENSORBOARD = """#!{python}
 import os, sys, time
@@ -55,7 +89,10 @@ class TrainConfig(BaseConfig):
 
 
 def build_replay(logs: Path) -> dict[str, Any]:
-    """The stand-in's output fragments and timing, cut from the recorded runs in ``logs``."""
+    """The stand-in's output fragments and timing, cut from the recorded runs in ``logs``, and
+    OneTrainer's defaults for the keys it reads (from the config defaults beside ``logs``)."""
+    defaults = json.loads((logs.parent / "default-train-config.json").read_text(encoding="utf-8"))
+    sample_defaults = json.loads((logs.parent / "default-sample.json").read_text(encoding="utf-8"))
     finished_err = (logs / "finished.stderr").read_bytes().decode("utf-8")
     finished_out = (logs / "finished.stdout").read_text(encoding="utf-8").splitlines()
     interrupted_err = (logs / "interrupted.stderr").read_bytes().decode("utf-8")
@@ -78,6 +115,8 @@ def build_replay(logs: Path) -> dict[str, Any]:
         "stdout_setup": setup,
         "enumerated": enumerated.group(0),
         "losses": losses,
+        "defaults": {key: defaults[key] for key in DEFAULT_KEYS},
+        "sample_defaults": {key: sample_defaults[key] for key in SAMPLE_DEFAULT_KEYS},
         "timing": {
             "import_seconds": IMPORT_SECONDS,
             "setup_line_seconds": 0.3,
@@ -85,6 +124,7 @@ def build_replay(logs: Path) -> dict[str, Any]:
             "step_seconds": STEP_SECONDS,
             "save_seconds": 0.3,
             "backup_seconds": 0.5,
+            "sample_step_seconds": SAMPLE_STEP_SECONDS,
         },
     }
 
@@ -184,3 +224,21 @@ def make_config(
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(config, indent=2), encoding="utf-8")
     return path
+
+
+SAVE_NAME = re.compile(
+    r"^(?P<prefix>.*?)(?P<time>\d{4}-\d\d-\d\d_\d\d-\d\d-\d\d)-(?P<kind>save|backup|training-sample)-"
+    r"(?P<step>\d+)-(?P<epoch>\d+)-(?P<epoch_step>\d+)(?P<ext>\.\w+)?$"
+)
+
+
+def model_updates(path: Path) -> int:
+    """The optimizer updates a model file written by the stand-in holds (its one tensor's first value)."""
+    import struct
+
+    raw = path.read_bytes()
+    size = int.from_bytes(raw[:8], "little")
+    header = json.loads(raw[8 : 8 + size])
+    (name,) = (key for key in header if key != "__metadata__")
+    start, _end = header[name]["data_offsets"]
+    return int(struct.unpack_from("<f", raw, 8 + size + start)[0])
