@@ -51,7 +51,10 @@ __all__ = [
 COMPARE_DIR = "compare"
 #: The name stem of the copies put into the backend's LoRA folder.
 LORA_PREFIX = "onelazy-"
-_SAVE_NAME = re.compile(r"-save-(?P<step>\d+)-(?P<epoch>\d+)-(?P<epoch_step>\d+)\.safetensors$")
+#: After ``save_filename_prefix``: OneTrainer's timestamp, then the train position.
+_SAVE_NAME = (
+    r"\d{4}-\d\d-\d\d_\d\d-\d\d-\d\d-save-(?P<step>\d+)-(?P<epoch>\d+)-(?P<epoch_step>\d+)\.safetensors"
+)
 _BACKUP_NAME = re.compile(r"-backup-(?P<step>\d+)-(?P<epoch>\d+)-(?P<epoch_step>\d+)$")
 #: Longest side of one grid cell, in pixels (the page links the full-size images).
 CELL_SIZE = 256
@@ -99,6 +102,7 @@ class _RunFacts:
     config_path: Path
     workspace: Path
     output: Path
+    prefix: str
 
 
 def run_paths(run_dir: str | os.PathLike[str]) -> tuple[Path, Path, Path]:
@@ -126,6 +130,7 @@ def _run_facts(run_dir: str | os.PathLike[str]) -> _RunFacts:
         config_path=config_path.resolve(),
         workspace=absolute(str(config.workspace_dir)),
         output=absolute(str(config.output_model_destination)),
+        prefix=str(config.save_filename_prefix or ""),
     )
 
 
@@ -148,6 +153,8 @@ def _final_position(workspace: Path) -> tuple[int | None, int | None, int | None
 def find_checkpoints(run_dir: str | os.PathLike[str]) -> list[Checkpoint]:
     """Every checkpoint of the run in ``run_dir``, by step: the intermediate saves, then the final model.
 
+    A save is ``<save_filename_prefix><time>-save-<step>-<epoch>-<epoch_step>.safetensors``, as OneTrainer
+    names it; files another run left in a shared workspace under another prefix are not this run's.
     A step saved twice (training run again in the same workspace) counts once, the newest file.
     After :func:`pick_checkpoint`, the output file equals one of the saves and is shown as that
     save; the file it replaced (``.bak``) is listed as ``previous`` when it is none of the saves.
@@ -155,9 +162,10 @@ def find_checkpoints(run_dir: str | os.PathLike[str]) -> list[Checkpoint]:
     facts = _run_facts(run_dir)
     saves: dict[int, tuple[str, Path, re.Match[str]]] = {}
     folder = facts.workspace / "save"
+    save_name = re.compile(re.escape(facts.prefix) + _SAVE_NAME)
     if folder.is_dir():
         for entry in folder.iterdir():
-            found = _SAVE_NAME.search(entry.name)
+            found = save_name.fullmatch(entry.name)
             if found is None or not entry.is_file() or entry.name.startswith("."):
                 continue
             step = int(found["step"])

@@ -76,6 +76,19 @@ def test_finds_saves_and_final_with_their_steps(tmp_path: Path) -> None:
     assert found[-1].label == "final (step 16, epoch 2)"
 
 
+def test_saves_of_other_runs_in_the_workspace_are_left_out(tmp_path: Path) -> None:
+    """OneTrainer names saves <save_filename_prefix><time>-save-...: another prefix is another run."""
+    run = make_run(tmp_path)
+    save = run / "workspace" / "save"
+    for name in (
+        "2026-11-24_20-00-00-save-5-0-5.safetensors",  # no prefix
+        "faery-v2-2026-11-24_20-00-00-save-6-0-6.safetensors",  # a longer prefix
+        "other-2026-11-24_20-00-00-save-9-1-1.safetensors",
+    ):
+        write_model(save / name, name)
+    assert [c.step for c in find_checkpoints(run) if c.kind == "save"] == [3, 7, 11]
+
+
 @pytest.mark.parametrize("kind", ["comfyui", "swarmui"])
 def test_grid_page_cleanup_and_rerun(tmp_path: Path, kind: str) -> None:
     run = make_run(tmp_path)
