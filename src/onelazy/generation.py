@@ -161,7 +161,21 @@ class GenerateConfig(_Strict):
         return sets
 
 
-def _format_validation_error(exc: ValidationError, where: Callable[[tuple[Any, ...], bool], str]) -> str:
+def _given_as(loc: Sequence[Any], names: Mapping[str, str]) -> str | None:
+    """How the person gave the value at ``loc`` (a flag such as ``--width``), if ``names`` says."""
+    dotted = ".".join(str(part) for part in loc)
+    if dotted in names:
+        return names[dotted]
+    if len(loc) >= 3 and loc[0] == "sets" and str(loc[2]) in names:  # count: every set's count
+        return names[str(loc[2])]
+    return names.get(str(loc[0])) if loc else None
+
+
+def _format_validation_error(
+    exc: ValidationError,
+    where: Callable[[tuple[Any, ...], bool], str],
+    names: Mapping[str, str] | None = None,
+) -> str:
     error = exc.errors()[0]
     loc = tuple(error["loc"])
     key = ".".join(str(part) for part in loc) or "generate"
@@ -170,27 +184,51 @@ def _format_validation_error(exc: ValidationError, where: Callable[[tuple[Any, .
         message = "unknown key"
     elif error["type"] == "literal_error":
         message = f"{message} (got {error.get('input')!r})"
+    elif error["type"] == "string_pattern_mismatch" and loc[-1:] == ("name",):
+        message = "use letters, digits, '.', '_' and '-' (at most 64, starting with a letter or digit)"
+    message += f" (got {error.get('input')!r})" if error["type"] in _SHOW_INPUT else ""
     more = f" (and {len(exc.errors()) - 1} more)" if len(exc.errors()) > 1 else ""
+    given = _given_as(loc, names or {})
+    if given is not None:
+        return f"{given}: {message}{more}"
     return f"{where(loc, error['type'] == 'extra_forbidden')}{key}: {message}{more}"
 
 
-def config_from_mapping(data: Mapping[str, Any], *, source: str = "flags") -> GenerateConfig:
-    """A :class:`GenerateConfig` from plain data; a bad value is one line naming ``source`` and the key."""
+#: error types whose message does not say what was given
+_SHOW_INPUT = frozenset(
+    {"greater_than_equal", "less_than_equal", "multiple_of", "string_pattern_mismatch", "int_parsing"}
+)
+
+
+def config_from_mapping(
+    data: Mapping[str, Any], *, source: str = "flags", names: Mapping[str, str] | None = None
+) -> GenerateConfig:
+    """A :class:`GenerateConfig` from plain data; a bad value is one line naming ``source`` and the key.
+
+    ``names`` maps keys (dotted for a set's: ``sets.0.name``) to how the person gave them (``--name``);
+    an error in such a key names that instead.
+    """
     try:
         return GenerateConfig.model_validate(dict(data))
     except ValidationError as exc:
-        raise UsageError(_format_validation_error(exc, lambda loc, at_key: f"{source}: ")) from None
+        raise UsageError(_format_validation_error(exc, lambda loc, at_key: f"{source}: ", names)) from None
     except UsageError as exc:
-        raise UsageError(f"{source}: {exc}") from None
+        given = (names or {}).get("urls")
+        raise UsageError(f"{given or source}: {exc}") from None
 
 
 def load_generate_config(
-    path: str | os.PathLike[str], overrides: Mapping[str, Any] | None = None
+    path: str | os.PathLike[str],
+    overrides: Mapping[str, Any] | None = None,
+    *,
+    override_names: Mapping[str, str] | None = None,
 ) -> GenerateConfig:
     """The ``generate:`` section of a YAML file (``onelazy.yaml``), with ``overrides`` on top.
 
     Errors name the file, line and column: ``onelazy.yaml:12:5: generate.sets.1.count: ...``.
-    ``overrides`` replace shared keys; ``count`` in it sets every set's count.
+    ``overrides`` replace shared keys; ``count`` in it sets every set's count. An error in an
+    override names it as ``override_names`` says (``--width``), else as "width (override)", never
+    as a line of the file that did not say it.
     """
     import yaml
 
@@ -225,12 +263,15 @@ def load_generate_config(
             return f"{file}: generate."
         return f"{file}:{node.start_mark.line + 1}:{node.start_mark.column + 1}: generate."
 
+    names = {key: f"{key} (override)" for key in overrides or {}}
+    names.update({key: name for key, name in (override_names or {}).items() if key in names})
     try:
         return GenerateConfig.model_validate(section)
     except ValidationError as exc:
-        raise ProjectFileError(_format_validation_error(exc, where)) from None
+        raise ProjectFileError(_format_validation_error(exc, where, names)) from None
     except UsageError as exc:
-        raise ProjectFileError(f"{file}: generate: {exc}") from None
+        given = names.get("urls")
+        raise ProjectFileError(f"{given}: {exc}" if given else f"{file}: generate: {exc}") from None
 
 
 def _yaml_node(root: Any, loc: Sequence[Any], *, at_key: bool = False) -> Any:
@@ -494,18 +535,24 @@ def generate(
     on_progress: Callable[[GenerateProgress], None] | None = None,
     retry: RetryPolicy | None = None,
     timeout: float = 600.0,
+    override_names: Mapping[str, str] | None = None,
 ) -> GenerateSummary:
     """Render every prompt set into ``dataset`` (default: the config's ``dataset``, else ``./dataset``).
 
     ``config`` is a :class:`GenerateConfig` or the path of a YAML file with a ``generate:`` section.
+    ``override_names`` says how each of ``overrides`` was given (``{"width": "--width"}``), for errors.
     Images already in the manifest with a matching file are skipped. Raises a
     :class:`~onelazy.errors.BackendError` when images failed (after the others were saved), and
     lets ``KeyboardInterrupt`` through after cancelling this run's queued work on every backend.
     """
     if not isinstance(config, GenerateConfig):
-        config = load_generate_config(config, overrides)
+        config = load_generate_config(config, overrides, override_names=override_names)
     elif overrides:
-        config = config_from_mapping({**config.model_dump(), **_expand_overrides(config, overrides)})
+        config = config_from_mapping(
+            {**config.model_dump(), **_expand_overrides(config, overrides)},
+            source="overrides",
+            names=override_names,
+        )
     folder = Path(dataset if dataset is not None else (config.dataset or "dataset"))
     plans = {spec.name: _plan_set(config, spec) for spec in config.sets}
     missing = [folder, *folder.parents]

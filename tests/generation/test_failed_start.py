@@ -54,3 +54,20 @@ def test_an_empty_folder_made_by_the_person_is_kept(tmp_path: Path) -> None:
     with pytest.raises(BackendUnreachable):
         generate(write_config(tmp_path, [url]), dataset, retry=FAST_RETRY)
     assert dataset.is_dir()
+
+
+def test_a_bad_flag_over_a_config_file_is_named_as_the_flag_not_as_a_line_of_the_file(
+    comfy: ComfyStandin, tmp_path: Path
+) -> None:
+    from click.testing import CliRunner
+
+    from onelazy.cli import cli
+
+    config = write_config(tmp_path, [comfy.url])
+    result = CliRunner().invoke(cli, ["generate", str(config), "--width", "13", "-o", str(tmp_path / "ds")])
+    assert result.exit_code == 2
+    assert result.output == "Error: --width: Input should be a multiple of 8 (got 13)\n"
+    assert not (tmp_path / "ds").exists()
+
+    result = CliRunner().invoke(cli, ["generate", str(config), "--url", "nope", "-o", str(tmp_path / "ds")])
+    assert result.exit_code == 2 and result.output.startswith("Error: --url: 'nope' is not a backend URL")

@@ -346,7 +346,7 @@ def test_cli_help_shows_a_two_set_example() -> None:
         (["--kind", "comfyui", "--prompt", "x"], "without a CONFIG file, give --url, --model, --count"),
         (
             ["--kind", "comfyui", "--url", "ftp://x", "--model", "m", "--prompt", "p", "--count", "1"],
-            "Error: flags: 'ftp://x' is not a backend URL",
+            "Error: --url: 'ftp://x' is not a backend URL",
         ),
         (
             [
@@ -363,7 +363,8 @@ def test_cli_help_shows_a_two_set_example() -> None:
                 "--name",
                 "../up",
             ],
-            "Error: flags: sets.0.name: String should match pattern",
+            "Error: --name: use letters, digits, '.', '_' and '-' (at most 64, starting with a letter "
+            "or digit) (got '../up')",
         ),
         (
             [
@@ -380,7 +381,7 @@ def test_cli_help_shows_a_two_set_example() -> None:
                 "--width",
                 "500",
             ],
-            "Error: flags: width: Input should be a multiple of 8",
+            "Error: --width: Input should be a multiple of 8 (got 500)",
         ),
     ],
 )

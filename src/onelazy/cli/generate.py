@@ -105,11 +105,18 @@ def generate_command(config: Path | None, dataset: Path | None, timeout: float, 
         one_set = {"name": flags["name"], "prompt": flags["prompt"], "count": flags["count"]}
         one_set.update({k: flags[k] for k in ("negative", "caption") if flags[k] is not None})
         overrides.pop("count", None)
-        source = config_from_mapping({**overrides, "sets": [one_set]}, source="flags")
+        source = config_from_mapping({**overrides, "sets": [one_set]}, source="flags", names=_FLAG_NAMES)
         overrides = {}
     progress = _Progress()
     try:
-        summary = generate(source, dataset, overrides=overrides, on_progress=progress.update, timeout=timeout)
+        summary = generate(
+            source,
+            dataset,
+            overrides=overrides,
+            on_progress=progress.update,
+            timeout=timeout,
+            override_names=_FLAG_NAMES,
+        )
     finally:
         progress.close()
     click.echo(
@@ -123,24 +130,32 @@ def generate_command(config: Path | None, dataset: Path | None, timeout: float, 
         )
 
 
+#: the generate: key each flag sets (flag parameter name -> key)
+_FLAG_KEYS = {
+    "kind": "backend",
+    "urls": "urls",
+    "model": "model",
+    "width": "width",
+    "height": "height",
+    "steps": "steps",
+    "cfg": "cfg",
+    "sampler": "sampler",
+    "scheduler": "scheduler",
+    "seed": "seed",
+    "batch": "batch",
+    "captions": "captions",
+    "in_flight": "in_flight",
+    "count": "count",
+}
+#: how an error names a key the flags gave (the one set's keys are dotted)
+_FLAG_NAMES = {
+    **{key: "--" + ("url" if flag == "urls" else flag.replace("_", "-")) for flag, key in _FLAG_KEYS.items()},
+    **{f"sets.0.{key}": f"--{key}" for key in ("name", "prompt", "negative", "caption", "count")},
+}
+
+
 def _shared_overrides(flags: dict[str, Any]) -> dict[str, Any]:
-    names = {
-        "kind": "backend",
-        "urls": "urls",
-        "model": "model",
-        "width": "width",
-        "height": "height",
-        "steps": "steps",
-        "cfg": "cfg",
-        "sampler": "sampler",
-        "scheduler": "scheduler",
-        "seed": "seed",
-        "batch": "batch",
-        "captions": "captions",
-        "in_flight": "in_flight",
-        "count": "count",
-    }
-    overrides = {key: flags[flag] for flag, key in names.items() if flags[flag] not in (None, ())}
+    overrides = {key: flags[flag] for flag, key in _FLAG_KEYS.items() if flags[flag] not in (None, ())}
     if "urls" in overrides:
         overrides["urls"] = list(overrides["urls"])
     return overrides
