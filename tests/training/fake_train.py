@@ -425,6 +425,13 @@ class Trainer:
             (backup / "optimizer" / "optimizer.pt").write_bytes(b"\0" * 64)
             (backup / "onetrainer_config").mkdir(exist_ok=True)
             (backup / "onetrainer_config" / "args.json").write_text(json.dumps(self.config))
+            # the concept and sample files are copied when they exist, inline lists or not
+            for key, copy in (
+                ("concept_file_name", "concepts.json"),
+                ("sample_definition_file_name", "samples.json"),
+            ):
+                if Path(self.option(key)).is_file():
+                    shutil.copy2(self.option(key), backup / "onetrainer_config" / copy)
             progress = {
                 "epoch": self.progress.epoch,
                 "epoch_step": self.progress.epoch_step,

@@ -270,6 +270,10 @@ def test_samples_file_must_exist_when_samples_is_null(
     (root / "training_samples" / "samples.json").write_text(json.dumps([SAMPLE]))
     written = run(root, train_config(samples=None, sample_after=1, sample_after_unit="EPOCH"))
     assert [g for g, _, _ in written.positions("samples", "training-sample")] == [0, 4]
+    # a backup keeps a copy of the samples file
+    (backup,) = (written.workspace / "backup").iterdir()
+    assert json.loads((backup / "onetrainer_config" / "samples.json").read_text()) == [SAMPLE]
+    assert not (backup / "onetrainer_config" / "concepts.json").exists()  # inline concepts, no file
 
 
 def test_directory_formats_and_a_destination_folder(
