@@ -26,6 +26,7 @@ from onelazy.errors import (
 )
 from onelazy.onetrainer import CONFIG_VERSION
 from onelazy.onetrainer.install import OneTrainerInstall
+from onelazy.plan import onetrainer_save_points
 from onelazy.training.config_facts import ConceptFacts, ConfigFacts, concepts_relative_to, read_config_facts
 
 IMAGE_EXTENSIONS = frozenset({".bmp", ".jpg", ".jpeg", ".png", ".tif", ".tiff", ".webp", ".avif"})
@@ -250,17 +251,21 @@ def _samples_per_epoch(concept: ConceptFacts, images: int) -> float:
 
 
 def planned_saves(facts: ConfigFacts, samples_per_epoch: int) -> int:
-    """How many intermediate saves the run will write (STEP and EPOCH cadences; others unknown: 0)."""
-    if facts.save_every <= 0:
+    """How many intermediate saves the run will write, by OneTrainer's own interval rules.
+
+    Time-based units (SECOND, MINUTE, HOUR) depend on the machine's speed: counted as 0.
+    """
+    if facts.save_every <= 0 or facts.save_every_unit not in ("EPOCH", "STEP"):
         return 0
-    steps_per_epoch = max(1, samples_per_epoch // (facts.batch_size * facts.gradient_accumulation_steps))
-    if facts.save_every_unit == "EPOCH":
-        total = facts.epochs // facts.save_every
-    elif facts.save_every_unit == "STEP":
-        total = (facts.epochs * steps_per_epoch) // facts.save_every
-    else:
-        return 0
-    return max(0, total - facts.save_skip_first)
+    points = onetrainer_save_points(
+        facts.save_every,
+        facts.save_every_unit,
+        facts.save_skip_first,
+        steps_per_epoch=max(1, samples_per_epoch // facts.batch_size),
+        epochs=facts.epochs,
+        gradient_accumulation_steps=facts.gradient_accumulation_steps,
+    )
+    return sum(1 for point in points if not point.final)
 
 
 def estimated_model_bytes(facts: ConfigFacts, root: Path) -> int:
