@@ -48,7 +48,9 @@ def _facts(**values: object) -> ConfigFacts:
         ({"epochs": 10, "save_every": 0, "save_every_unit": "EPOCH"}, 4, 0),
     ],
 )
-def test_counts_follow_onetrainer_rules(values: dict[str, object], samples_per_epoch: int, expected: int) -> None:
+def test_counts_follow_onetrainer_rules(
+    values: dict[str, object], samples_per_epoch: int, expected: int
+) -> None:
     assert planned_saves(_facts(**values), samples_per_epoch) == expected
 
 
