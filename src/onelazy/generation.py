@@ -181,7 +181,9 @@ def _format_validation_error(
     key = ".".join(str(part) for part in loc) or "generate"
     message = error["msg"].removeprefix("Value error, ")
     if error["type"] == "extra_forbidden":
-        message = "unknown key"
+        from onelazy._keys import unknown_key_message
+
+        message = unknown_key_message(GenerateConfig, loc)
     elif error["type"] == "literal_error":
         message = f"{message} (got {error.get('input')!r})"
     elif error["type"] == "string_pattern_mismatch" and loc[-1:] == ("name",):
@@ -237,6 +239,8 @@ def load_generate_config(
         text = file.read_text(encoding="utf-8")
     except OSError as exc:
         raise ProjectFileError(f"{file}: cannot read: {exc.strerror or exc}") from None
+    except UnicodeDecodeError as exc:
+        raise ProjectFileError(f"{file}: not UTF-8 text (byte {exc.start}); save it as UTF-8") from None
     try:
         root = yaml.compose(text, Loader=yaml.SafeLoader)
         data = yaml.safe_load(text)

@@ -299,7 +299,9 @@ def _find_placeholders(data: Any, loc: tuple[Any, ...] = ()) -> list[tuple[Any, 
 def _message(error: Any) -> str:
     message = str(error["msg"]).removeprefix("Value error, ")
     if error["type"] == "extra_forbidden":
-        return "unknown key"
+        from onelazy._keys import unknown_key_message
+
+        return unknown_key_message(Project, tuple(error["loc"]))
     if error["type"] == "missing":
         return "required, but missing"
     if error["type"] == "literal_error":
@@ -326,6 +328,8 @@ def load_project(path: str | os.PathLike[str] = PROJECT_FILE) -> Project:
         ) from None
     except OSError as exc:
         raise ProjectFileError(f"{file}: cannot read: {exc.strerror or exc}") from None
+    except UnicodeDecodeError as exc:
+        raise ProjectFileError(f"{file}: not UTF-8 text (byte {exc.start}); save it as UTF-8") from None
     try:
         root = yaml.compose(text, Loader=yaml.SafeLoader)
         data = yaml.safe_load(text)
@@ -333,6 +337,10 @@ def load_project(path: str | os.PathLike[str] = PROJECT_FILE) -> Project:
         mark = getattr(exc, "problem_mark", None)
         place = f"{file}:{mark.line + 1}:{mark.column + 1}" if mark is not None else str(file)
         raise ProjectFileError(f"{place}: not valid YAML: {getattr(exc, 'problem', None) or exc}") from None
+    if data is None:
+        raise ProjectFileError(
+            f"{file}: is empty; `onelazy init --force {file.parent}` writes one to fill in"
+        )
     if not isinstance(data, dict):
         raise ProjectFileError(
             f"{file}: must be a mapping of keys (name:, generate:, ...), not {type(data).__name__}"

@@ -71,3 +71,23 @@ def test_a_bad_flag_over_a_config_file_is_named_as_the_flag_not_as_a_line_of_the
 
     result = CliRunner().invoke(cli, ["generate", str(config), "--url", "nope", "-o", str(tmp_path / "ds")])
     assert result.exit_code == 2 and result.output.startswith("Error: --url: 'nope' is not a backend URL")
+
+
+def test_a_non_utf8_config_file_is_one_line(tmp_path: Path) -> None:
+    from onelazy.errors import ProjectFileError
+    from onelazy.generation import load_generate_config
+
+    path = tmp_path / "onelazy.yaml"
+    path.write_bytes(b"generate:\n  model: caf\xe9\n")
+    with pytest.raises(ProjectFileError, match=r"not UTF-8 text \(byte 22\)"):
+        load_generate_config(path)
+
+
+def test_a_misspelt_key_in_the_generate_section_gets_a_suggestion(tmp_path: Path) -> None:
+    from onelazy.errors import ProjectFileError
+    from onelazy.generation import load_generate_config
+
+    path = write_config(tmp_path, ["http://127.0.0.1:8188"])
+    path.write_text(path.read_text().replace("seed: 1000", "sede: 1000"))
+    with pytest.raises(ProjectFileError, match=r"generate\.sede: unknown key; did you mean 'seed'\?"):
+        load_generate_config(path)

@@ -103,6 +103,44 @@ def test_bad_values_name_the_line_and_column(
     assert "\n" not in message
 
 
+@pytest.mark.parametrize(
+    ("edit", "expected"),
+    [
+        (
+            ("preset: lazy-sd15", "preset: lazy-sd15\nnme: faery"),
+            ":{line}:1: nme: unknown key; did you mean 'name'?",
+        ),
+        (("preset: lazy-sd15", "preset: lazy-sd15\ntrain_device: cpu"), "it belongs under train:"),
+        (("  steps: 25", "  stesp: 25"), ":{line}:3: generate.stesp: unknown key; did you mean 'steps'?"),
+        (("preset: lazy-sd15", "preset: lazy-sd15\nzzz: 1"), "zzz: unknown key; allowed: name, preset,"),
+    ],
+)
+def test_an_unknown_key_says_which_was_meant_or_where_it_belongs(
+    tmp_path: Path, edit: tuple[str, str], expected: str
+) -> None:
+    result = init_project(tmp_path)
+    fill(result.path, prompt="p", model="m.safetensors", lora_dir="loras")
+    text = result.path.read_text(encoding="utf-8")
+    assert edit[0] in text
+    text = text.replace(*edit, 1)
+    result.path.write_text(text, encoding="utf-8")
+    added = edit[1].splitlines()[-1]
+    line = next(n for n, row in enumerate(text.splitlines(), start=1) if row == added)
+    with pytest.raises(ProjectFileError) as caught:
+        load_project(result.path)
+    assert expected.format(line=line) in str(caught.value)
+
+
+def test_an_empty_or_non_utf8_file_is_one_line_not_a_traceback(tmp_path: Path) -> None:
+    path = tmp_path / "onelazy.yaml"
+    path.write_bytes(b"")
+    with pytest.raises(ProjectFileError, match="is empty; `onelazy init --force"):
+        load_project(path)
+    path.write_bytes(b"name: caf\xe9\n")  # Latin-1, as an old editor may save it
+    with pytest.raises(ProjectFileError, match=r"not UTF-8 text \(byte 9\); save it as UTF-8"):
+        load_project(path)
+
+
 def test_bad_yaml_and_missing_file(tmp_path: Path) -> None:
     with pytest.raises(ProjectFileError, match="no such file; `onelazy init"):
         load_project(tmp_path)
