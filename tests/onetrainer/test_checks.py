@@ -175,3 +175,20 @@ def test_concept_folders(tmp_path: Path) -> None:
         "concepts[1].path",
         "concepts[3].text.prompt_path",
     ]
+
+
+def test_a_value_refused_on_reading_is_not_reported_again_as_its_default(tmp_path: Path) -> None:
+    import json
+
+    from onelazy.onetrainer.checks import check_file
+
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps({"__version": 11, "concepts": 5, "samples": []}))
+    about_concepts = [str(p) for p in check_file(config) if p.key == "concepts"]
+    assert about_concepts == [f"{config}: concepts: expected a list, got 5"]
+
+    concepts = tmp_path / "concepts.json"
+    concepts.write_text(json.dumps([{"name": "x", "path": 5}]))
+    assert [str(p) for p in check_file(concepts)] == [
+        f'{concepts}: [0].path: expected a string, got 5; write "5"'
+    ]

@@ -334,7 +334,8 @@ def check_file(path: str | os.PathLike[str]) -> list[Problem]:
             )
             problems += found
             if concept is not None:
-                problems += check_concepts([concept], source=source, positions=[index])
+                later = check_concepts([concept], source=source, positions=[index])
+                problems += _not_about(later, found)
         return problems
     if kind == "samples":
         return load_samples_lenient(data, source=source)[1]
@@ -346,7 +347,19 @@ def check_file(path: str | os.PathLike[str]) -> list[Problem]:
         return []
     cfg, problems = load_train_config_lenient(data, source=source)
     base = Path(path).resolve().parent
-    return problems + check_train_config(cfg, source=source, base_dir=base)
+    return problems + _not_about(check_train_config(cfg, source=source, base_dir=base), problems)
+
+
+def _not_about(later: list[Problem], found: list[Problem]) -> list[Problem]:
+    """``later`` without the problems about a key ``found`` already reported: a value refused on
+    reading is replaced by its default, and "expected a list, got 5" followed by "is null" about the
+    same key would contradict itself."""
+    keys = {problem.key for problem in found if problem.key}
+    return [
+        problem
+        for problem in later
+        if not any(problem.key == key or problem.key.startswith((f"{key}.", f"{key}[")) for key in keys)
+    ]
 
 
 def check_files(paths: Iterable[str | os.PathLike[str]]) -> list[Problem]:
