@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from onelazy._files import atomic_write_json
-from onelazy.errors import StorageError
+from onelazy.errors import DatasetError, StorageError
 from onelazy.project import Project, load_project
 
 __all__ = [
@@ -585,6 +585,12 @@ def _run_build(project: Project, say: Echo) -> str:
 
     folders = [folder for folder in project.set_folders if _has_images(folder)]
     skipped = [folder.name for folder in project.set_folders if folder not in folders]
+    if not folders:
+        raise DatasetError(
+            f"{project.dataset_dir}: no images left to train on (cull and review rejected them all); see "
+            f"{project.dataset_dir / 'cull-report.html'}, loosen cull: in onelazy.yaml (e.g. min_side), "
+            f"then `onelazy cull {project.dataset_dir} --undo` and run again"
+        )
     if skipped:
         say(f"  sets with no images left after culling, not trained on: {', '.join(skipped)}")
     built = build_config(

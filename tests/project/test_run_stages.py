@@ -110,3 +110,15 @@ def test_a_raised_count_adds_images_without_bringing_back_the_culled(world: dict
     ]
     assert len(list((dataset / "upright").glob("*.png"))) == 7
     assert not list((dataset / "wide").glob("*.png"))  # the six duplicates stay culled
+
+
+def test_when_cull_rejects_every_image_the_run_says_what_to_do(world: dict[str, Any]) -> None:
+    yaml_file = make_project(world)
+    text = yaml_file.read_text(encoding="utf-8")
+    yaml_file.write_text(text.replace("min_side: 16", "min_side: 4096"), encoding="utf-8")
+    result = CliRunner().invoke(cli, ["run", str(yaml_file), "--stop-after", "build-config"])
+    assert result.exit_code == 2, result.output
+    last = result.output.strip().splitlines()[-1]
+    assert last.startswith("Error: ") and "no images left to train on" in last
+    assert "cull-report.html" in last and "--undo" in last and "--recursive" not in last
+    assert not (yaml_file.parent / "run" / "config.json").exists()
