@@ -520,7 +520,13 @@ def run_project(
             summary.results.append(StageResult("launch", "stopped", result.outcome, result.error or ""))
             summary.outcome = "interrupted" if result.outcome == "interrupted" else "failed"
             if result.outcome == "interrupted":
-                say("launch: interrupted; OneTrainer saved a backup. `onelazy run` again continues training.")
+                backup = any(item.kind == "backup" for item in result.saved)
+                say(
+                    "launch: interrupted; OneTrainer saved a backup. `onelazy run` again continues training."
+                    if backup
+                    else "launch: interrupted before OneTrainer saved a backup; `onelazy run` again starts "
+                    "training from the beginning."
+                )
             else:
                 say(f"launch: failed: {result.error or 'see ' + str(result.log_path)}")
             return summary

@@ -122,3 +122,24 @@ def test_when_cull_rejects_every_image_the_run_says_what_to_do(world: dict[str, 
     assert last.startswith("Error: ") and "no images left to train on" in last
     assert "cull-report.html" in last and "--undo" in last and "--recursive" not in last
     assert not (yaml_file.parent / "run" / "config.json").exists()
+
+
+def test_ctrl_c_before_the_first_backup_does_not_promise_one(world: dict[str, Any]) -> None:
+    from onelazy.training import Started
+
+    yaml_file = make_project(world)
+    run_project(yaml_file, stop_after="build-config")
+
+    def ctrl_c_at_start(event: Any) -> None:
+        if isinstance(event, Started):
+            os.kill(os.getpid(), signal.SIGINT)
+
+    lines: list[str] = []
+    summary = run_project(yaml_file, echo=lines.append, on_training_event=ctrl_c_at_start)
+    assert summary.outcome == "interrupted"
+    assert not (yaml_file.parent / "run" / "workspace" / "backup").exists()
+    assert (
+        "launch: interrupted before OneTrainer saved a backup; `onelazy run` again starts training "
+        "from the beginning." in lines
+    )
+    assert not any("saved a backup." in line for line in lines)
