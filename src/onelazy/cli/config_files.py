@@ -38,10 +38,10 @@ def check(ctx: click.Context, files: tuple[Path, ...]) -> None:
         if not problems:
             click.echo(f"{file}: OK")
         found += len(problems)
-    if errors:
-        for extra in errors[1:]:
-            click.echo(f"Error: {extra}", err=True)
-        raise errors[0]
+    if errors:  # in the order given: the last one is printed by the group, with its exit code
+        for earlier in errors[:-1]:
+            click.echo(f"Error: {earlier}", err=True)
+        raise errors[-1]
     if found:
         click.echo(f"{found} problem{'s' if found != 1 else ''} found.", err=True)
         ctx.exit(1)

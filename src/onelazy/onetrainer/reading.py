@@ -389,13 +389,22 @@ def read_json(path: str | os.PathLike[str]) -> Any:
         raise ConfigError("no such file", file=file) from None
     except IsADirectoryError:
         raise ConfigError("is a folder, expected a JSON file", file=file) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"cannot read: {exc}", file=file) from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            f"not UTF-8 text (byte {exc.start}); OneTrainer reads its files as UTF-8", file=file
+        ) from None
+    except OSError as exc:
+        raise ConfigError(f"cannot read: {exc.strerror or exc}", file=file) from None
     try:
         return json.loads(text)
     except json.JSONDecodeError as exc:
+        yaml_file = Path(file).suffix.lower() in (".yaml", ".yml")
         raise ConfigError(
-            f"not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}", file=file
+            f"not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}",
+            file=file,
+            hint="this reads OneTrainer's JSON files; `onelazy status` checks onelazy.yaml"
+            if yaml_file
+            else None,
         ) from None
 
 
