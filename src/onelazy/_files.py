@@ -26,7 +26,7 @@ def _umask() -> int:
 def atomic_write_bytes(path: str | os.PathLike[str], data: bytes, *, mode: int | None = None) -> Path:
     """Write ``data`` to ``path`` atomically; ``mode`` (e.g. ``0o600``) is set before the rename."""
     target = Path(path)
-    in_the_way = _not_a_folder(target)
+    in_the_way = file_in_the_way(target)
     if in_the_way is not None:
         raise StorageError(f"{target}: cannot write: {in_the_way} is a file, not a folder")
     if target.is_dir():
@@ -53,9 +53,9 @@ def atomic_write_bytes(path: str | os.PathLike[str], data: bytes, *, mode: int |
     return target
 
 
-def _not_a_folder(target: Path) -> Path | None:
+def file_in_the_way(target: Path) -> Path | None:
     """The nearest existing ancestor of ``target`` when it is a file (then nothing can be written
-    there, and the OS would only say "File exists" or "Not a directory")."""
+    there, and the OS would only say "File exists" or "Not a directory"); None if there is none."""
     for parent in target.parents:
         if parent.exists() or parent.is_symlink():
             return None if parent.is_dir() else parent

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from onelazy._files import atomic_write_text
+from onelazy._files import atomic_write_text, file_in_the_way
 from onelazy.errors import ConfigError, DatasetError
 from onelazy.plan import ConceptCount, TrainingPlan, default_steps_per_image, make_plan
 
@@ -176,6 +176,9 @@ def build_config(
     output_path = Path(output).expanduser().resolve()
     if output_path.suffix.lower() != ".safetensors":
         raise ConfigError(f"{output_path}: a LoRA file name ends in .safetensors", key="--output")
+    blocker = file_in_the_way(output_path)
+    if blocker is not None:  # OneTrainer would only fail when it saves, hours later
+        raise ConfigError(f"{output_path}: {blocker} is a file, not a folder", key="--output")
     run_name = name or output_path.stem
     if not run_name.strip():
         raise ConfigError("must not be empty", key="--name")

@@ -302,12 +302,14 @@ def test_cli_writes_prints_the_plan_and_the_launch_command(tmp_path: Path) -> No
 
 def test_cli_bad_input_is_one_line_exit_2_and_writes_nothing(tmp_path: Path) -> None:
     make_images(tmp_path / "faery", 4)
+    (tmp_path / "notes.txt").write_text("a file where the LoRA's folder should be")
     cases = [
         [str(tmp_path / "nope")],
         [str(tmp_path / "faery"), "--set", "lora_rnak=48"],
         [str(tmp_path / "faery"), "--set", "samples=[1]"],
         [str(tmp_path / "faery"), "--set", "concepts=[]"],
         [str(tmp_path / "faery"), "--preset", "nope"],
+        [str(tmp_path / "faery"), "--output", str(tmp_path / "notes.txt" / "f.safetensors")],
     ]
     for extra in cases:
         args = [
