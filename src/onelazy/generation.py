@@ -567,6 +567,11 @@ def generate(
         raise DatasetError(f"{folder}: cannot create the dataset folder: {exc.strerror or exc}") from None
     if not os.access(folder, os.W_OK):
         raise DatasetError(f"{folder}: the dataset folder is not writable")
+    for name in plans:  # found now, not after the first images were rendered for nothing
+        if (folder / name).exists() and not (folder / name).is_dir():
+            raise DatasetError(
+                f"{folder / name}: is a file where set {name!r} keeps its images; move it or rename the set"
+            )
 
     try:
         with _dataset_lock(folder):

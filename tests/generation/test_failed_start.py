@@ -91,3 +91,17 @@ def test_a_misspelt_key_in_the_generate_section_gets_a_suggestion(tmp_path: Path
     path.write_text(path.read_text().replace("seed: 1000", "sede: 1000"))
     with pytest.raises(ProjectFileError, match=r"generate\.sede: unknown key; did you mean 'seed'\?"):
         load_generate_config(path)
+
+
+def test_a_file_where_a_set_folder_belongs_is_named_before_anything_renders(
+    comfy: ComfyStandin, tmp_path: Path
+) -> None:
+    from onelazy.errors import DatasetError
+
+    dataset = tmp_path / "ds"
+    dataset.mkdir()
+    (dataset / "front").write_text("notes")
+    with pytest.raises(DatasetError, match=r"front: is a file where set 'front' keeps its images"):
+        generate(write_config(tmp_path, [comfy.url]), dataset, retry=FAST_RETRY)
+    assert comfy.renders == 0
+    assert sorted(p.name for p in dataset.iterdir()) == ["front"]
