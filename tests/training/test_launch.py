@@ -240,6 +240,21 @@ def test_crash_reports_the_traceback_and_leaves_no_tensorboard(
     assert not alive(tensorboard)
 
 
+def test_a_run_dir_under_a_file_is_named_and_nothing_starts(
+    fake_onetrainer: Tree, train_config: Callable[..., Path], tmp_path: Path
+) -> None:
+    from onelazy.errors import StorageError
+
+    root = fake_onetrainer()
+    config = train_config()
+    blocker = tmp_path / "notes.txt"
+    blocker.write_text("")
+    with pytest.raises(StorageError, match=f"{blocker} is a file, not a folder"):
+        launch(config, onetrainer=root, run_dir=blocker / "run")
+    workspace = Path(json.loads(config.read_text())["workspace_dir"])
+    assert not (workspace / "tensorboard.pid").exists()  # OneTrainer (and its TensorBoard) never ran
+
+
 def test_missing_onetrainer_is_one_line(train_config: Callable[..., Path], tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if k != "ONETRAINER_DIR"}
     done = subprocess.run(

@@ -27,6 +27,7 @@ from pathlib import Path
 from types import FrameType
 from typing import IO, Any
 
+from onelazy._files import file_in_the_way
 from onelazy.errors import LaunchError, StorageError
 from onelazy.training.events import (
     Ended,
@@ -68,6 +69,9 @@ class LaunchLog:
     def __init__(self, path: Path) -> None:
         self.path = path
         self.partial = path.with_name(path.name + ".part")
+        blocker = file_in_the_way(self.partial)
+        if blocker is not None:
+            raise StorageError(f"{self.partial}: cannot write: {blocker} is a file, not a folder")
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             self._handle: IO[bytes] = open(self.partial, "wb")  # noqa: SIM115 - closed in close()
