@@ -139,6 +139,8 @@ class GenerateConfig(_Strict):
             if "urls" in data:
                 raise ValueError("give either url or urls, not both")
             data["urls"] = url if isinstance(url, list) else [url]
+        if isinstance(data, dict) and isinstance(data.get("urls"), str):  # one URL without brackets
+            data = {**data, "urls": [data["urls"]]}
         return data
 
     @field_validator("urls")

@@ -105,3 +105,11 @@ def test_a_file_where_a_set_folder_belongs_is_named_before_anything_renders(
         generate(write_config(tmp_path, [comfy.url]), dataset, retry=FAST_RETRY)
     assert comfy.renders == 0
     assert sorted(p.name for p in dataset.iterdir()) == ["front"]
+
+
+def test_one_url_may_be_written_without_brackets(tmp_path: Path) -> None:
+    from onelazy.generation import load_generate_config
+
+    path = write_config(tmp_path, ["http://127.0.0.1:8188"])
+    path.write_text(path.read_text().replace("urls: [http://127.0.0.1:8188]", "urls: http://127.0.0.1:8188/"))
+    assert load_generate_config(path).urls == ["http://127.0.0.1:8188"]
