@@ -435,6 +435,14 @@ def run_project(
         raise UsageError(f"stop_after: {stop_after!r} is not a stage; allowed: {', '.join(STAGES)}")
     project = load_project(path)
     summary = RunSummary(project=project.file)
+    trains = stop_after is None or STAGES.index(stop_after) >= STAGES.index("launch")
+    if trains and "launch" not in _read_state(project):
+        # a wrong OneTrainer folder is found now, not after hours of generating images
+        from onelazy.onetrainer.install import find_onetrainer
+
+        find_onetrainer(
+            project.onetrainer_path, python=project.python, given_as=f"{project.file.name}: onetrainer"
+        )
 
     def decide(check: _Check) -> tuple[bool, str]:
         recorded = _read_state(project).get(check.stage)

@@ -10,6 +10,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
+import pytest
 from click.testing import CliRunner
 
 from onelazy.cli import cli
@@ -143,3 +144,21 @@ def test_ctrl_c_before_the_first_backup_does_not_promise_one(world: dict[str, An
         "from the beginning." in lines
     )
     assert not any("saved a backup." in line for line in lines)
+
+
+def test_a_wrong_onetrainer_folder_stops_the_run_before_generating(world: dict[str, Any]) -> None:
+    from onelazy.errors import OneTrainerNotFound
+
+    yaml_file = make_project(world)
+    text = yaml_file.read_text(encoding="utf-8")
+    yaml_file.write_text(
+        text.replace(str(world["onetrainer"]), str(world["base"] / "nowhere")), encoding="utf-8"
+    )
+    with pytest.raises(
+        OneTrainerNotFound, match=r"nowhere \(from onelazy.yaml: onetrainer\) is not a folder"
+    ):
+        run_project(yaml_file)
+    assert not (yaml_file.parent / "dataset").exists()
+    # without training in this run, OneTrainer is not needed yet
+    summary = run_project(yaml_file, stop_after="generate")
+    assert actions(summary) == {"generate": "ran"}

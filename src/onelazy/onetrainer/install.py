@@ -51,14 +51,17 @@ class OneTrainerInstall:
             )
 
 
-def find_onetrainer(path: str | Path | None = None, *, python: str | Path | None = None) -> OneTrainerInstall:
+def find_onetrainer(
+    path: str | Path | None = None, *, python: str | Path | None = None, given_as: str = "--onetrainer"
+) -> OneTrainerInstall:
     """Locate OneTrainer: ``path``, else ``$ONETRAINER_DIR``; its Python: ``python``, else its venv.
 
-    Raises :class:`OneTrainerNotFound` with a message saying how to point onelazy at it.
+    Raises :class:`OneTrainerNotFound` with a message saying how to point onelazy at it;
+    ``given_as`` says where ``path`` came from (``onelazy.yaml: onetrainer``).
     """
     if path is not None and str(path) != "":
         root = Path(path).expanduser()
-        origin = "--onetrainer"
+        origin = given_as
     else:
         env_value = os.environ.get(ENV_VAR, "")
         if not env_value:
