@@ -63,3 +63,9 @@ def test_console_script_runs_as_module() -> None:
         [sys.executable, "-m", "onelazy", "--version"], capture_output=True, text=True, check=True
     )
     assert out.stdout.startswith("onelazy ")
+
+
+def test_a_misspelt_command_gets_a_suggestion() -> None:
+    result = CliRunner().invoke(cli_module.cli, ["generat"])
+    assert result.exit_code == 2
+    assert "No such command 'generat'. Did you mean 'generate'?" in result.output
