@@ -32,7 +32,7 @@ from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from onelazy._files import atomic_write_bytes, atomic_write_text
+from onelazy._files import atomic_write_bytes, atomic_write_text, file_in_the_way
 from onelazy.backends import Backend, GeneratedImage, GenerationRequest, RetryPolicy, open_backend
 from onelazy.errors import (
     BackendError,
@@ -563,6 +563,9 @@ def generate(
     plans = {spec.name: _plan_set(config, spec) for spec in config.sets}
     missing = [folder, *folder.parents]
     created = missing[: next((i for i, path in enumerate(missing) if path.exists()), len(missing))]
+    blocker = folder if folder.exists() and not folder.is_dir() else file_in_the_way(folder)
+    if blocker is not None:
+        raise DatasetError(f"{folder}: cannot create the dataset folder: {blocker} is a file, not a folder")
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as exc:

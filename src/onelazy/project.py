@@ -363,7 +363,24 @@ def load_project(path: str | os.PathLike[str] = PROJECT_FILE) -> Project:
         raise ProjectFileError(f"{file}: {exc}") from None
     project._file = file.resolve()
     _check_training_values(project, file, root)
+    _check_folders(project, file, root)
     return project
+
+
+def _check_folders(project: Project, file: Path, root: Any) -> None:
+    """The folders the stages write into can be folders: a file in the way is found now, not when
+    ``run`` reaches the stage that writes there (after generating, or training)."""
+    from onelazy._files import file_in_the_way
+
+    wanted = {
+        "dataset": project.dataset_dir,
+        "run_dir": project.run_path,
+        "output": project.output_path.parent,
+    }
+    for key, folder in wanted.items():
+        blocker = folder if folder.exists() and not folder.is_dir() else file_in_the_way(folder)
+        if blocker is not None:
+            raise ProjectFileError(f"{_place(file, root, (key,))}: {key}: {blocker} is a file, not a folder")
 
 
 def _check_training_values(project: Project, file: Path, root: Any) -> None:

@@ -113,3 +113,13 @@ def test_one_url_may_be_written_without_brackets(tmp_path: Path) -> None:
     path = write_config(tmp_path, ["http://127.0.0.1:8188"])
     path.write_text(path.read_text().replace("urls: [http://127.0.0.1:8188]", "urls: http://127.0.0.1:8188/"))
     assert load_generate_config(path).urls == ["http://127.0.0.1:8188"]
+
+
+def test_a_dataset_path_through_a_file_is_named(comfy: ComfyStandin, tmp_path: Path) -> None:
+    from onelazy.errors import DatasetError
+
+    (tmp_path / "notes.txt").write_text("")
+    for dataset in (tmp_path / "notes.txt", tmp_path / "notes.txt" / "ds"):
+        with pytest.raises(DatasetError, match=r"notes\.txt is a file, not a folder"):
+            generate(write_config(tmp_path, [comfy.url]), dataset, retry=FAST_RETRY)
+    assert comfy.renders == 0

@@ -141,6 +141,22 @@ def test_an_empty_or_non_utf8_file_is_one_line_not_a_traceback(tmp_path: Path) -
         load_project(path)
 
 
+@pytest.mark.parametrize("key", ["dataset", "run_dir", "output"])
+def test_a_file_where_a_stage_writes_is_named_with_its_line(tmp_path: Path, key: str) -> None:
+    result = init_project(tmp_path)
+    fill(result.path, prompt="p", model="m.safetensors", lora_dir="loras")
+    blocker = tmp_path / "notes.txt"
+    blocker.write_text("")
+    value = {"dataset": "notes.txt", "run_dir": "notes.txt/run", "output": "notes.txt/x.safetensors"}[key]
+    text = result.path.read_text(encoding="utf-8")
+    lines = [f"{key}: {value}" if line.startswith(f"{key}:") else line for line in text.splitlines()]
+    result.path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    with pytest.raises(
+        ProjectFileError, match=rf"onelazy\.yaml:\d+:\d+: {key}: .*notes\.txt is a file, not a folder"
+    ):
+        load_project(result.path)
+
+
 def test_bad_yaml_and_missing_file(tmp_path: Path) -> None:
     with pytest.raises(ProjectFileError, match="no such file; `onelazy init"):
         load_project(tmp_path)
