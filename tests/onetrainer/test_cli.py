@@ -83,13 +83,17 @@ def test_check_unreadable_file_exits_2(tmp_path: Path) -> None:
 def test_check_reports_unreadable_files_in_the_order_given(tmp_path: Path) -> None:
     latin1 = tmp_path / "latin1.json"
     latin1.write_bytes(b'{"name": "caf\xe9"}')
+    bom = tmp_path / "bom.json"
+    bom.write_bytes(b'\xef\xbb\xbf{"__version": 11}')
     project = tmp_path / "onelazy.yaml"
     project.write_text("name: faery\n", encoding="utf-8")
     missing = tmp_path / "nope.json"
-    result = CliRunner().invoke(cli, ["check", str(latin1), str(project), str(missing)])
+    result = CliRunner().invoke(cli, ["check", str(latin1), str(bom), str(project), str(missing)])
     assert result.exit_code == 2
     assert result.stderr.splitlines() == [
         f"Error: {latin1}: not UTF-8 text (byte 13); OneTrainer reads its files as UTF-8",
+        f"Error: {bom}: starts with a byte-order mark, which OneTrainer's JSON reader refuses; save it "
+        "as UTF-8 without BOM",
         f"Error: {project}: not valid JSON: Expecting value at line 1, column 1; this reads OneTrainer's "
         "JSON files; `onelazy status` checks onelazy.yaml",
         f"Error: {missing}: no such file",

@@ -395,6 +395,12 @@ def read_json(path: str | os.PathLike[str]) -> Any:
         ) from None
     except OSError as exc:
         raise ConfigError(f"cannot read: {exc.strerror or exc}", file=file) from None
+    if text.startswith("\ufeff"):
+        raise ConfigError(
+            "starts with a byte-order mark, which OneTrainer's JSON reader refuses; save it as UTF-8 "
+            "without BOM",
+            file=file,
+        )
     try:
         return json.loads(text)
     except json.JSONDecodeError as exc:
