@@ -432,6 +432,26 @@ def test_a_broken_secrets_file_fails_preflight_without_showing_the_token(
     assert check_launch(config, onetrainer=root, secrets_path=secrets).ok
 
 
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        (b"[1, 2]", "[0]: expected a JSON object, got 1"),
+        (b"\xff\xfe[]", "not UTF-8 text (byte 0)"),
+        (b'[{"path": "x", "nmae": "dog"}]', "[0].nmae: not a ConceptConfig key"),
+    ],
+)
+def test_a_broken_concept_file_is_named_not_taken_for_no_concepts(
+    fake_onetrainer: Tree, train_config: Callable[..., Path], tmp_path: Path, content: bytes, expected: str
+) -> None:
+    root = fake_onetrainer()
+    concepts = tmp_path / "concepts.json"
+    concepts.write_bytes(content)
+    config = train_config(concepts=None, concept_file_name=str(concepts))
+    report = check_launch(config, onetrainer=root)
+    failed = [check.detail for check in report.failures if check.name == "concepts"]
+    assert len(failed) == 1 and failed[0].startswith(f"concept file {concepts}: ") and expected in failed[0]
+
+
 def test_workspace_in_use_by_another_launch(fake_onetrainer: Tree, train_config: Callable[..., Path]) -> None:
     root = fake_onetrainer()
     config = train_config()

@@ -125,15 +125,15 @@ def concepts_relative_to(
     """The concepts, reading a relative ``concept_file_name`` from OneTrainer's root; or an error."""
     if facts.concepts is not None:
         return facts.concepts, None
+    from onelazy.onetrainer.reading import read_concepts
+
     path = Path(facts.concept_file_name).expanduser()
     if not path.is_absolute():
         path = root / path
     try:
-        entries = json.loads(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        return None, f"concept file {path}: cannot read: {exc.strerror or exc}"
-    except json.JSONDecodeError as exc:
-        return None, f"concept file {path}: not valid JSON: {exc.msg}"
-    if not isinstance(entries, list):
-        return None, f"concept file {path}: must be a JSON list"
-    return tuple(_concept(c) for c in entries if isinstance(c, dict)), None
+        # as strictly as the config itself: a non-object entry or a misspelt key would otherwise
+        # pass as "no enabled concept", or crash OneTrainer after loading the model
+        concepts = read_concepts(path, strict=True)
+    except ConfigError as exc:
+        return None, f"concept file {exc}"
+    return tuple(_concept(c) for c in concepts), None
