@@ -752,7 +752,7 @@ def _write_set_prompt_files(folder: Path, config: GenerateConfig, plans: Mapping
     for name, plan in plans.items():
         path = folder / f"{name}.prompt.txt"
         text = plan.caption + "\n"
-        with contextlib.suppress(OSError):
+        with contextlib.suppress(OSError, UnicodeDecodeError):  # unreadable: rewritten below
             if path.read_text(encoding="utf-8") == text:
                 continue
         atomic_write_text(path, text)

@@ -135,7 +135,8 @@ def _manifest_counts(project: Project) -> dict[str, int]:
     wanted = {spec.name: spec.count for spec in project.generate.sets}
     path = project.dataset_dir / "manifest.jsonl"
     try:
-        lines = path.read_text(encoding="utf-8").splitlines()
+        # bytes, decoded leniently: a run killed mid-append may leave half a UTF-8 character at the end
+        lines = path.read_bytes().decode("utf-8", errors="replace").splitlines()
     except OSError:
         lines = []
     for line in lines:

@@ -178,6 +178,8 @@ def _read_yaml(path: Path) -> Any:
         raise PresetError(f"{path}: {where}{problem}") from None
     except OSError as exc:
         raise PresetError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    except UnicodeDecodeError as exc:
+        raise PresetError(f"{path}: not UTF-8 text (byte {exc.start}); save it as UTF-8") from None
 
 
 def _mapping(path: Path, data: Any, allowed: set[str], required: Iterable[str]) -> dict[str, Any]:

@@ -162,3 +162,13 @@ def test_a_wrong_onetrainer_folder_stops_the_run_before_generating(world: dict[s
     # without training in this run, OneTrainer is not needed yet
     summary = run_project(yaml_file, stop_after="generate")
     assert actions(summary) == {"generate": "ran"}
+
+
+def test_status_survives_a_manifest_torn_in_the_middle_of_a_character(world: dict[str, Any]) -> None:
+    yaml_file = make_project(world)
+    run_project(yaml_file, stop_after="generate")
+    manifest = yaml_file.parent / "dataset" / "manifest.jsonl"
+    with manifest.open("ab") as handle:  # a kill during an append of "café": half of the é
+        handle.write(b'{"set": "upright", "index": 99, "prompt": "caf\xc3')
+    statuses = {s.stage: s for s in project_status(yaml_file)}
+    assert statuses["generate"].detail == "12/12 images"
