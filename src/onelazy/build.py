@@ -182,6 +182,12 @@ def build_config(
     run_name = name or output_path.stem
     if not run_name.strip():
         raise ConfigError("must not be empty", key="--name")
+    if run_name in (".", "..") or "/" in run_name or "\\" in run_name:
+        raise ConfigError(
+            f"{run_name!r} is not a plain name; it names the run folder and the save files, "
+            "so it has no / or \\ and is not . or ..",
+            key="--name",
+        )
     run = Path(run_dir).expanduser().resolve() if run_dir is not None else Path.cwd() / "runs" / run_name
     if run.exists() and not run.is_dir():
         raise ConfigError(f"{run}: exists and is not a folder", key="--run-dir")

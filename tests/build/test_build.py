@@ -310,6 +310,8 @@ def test_cli_bad_input_is_one_line_exit_2_and_writes_nothing(tmp_path: Path) -> 
         [str(tmp_path / "faery"), "--set", "concepts=[]"],
         [str(tmp_path / "faery"), "--preset", "nope"],
         [str(tmp_path / "faery"), "--output", str(tmp_path / "notes.txt" / "f.safetensors")],
+        [str(tmp_path / "faery"), "--name", ".."],
+        [str(tmp_path / "faery"), "--name", "../elsewhere"],
     ]
     for extra in cases:
         args = [
