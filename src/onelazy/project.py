@@ -536,6 +536,9 @@ def init_project(
     sdxl = "sdxl" in preset
     side = 1024 if sdxl else 512
     ot = onetrainer if onetrainer is not None else os.environ.get("ONETRAINER_DIR", "")
+    # given relative to where the command runs, but the file's paths are relative to its folder
+    ot = _from_here(ot) if ot else ot
+    lora_dir = _from_here(lora_dir) if lora_dir else lora_dir
 
     def scalar(value: str | None) -> str:
         return FILL_IN if value is None else json.dumps(value, ensure_ascii=False)
@@ -571,6 +574,13 @@ def init_project(
                 break
     atomic_write_text(target, text)
     return InitResult(path=target, to_fill=to_fill)
+
+
+def _from_here(value: str) -> str:
+    """A path typed on the command line, absolute (``~`` kept: it means the same from anywhere)."""
+    if value.startswith("~") or Path(value).is_absolute():
+        return value
+    return os.path.abspath(value)
 
 
 def _name_from(folder: Path) -> str:

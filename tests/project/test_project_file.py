@@ -157,6 +157,20 @@ def test_a_file_where_a_stage_writes_is_named_with_its_line(tmp_path: Path, key:
         load_project(result.path)
 
 
+def test_relative_paths_given_to_init_mean_the_same_from_the_projects_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    result = init_project(
+        "faery", prompt="p", model="m.safetensors", lora_dir="loras", onetrainer="OneTrainer"
+    )
+    project = load_project(result.path)
+    assert project.onetrainer_path == tmp_path / "OneTrainer"
+    assert project.compare is not None and project.path(project.compare.lora_dir) == tmp_path / "loras"
+    home = init_project("home", prompt="p", model="m", lora_dir="~/loras", onetrainer="~/OneTrainer")
+    assert '"~/OneTrainer"' in home.path.read_text(encoding="utf-8")
+
+
 def test_bad_yaml_and_missing_file(tmp_path: Path) -> None:
     with pytest.raises(ProjectFileError, match="no such file; `onelazy init"):
         load_project(tmp_path)
