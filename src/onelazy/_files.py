@@ -26,11 +26,7 @@ def _umask() -> int:
 def atomic_write_bytes(path: str | os.PathLike[str], data: bytes, *, mode: int | None = None) -> Path:
     """Write ``data`` to ``path`` atomically; ``mode`` (e.g. ``0o600``) is set before the rename."""
     target = Path(path)
-    in_the_way = file_in_the_way(target)
-    if in_the_way is not None:
-        raise StorageError(f"{target}: cannot write: {in_the_way} is a file, not a folder")
-    if target.is_dir():
-        raise StorageError(f"{target}: cannot write: it is a folder; give a file name")
+    check_writable(target)
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
@@ -51,6 +47,16 @@ def atomic_write_bytes(path: str | os.PathLike[str], data: bytes, *, mode: int |
             raise StorageError(f"{target}: cannot write: {exc.strerror or exc}") from exc
         raise
     return target
+
+
+def check_writable(target: Path) -> None:
+    """Raise :class:`StorageError` when ``target`` cannot be a file: it is a folder, or a file stands
+    where one of its folders should be. Lets a writer of several files check all before the first."""
+    in_the_way = file_in_the_way(target)
+    if in_the_way is not None:
+        raise StorageError(f"{target}: cannot write: {in_the_way} is a file, not a folder")
+    if target.is_dir():
+        raise StorageError(f"{target}: cannot write: it is a folder; give a file name")
 
 
 def file_in_the_way(target: Path) -> Path | None:

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from onelazy._files import atomic_write_text, file_in_the_way
+from onelazy._files import atomic_write_text, check_writable, file_in_the_way
 from onelazy.errors import ConfigError, DatasetError
 from onelazy.plan import ConceptCount, TrainingPlan, default_steps_per_image, make_plan
 
@@ -91,11 +91,18 @@ class BuiltConfig:
         return self.run_dir / "secrets.json" if self.secrets is not None else None
 
     def write(self) -> list[Path]:
-        """Write every file atomically (``secrets.json`` with mode 0600); the paths written."""
+        """Write every file atomically (``secrets.json`` with mode 0600); the paths written.
+
+        Every target is checked before the first is written, and ``config.json`` is written last,
+        so a failure never leaves a config pointing at files that were not written.
+        """
+        for path in self.files:
+            check_writable(path)
+        order = sorted(self.files, key=lambda path: path == self.config_path)
         written = []
-        for path, text in self.files.items():
+        for path in order:
             mode = 0o600 if path == self.secrets_path else None
-            written.append(atomic_write_text(path, text, mode=mode))
+            written.append(atomic_write_text(path, self.files[path], mode=mode))
         return written
 
     def launch_command(self, onetrainer: str | None = None) -> str:

@@ -67,6 +67,21 @@ def test_config_round_trips_through_the_model_unchanged(tmp_path: Path) -> None:
     assert to_onetrainer_json(model) == text
 
 
+def test_a_file_that_cannot_be_written_stops_before_any_is(tmp_path: Path) -> None:
+    from onelazy.errors import StorageError
+
+    make_images(tmp_path / "faery", 5)
+    built = build(tmp_path, separate_files=True, hf_token="")
+    (tmp_path / "run" / "samples.json").mkdir(parents=True)  # a folder where a file goes
+    with pytest.raises(StorageError, match=r"samples\.json: cannot write: it is a folder"):
+        built.write()
+    assert sorted(p.name for p in (tmp_path / "run").iterdir()) == ["samples.json"]
+    (tmp_path / "run" / "samples.json").rmdir()
+    written = built.write()
+    assert written[-1].name == "config.json"  # last: a config never points at files not yet written
+    assert sorted(p.name for p in written) == ["concepts.json", "config.json", "prompts.txt", "samples.json"]
+
+
 def test_config_has_absolute_paths_device_seeds_and_the_plan(tmp_path: Path) -> None:
     make_images(tmp_path / "faery", 6)
     build(tmp_path).write()
