@@ -46,3 +46,16 @@ def test_a_url_with_a_password_is_refused_without_showing_it(url: str) -> None:
 def test_good_urls_keep_their_host_port_and_path() -> None:
     assert normalize_url(" http://[::1]:8188/ ") == "http://[::1]:8188"
     assert normalize_url("https://gpu.example/comfy/") == "https://gpu.example/comfy"
+
+
+def test_detection_behind_a_token_proxy_asks_for_the_token(monkeypatch: pytest.MonkeyPatch) -> None:
+    from onelazy.backends import check_backend
+    from onelazy.errors import BackendRejected
+    from tests.generation.standins import ComfyStandin
+
+    monkeypatch.delenv("ONELAZY_BACKEND_TOKEN", raising=False)
+    with ComfyStandin(bearer="s3cret-token") as server:
+        with pytest.raises(BackendRejected, match=r"HTTP 401 \(a proxy token\? set ONELAZY_BACKEND_TOKEN\)"):
+            check_backend(server.url)
+        monkeypatch.setenv("ONELAZY_BACKEND_TOKEN", "s3cret-token")
+        assert check_backend(server.url).health.kind == "comfyui"

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal, Protocol, runtime_checkable
 
 from onelazy.backends._http import RetryPolicy
-from onelazy.errors import BackendProtocolError, UsageError
+from onelazy.errors import BackendProtocolError, BackendRejected, UsageError
 
 if TYPE_CHECKING:
     from onelazy.backends.comfyui import ComfyUIBackend
@@ -188,7 +188,7 @@ def open_backend(
 def detect_kind(url: str, *, retry: RetryPolicy | None = None) -> BackendKind:
     """Which kind of server answers at ``url``: ComfyUI's ``/api/system_stats``, else SwarmUI's
     ``/API/GetNewSession``; a protocol error when it is neither."""
-    from onelazy.backends._http import HttpClient, auth_from_env, normalize_url
+    from onelazy.backends._http import BEARER_TOKEN_ENV, HttpClient, auth_from_env, normalize_url
 
     base = normalize_url(url)
     headers, cookies = auth_from_env("swarmui")
@@ -200,21 +200,28 @@ def detect_kind(url: str, *, retry: RetryPolicy | None = None) -> BackendKind:
         headers=headers,
         cookies=cookies,
     )
+    refused: list[str] = []
     try:
         comfy = http.request("GET", "api/system_stats")
         if comfy.status_code == 200 and "json" in comfy.headers.get("content-type", ""):
             data = comfy.json()
             if isinstance(data, dict) and isinstance(data.get("system"), dict):
                 return "comfyui"
+        if comfy.status_code in (401, 403):
+            refused.append(f"GET /api/system_stats refused with HTTP {comfy.status_code}")
         swarm = http.request("POST", "API/GetNewSession", json={})
         if "json" in swarm.headers.get("content-type", ""):
             data = swarm.json()
             if isinstance(data, dict) and ("session_id" in data or "error" in data):
                 return "swarmui"
+        if swarm.status_code in (401, 403):
+            refused.append(f"POST /API/GetNewSession refused with HTTP {swarm.status_code}")
     except ValueError:
         pass
     finally:
         http.release()
+    if refused:  # something in front (a proxy) wants a token: that, not the kind, is the problem
+        raise BackendRejected(f"{refused[0]} (a proxy token? set {BEARER_TOKEN_ENV})", url=base)
     raise BackendProtocolError(
         "answers HTTP but is neither ComfyUI (/api/system_stats) nor SwarmUI (/API/GetNewSession)", url=base
     )
