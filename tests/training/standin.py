@@ -1,7 +1,8 @@
 """Builds a fake OneTrainer tree for the launch tests and the benchmark.
 
-The tree has what the launcher looks at - ``scripts/train.py``, ``venv/bin/python`` (a link to
-this interpreter), ``modules/util/config/TrainConfig.py`` declaring the config version - plus
+The tree has what the launcher looks at - ``scripts/train.py``, ``venv/bin/python`` (a real virtual
+environment that sees this interpreter's packages), ``modules/util/config/TrainConfig.py``
+declaring the config version - plus
 ``venv/bin/tensorboard`` (a process that runs until terminated, as TensorBoard does) and
 ``modules/util/enum/Optimizer.py`` (the members the stand-in accepts). The stand-in's output
 fragments are cut from the recorded real runs when the tree is built (``scripts/replay.json``).
@@ -165,13 +166,29 @@ def make_onetrainer(
     body = "".join(f"    {m} = '{m}'\n" for m in members)
     (enum_dir / "Optimizer.py").write_text(f"from enum import Enum\n\n\nclass Optimizer(Enum):\n{body}")
     if with_venv:
-        bin_dir = root / "venv" / "bin"
-        bin_dir.mkdir(parents=True)
-        os.symlink(sys.executable, bin_dir / "python")
+        bin_dir = _make_venv(root / "venv")
         tensorboard = bin_dir / "tensorboard"
         tensorboard.write_text(TENSORBOARD.format(python=sys.executable), encoding="utf-8")
         tensorboard.chmod(tensorboard.stat().st_mode | stat.S_IXUSR)
     return root
+
+
+def _make_venv(folder: Path) -> Path:
+    """A real virtual environment, as OneTrainer's install makes, that sees this test run's packages.
+
+    A bare link to ``sys.executable`` would lose the packages of a virtual environment the tests
+    run in (Python finds its packages from ``pyvenv.cfg``, not from the link), so build a real one
+    and point a ``.pth`` file at the packages this interpreter uses.
+    """
+    import site
+    import sysconfig
+    import venv
+
+    venv.EnvBuilder(symlinks=os.name != "nt", with_pip=False).create(folder)
+    purelib = sysconfig.get_path("purelib", vars={"base": str(folder), "platbase": str(folder)})
+    visible = [*site.getsitepackages(), *(p for p in sys.path if p and Path(p).is_dir())]
+    Path(purelib, "_outer_packages.pth").write_text("\n".join(dict.fromkeys(visible)) + "\n")
+    return folder / ("Scripts" if os.name == "nt" else "bin")
 
 
 def tiny_png() -> bytes:
