@@ -81,6 +81,12 @@ class LoraWeight(_Strict):
     name: str = Field(min_length=1)
     weight: float = Field(default=1.0, ge=-100, le=100)
 
+    @model_validator(mode="before")
+    @classmethod
+    def _name_alone(cls, data: Any) -> Any:
+        """``- faery_style.safetensors`` in a ``loras:`` list: that LoRA at weight 1."""
+        return {"name": data} if isinstance(data, str) else data
+
 
 class _RenderSettings(_Strict):
     """Settings a prompt set may override; None means "use the shared value"."""
@@ -188,6 +194,8 @@ def _format_validation_error(
         message = unknown_key_message(GenerateConfig, loc)
     elif error["type"] == "literal_error":
         message = f"{message} (got {error.get('input')!r})"
+    elif error["type"] in ("model_type", "model_attributes_type", "dict_type"):
+        message = f"expected a mapping of keys (key: value lines), got {error.get('input')!r}"
     elif error["type"] == "string_pattern_mismatch" and loc[-1:] == ("name",):
         message = "use letters, digits, '.', '_' and '-' (at most 64, starting with a letter or digit)"
     message += f" (got {error.get('input')!r})" if error["type"] in _SHOW_INPUT else ""
@@ -200,7 +208,15 @@ def _format_validation_error(
 
 #: error types whose message does not say what was given
 _SHOW_INPUT = frozenset(
-    {"greater_than_equal", "less_than_equal", "multiple_of", "string_pattern_mismatch", "int_parsing"}
+    {
+        "greater_than_equal",
+        "less_than_equal",
+        "multiple_of",
+        "string_pattern_mismatch",
+        "int_parsing",
+        "float_parsing",
+        "bool_parsing",
+    }
 )
 
 

@@ -304,7 +304,9 @@ def _message(error: Any) -> str:
         return unknown_key_message(Project, tuple(error["loc"]))
     if error["type"] == "missing":
         return "required, but missing"
-    if error["type"] == "literal_error":
+    if error["type"] in ("model_type", "model_attributes_type", "dict_type"):
+        return f"expected a mapping of keys (key: value lines), got {error.get('input')!r}"
+    if error["type"] == "literal_error" or error["type"].endswith(("_parsing", "_type")):
         return f"{message} (got {error.get('input')!r})"
     return message
 

@@ -123,3 +123,20 @@ def test_a_dataset_path_through_a_file_is_named(comfy: ComfyStandin, tmp_path: P
         with pytest.raises(DatasetError, match=r"notes\.txt is a file, not a folder"):
             generate(write_config(tmp_path, [comfy.url]), dataset, retry=FAST_RETRY)
     assert comfy.renders == 0
+
+
+def test_a_lora_given_by_name_alone_is_taken_at_weight_1_and_a_scalar_set_is_explained(
+    tmp_path: Path,
+) -> None:
+    from onelazy.errors import ProjectFileError
+    from onelazy.generation import load_generate_config
+
+    path = write_config(tmp_path, ["http://127.0.0.1:8188"])
+    text = path.read_text()
+    path.write_text(text.replace("  seed: 1000\n", "  seed: 1000\n  loras: [faery_style.safetensors]\n"))
+    loras = load_generate_config(path).loras
+    assert [(lora.name, lora.weight) for lora in loras] == [("faery_style.safetensors", 1.0)]
+
+    path.write_text(text.replace("    - name: side\n", "    - side\n    - name: side2\n"))
+    with pytest.raises(ProjectFileError, match=r"generate\.sets\.1: expected a mapping of keys .*got 'side'"):
+        load_generate_config(path)

@@ -113,9 +113,14 @@ def test_bad_values_name_the_line_and_column(
         (("preset: lazy-sd15", "preset: lazy-sd15\ntrain_device: cpu"), "it belongs under train:"),
         (("  steps: 25", "  stesp: 25"), ":{line}:3: generate.stesp: unknown key; did you mean 'steps'?"),
         (("preset: lazy-sd15", "preset: lazy-sd15\nzzz: 1"), "zzz: unknown key; allowed: name, preset,"),
+        (
+            ("  steps: 25", "  steps: many"),
+            "generate.steps: Input should be a valid integer, unable to parse "
+            "string as an integer (got 'many')",
+        ),
     ],
 )
-def test_an_unknown_key_says_which_was_meant_or_where_it_belongs(
+def test_an_unknown_key_or_a_wrong_value_says_what_was_meant_and_what_was_given(
     tmp_path: Path, edit: tuple[str, str], expected: str
 ) -> None:
     result = init_project(tmp_path)
