@@ -599,16 +599,19 @@ def generate(
             return _generate_locked(config, folder, plans, on_progress, retry, timeout)
     except BaseException:
         if created:
-            _remove_if_still_empty(created)
+            _remove_if_still_empty(created, {LOCK_NAME, *(f"{name}.prompt.txt" for name in plans)})
         raise
 
 
-def _remove_if_still_empty(created: Sequence[Path]) -> None:
-    """Take back the folders this run created when it failed before saving anything in them
-    (an unreachable server, an unknown model): a failed first run leaves nothing behind."""
+def _remove_if_still_empty(created: Sequence[Path], own_files: set[str]) -> None:
+    """Take back the folders this run created when it failed before saving an image in them
+    (an unreachable server, an unknown model): a failed first run leaves nothing behind.
+    ``own_files`` (the lock, per-set prompt files) are what the run writes before any image."""
     with contextlib.suppress(OSError):
-        if {entry.name for entry in os.scandir(created[0])} <= {LOCK_NAME}:
-            (created[0] / LOCK_NAME).unlink(missing_ok=True)
+        names = {entry.name for entry in os.scandir(created[0])}
+        if names <= own_files:
+            for name in names:
+                (created[0] / name).unlink(missing_ok=True)
     for path in created:  # deepest first; rmdir refuses a folder with anything in it
         try:
             path.rmdir()

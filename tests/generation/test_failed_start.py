@@ -22,13 +22,14 @@ def test_an_unknown_model_leaves_no_dataset_folder(comfy: ComfyStandin, tmp_path
     assert not (tmp_path / "new").exists()  # neither the folder, its parent, a lock nor a manifest
 
 
-def test_an_unreachable_server_leaves_no_dataset_folder(tmp_path: Path) -> None:
+@pytest.mark.parametrize("captions", ["image", "set"])
+def test_an_unreachable_server_leaves_no_dataset_folder(tmp_path: Path, captions: str) -> None:
     server = ComfyStandin().start()
     url = server.url
     server.stop()
     with pytest.raises(BackendUnreachable):
-        generate(write_config(tmp_path, [url]), tmp_path / "ds", retry=FAST_RETRY)
-    assert not (tmp_path / "ds").exists()
+        generate(write_config(tmp_path, [url], captions=captions), tmp_path / "ds", retry=FAST_RETRY)
+    assert not (tmp_path / "ds").exists()  # set captions: the prompt files go too
 
 
 def test_a_failure_in_an_existing_dataset_removes_nothing(comfy: ComfyStandin, tmp_path: Path) -> None:
