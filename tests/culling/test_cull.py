@@ -378,3 +378,23 @@ def test_undo_without_a_report_says_so(tmp_path: Path) -> None:
     result = CliRunner().invoke(cli, ["cull", str(tmp_path), "--undo"])
     assert result.exit_code == 2
     assert "no cull-report.json here, so there is nothing to undo" in result.output
+
+
+def test_a_manifest_whose_last_line_a_kill_cut_mid_character_is_read_leniently(
+    dataset: tuple[Path, corpus.Truth],
+) -> None:
+    folder, truth = dataset
+    broken = truth.broken[0]
+    whole = json.dumps({"set": "main", "index": 0, "file": broken, "prompt": "café"}, ensure_ascii=False)
+    torn = json.dumps({"set": "main", "index": 1, "file": "x.png", "prompt": "☕ café"}, ensure_ascii=False)
+    torn_bytes = torn.encode("utf-8")[: torn.encode("utf-8").index("☕".encode()) + 1]  # half a character
+    (folder / "manifest.jsonl").write_bytes(whole.encode("utf-8") + b"\n" + torn_bytes)
+    result = CliRunner().invoke(cli, ["cull", str(folder), "--workers", "1", *("--min-size", "100")])
+    assert result.exit_code == 0, result.output
+    first, rest = (folder / "manifest.jsonl").read_bytes().split(b"\n", 1)
+    entry = json.loads(first)
+    assert entry["original_file"] == broken and entry["rejected"] == "unreadable"
+    assert rest == torn_bytes  # still last and unterminated: generate sees it torn and drops it
+    undo = CliRunner().invoke(cli, ["cull", str(folder), "--undo"])
+    assert undo.exit_code == 0, undo.output
+    assert (folder / "manifest.jsonl").read_bytes() == whole.encode("utf-8") + b"\n" + torn_bytes

@@ -13,12 +13,12 @@ from pathlib import Path
 from typing import Any
 
 from onelazy._files import atomic_write_bytes
+from onelazy._manifest import MANIFEST_NAME
 from onelazy.errors import DatasetError, StorageError
 
 from ._measure import IMAGE_EXTENSIONS, MEASURE_SIDE, Measure, measure_many
 from ._store import (
     HTML_NAME,
-    MANIFEST_NAME,
     REASONS,
     REJECTED_DIR,
     REPORT_NAME,

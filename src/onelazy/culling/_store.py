@@ -19,14 +19,14 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from onelazy._files import atomic_write_json, atomic_write_text
+from onelazy._files import atomic_write_bytes, atomic_write_json, atomic_write_text
+from onelazy._manifest import MANIFEST_NAME, read_manifest
 from onelazy.culling._measure import IMAGE_EXTENSIONS
 from onelazy.errors import DatasetError, StorageError
 
 REJECTED_DIR = ".rejected"
 REPORT_NAME = "cull-report.json"
 HTML_NAME = "cull-report.html"
-MANIFEST_NAME = "manifest.jsonl"
 REPORT_FORMAT = "onelazy-cull-report"
 REPORT_VERSION = 1
 
@@ -233,26 +233,21 @@ def update_manifest(root: Path, rejected: dict[str, dict[str, Any]], restored: I
     (and ``caption_file``) changed to the file's place under ``.rejected/``, ``rejected`` set to the
     reason and ``original_file`` to where it was; undo reverses exactly that. So every ``file`` in the
     manifest still names an existing file with the recorded hash, and a rerun of ``generate`` sees the
-    image as done instead of generating it again. Lines that are not JSON are kept as they are; the
-    file is rewritten atomically.
+    image as done instead of generating it again. Lines that are not JSON are kept as they are, and
+    so is a last line a killed ``generate`` left torn (read leniently, never a crash); the file is
+    rewritten atomically.
     """
     path = root / MANIFEST_NAME
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
+    manifest = read_manifest(path)
+    if manifest is None:
         return False
-    except OSError as exc:
-        raise StorageError(f"{path}: cannot read: {exc.strerror or exc}") from exc
     restored_set = set(restored)
     changed = False
-    lines_out: list[str] = []
-    for line in text.splitlines():
-        try:
-            entry = json.loads(line) if line.strip() else None
-        except ValueError:
-            entry = None
-        if not isinstance(entry, dict) or not isinstance(entry.get("file"), str):
-            lines_out.append(line)
+    lines_out: list[bytes] = []
+    for line in manifest.lines:
+        entry = line.entry
+        if entry is None or not isinstance(entry.get("file"), str):
+            lines_out.append(line.raw)
             continue
         name = Path(entry["file"]).as_posix()
         original = entry.get("original_file")
@@ -275,11 +270,12 @@ def update_manifest(root: Path, rejected: dict[str, dict[str, Any]], restored: I
                 entry.pop(key, None)
             changed = True
         else:
-            lines_out.append(line)
+            lines_out.append(line.raw)
             continue
-        lines_out.append(json.dumps(entry, ensure_ascii=False))
+        lines_out.append(json.dumps(entry, ensure_ascii=False).encode("utf-8"))
     if changed:
-        atomic_write_text(path, "\n".join(lines_out) + "\n")
+        # the torn tail stays last and unterminated, so generate still sees it as torn and drops it
+        atomic_write_bytes(path, b"".join(line + b"\n" for line in lines_out) + manifest.torn_tail)
     return True
 
 
