@@ -250,22 +250,10 @@ def load_generate_config(
     override names it as ``override_names`` says (``--width``), else as "width (override)", never
     as a line of the file that did not say it.
     """
-    import yaml
+    from onelazy import _yaml
 
     file = Path(path)
-    try:
-        text = file.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ProjectFileError(f"{file}: cannot read: {exc.strerror or exc}") from None
-    except UnicodeDecodeError as exc:
-        raise ProjectFileError(f"{file}: not UTF-8 text (byte {exc.start}); save it as UTF-8") from None
-    try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        place = f"{file}:{mark.line + 1}:{mark.column + 1}" if mark is not None else str(file)
-        raise ProjectFileError(f"{place}: not valid YAML: {getattr(exc, 'problem', exc)}") from None
+    root, data = _yaml.load(file, ProjectFileError)
     if not isinstance(data, dict) or not isinstance(data.get("generate"), dict):
         raise ProjectFileError(
             f"{file}: has no 'generate:' section (a mapping with backend, urls, model, sets)"
@@ -280,10 +268,7 @@ def load_generate_config(
             section[key] = value
 
     def where(loc: tuple[Any, ...], at_key: bool) -> str:
-        node = _yaml_node(root, ("generate", *loc), at_key=at_key)
-        if node is None:
-            return f"{file}: generate."
-        return f"{file}:{node.start_mark.line + 1}:{node.start_mark.column + 1}: generate."
+        return f"{_yaml.place(file, root, ('generate', *loc), at_key=at_key)}: generate."
 
     names = {key: f"{key} (override)" for key in overrides or {}}
     names.update({key: name for key, name in (override_names or {}).items() if key in names})
@@ -294,24 +279,6 @@ def load_generate_config(
     except UsageError as exc:
         given = names.get("urls")
         raise ProjectFileError(f"{given}: {exc}" if given else f"{file}: generate: {exc}") from None
-
-
-def _yaml_node(root: Any, loc: Sequence[Any], *, at_key: bool = False) -> Any:
-    """The deepest YAML node along ``loc`` (for its line and column); the key itself when ``at_key``."""
-    import yaml
-
-    node = root
-    for number, part in enumerate(loc):
-        if isinstance(node, yaml.MappingNode):
-            pair = next(((k, v) for k, v in node.value if getattr(k, "value", None) == str(part)), None)
-            if pair is None:
-                return node
-            node = pair[0] if at_key and number == len(loc) - 1 else pair[1]
-        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value):
-            node = node.value[part]
-        else:
-            return node
-    return node
 
 
 # =============================================================================== planning

@@ -32,8 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import yaml
-
+from onelazy import _yaml
 from onelazy._files import atomic_write_text
 from onelazy.errors import ConfigError, PresetError
 
@@ -169,17 +168,7 @@ def _builtin_files(root: Path) -> dict[str, Path]:
 
 
 def _read_yaml(path: Path) -> Any:
-    try:
-        return yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise PresetError(f"{path}: {where}{problem}") from None
-    except OSError as exc:
-        raise PresetError(f"{path}: cannot read: {exc.strerror or exc}") from None
-    except UnicodeDecodeError as exc:
-        raise PresetError(f"{path}: not UTF-8 text (byte {exc.start}); save it as UTF-8") from None
+    return _yaml.load(path, PresetError)[1]
 
 
 def _mapping(path: Path, data: Any, allowed: set[str], required: Iterable[str]) -> dict[str, Any]:

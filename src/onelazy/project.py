@@ -28,7 +28,9 @@ from pydantic import (
     model_validator,
 )
 
+from onelazy import _yaml
 from onelazy._files import atomic_write_text
+from onelazy._yaml import place as _place
 from onelazy.errors import ConfigError, ProjectFileError, UsageError
 from onelazy.generation import GenerateConfig
 
@@ -250,38 +252,6 @@ class Project(_Strict):
 # =============================================================================== loading
 
 
-def _node_at(root: Any, loc: Sequence[Any], *, at_key: bool = False) -> Any:
-    """The deepest YAML node along ``loc`` (for its line and column); ``root`` is a composed node.
-
-    With ``at_key`` the last step gives the key's node (for an unknown key), not its value's.
-    """
-    import yaml
-
-    node = root
-    for number, part in enumerate(loc):
-        if isinstance(node, yaml.MappingNode):
-            match = None
-            for key_node, value_node in node.value:
-                if getattr(key_node, "value", None) == str(part):
-                    match = key_node if at_key and number == len(loc) - 1 else value_node
-                    break
-            if match is None:
-                return node
-            node = match
-        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and 0 <= part < len(node.value):
-            node = node.value[part]
-        else:
-            return node
-    return node
-
-
-def _place(file: Path, root: Any, loc: Sequence[Any], *, at_key: bool = False) -> str:
-    node = _node_at(root, loc, at_key=at_key) if root is not None else None
-    if node is None:
-        return str(file)
-    return f"{file}:{node.start_mark.line + 1}:{node.start_mark.column + 1}"
-
-
 def _dotted(loc: Sequence[Any]) -> str:
     return ".".join(str(part) for part in loc)
 
@@ -317,28 +287,13 @@ def load_project(path: str | os.PathLike[str] = PROJECT_FILE) -> Project:
     A value still saying ``FILL IN`` is reported with what belongs there. The preset and the
     ``train.set`` keys are checked against OneTrainer's config model here, before anything runs.
     """
-    import yaml
-
     file = Path(path).expanduser()
     if file.is_dir():
         file = file / PROJECT_FILE
-    try:
-        text = file.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ProjectFileError(
-            f"{file}: no such file; `onelazy init {file.parent}` writes one to fill in"
-        ) from None
-    except OSError as exc:
-        raise ProjectFileError(f"{file}: cannot read: {exc.strerror or exc}") from None
-    except UnicodeDecodeError as exc:
-        raise ProjectFileError(f"{file}: not UTF-8 text (byte {exc.start}); save it as UTF-8") from None
-    try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        place = f"{file}:{mark.line + 1}:{mark.column + 1}" if mark is not None else str(file)
-        raise ProjectFileError(f"{place}: not valid YAML: {getattr(exc, 'problem', None) or exc}") from None
+    text = _yaml.read_text(
+        file, ProjectFileError, missing_hint=f"`onelazy init {file.parent}` writes one to fill in"
+    )
+    root, data = _yaml.parse(file, text, ProjectFileError)
     if data is None:
         raise ProjectFileError(
             f"{file}: is empty; `onelazy init --force {file.parent}` writes one to fill in"

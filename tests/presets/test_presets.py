@@ -284,7 +284,7 @@ def _copy_presets(tmp_path: Path) -> Path:
             "values.lora_rank: must be {value",
         ),
         ("base: sd15-lora\nsummary: x\nvaleus: {}\n", "valeus: not a preset key; did you mean 'values'?"),
-        ("base: sd15-lora\nsummary: x\nvalues: [\n", "line 4"),
+        ("base: sd15-lora\nsummary: x\nvalues: [\n", "broken.yaml:4:1: not valid YAML"),
         ("summary: x\nvalues: {a: {value: 1, why: because it is}}\n", "base: missing"),
         (
             "base: sd15-lora\nsummary: x\nvalues: {lora_rank: {value: 8, why: smaller}}\n"
