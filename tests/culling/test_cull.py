@@ -319,6 +319,16 @@ def test_cli_dry_run_prints_decisions_and_table(dataset: tuple[Path, corpus.Trut
     assert not (folder / ".rejected").exists()
 
 
+def test_cli_prints_plain_lines_when_stdout_is_not_a_terminal(dataset: tuple[Path, corpus.Truth]) -> None:
+    folder, _ = dataset
+    result = CliRunner().invoke(cli, ["cull", str(folder), "--min-size", "100", "--workers", "1"])
+    assert result.exit_code == 0, result.output
+    report = json.loads((folder / REPORT_NAME).read_text())
+    assert f"  kept: {report['summary']['kept']}\n" in result.output
+    assert f"  total: {len(report['files'])}\n" in result.output
+    assert not set("─━│┃┏┓┗┛┡┩└┘") & set(result.output)  # no box drawing in a log or pipe
+
+
 def test_cli_runs_and_undoes(dataset: tuple[Path, corpus.Truth]) -> None:
     folder, _ = dataset
     result = CliRunner().invoke(cli, ["cull", str(folder), "--min-size", "100", "--workers", "1"])

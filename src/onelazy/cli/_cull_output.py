@@ -46,26 +46,39 @@ def progress_printer() -> Iterator[Progress]:
 
 
 def print_report(report: CullReport) -> None:
-    """One line per reject (what would happen, on a dry run), then kept / rejected by reason."""
+    """One line per reject (what would happen, on a dry run), then kept / rejected by reason: a rich
+    table on a terminal, plain ``outcome: files`` lines otherwise (logs, pipes, CI)."""
+    verb = "would reject" if report.dry_run else "rejected"
+    title = "dry run: nothing was moved" if report.dry_run else "cull"
+    rows = [
+        (name if name == "kept" else f"rejected: {name}", count) for name, count in report.counts().items()
+    ]
+    rows.append(("total", len(report.decisions)))
+    where = (
+        f"Report: {report.dataset / 'cull-report.json'}, contact sheet: {report.dataset / 'cull-report.html'}"
+    )
+    if not sys.stdout.isatty():
+        for decision in report.rejected:
+            moved = f" -> {decision.moved_to}" if decision.moved_to else ""
+            click.echo(f"{verb} {decision.file}{moved}: {decision.message}")
+        click.echo(f"{title}:")
+        for outcome, count in rows:
+            click.echo(f"  {outcome}: {count}")
+        if not report.dry_run:
+            click.echo(where)
+        return
     from rich.console import Console
     from rich.table import Table
 
     console = Console(highlight=False)
     for decision in report.rejected:
-        where = f" -> {decision.moved_to}" if decision.moved_to else ""
-        verb = "would reject" if report.dry_run else "rejected"
-        console.print(f"{verb} {decision.file}{where}: {decision.message}", markup=False, soft_wrap=True)
-    table = Table(title="dry run: nothing was moved" if report.dry_run else "cull")
+        moved = f" -> {decision.moved_to}" if decision.moved_to else ""
+        console.print(f"{verb} {decision.file}{moved}: {decision.message}", markup=False, soft_wrap=True)
+    table = Table(title=title)
     table.add_column("outcome")
     table.add_column("files", justify="right")
-    for name, count in report.counts().items():
-        table.add_row(name if name == "kept" else f"rejected: {name}", str(count))
-    table.add_row("total", str(len(report.decisions)))
+    for outcome, count in rows:
+        table.add_row(outcome, str(count))
     console.print(table)
     if not report.dry_run:
-        console.print(
-            f"Report: {report.dataset / 'cull-report.json'}, contact sheet: "
-            f"{report.dataset / 'cull-report.html'}",
-            markup=False,
-            soft_wrap=True,
-        )
+        console.print(where, markup=False, soft_wrap=True)
