@@ -60,10 +60,33 @@ def _read_state(project: Project) -> dict[str, Any]:
         data = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         return {}
-    except (OSError, ValueError):
+    except OSError:
         return {}  # an unreadable state only costs a check of every stage
+    except ValueError as exc:  # not JSON, or not UTF-8
+        _set_aside(path, f"not valid JSON ({exc})")
+        return {}
     stages = data.get("stages") if isinstance(data, dict) else None
-    return stages if isinstance(stages, dict) else {}
+    if not isinstance(stages, dict):
+        _set_aside(path, "no 'stages' mapping in it")
+        return {}
+    return stages
+
+
+def _set_aside(path: Path, problem: str) -> None:
+    """A corrupt state file is kept beside as ``state.json.corrupt`` and said once, not silently
+    dropped: without it every stage counts as never run, and that can mean training again."""
+    import logging
+
+    aside = path.with_name(path.name + ".corrupt")
+    try:
+        os.replace(path, aside)
+    except OSError as exc:
+        kept = f"could not move it aside ({exc.strerror or exc})"
+    else:
+        kept = f"moved it to {aside.name}"
+    logging.getLogger(__name__).warning(
+        "Warning: %s: %s; %s, and every stage counts as not yet run", path, problem, kept
+    )
 
 
 def _record(project: Project, stage: str, inputs: Mapping[str, Any], **facts: Any) -> None:
