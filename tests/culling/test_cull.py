@@ -408,3 +408,41 @@ def test_a_manifest_whose_last_line_a_kill_cut_mid_character_is_read_leniently(
     undo = CliRunner().invoke(cli, ["cull", str(folder), "--undo"])
     assert undo.exit_code == 0, undo.output
     assert (folder / "manifest.jsonl").read_bytes() == whole.encode("utf-8") + b"\n" + torn_bytes
+
+
+def test_a_dataset_of_flat_colours_says_the_fixed_minimum_decided_not_a_product_that_does_not_add_up(
+    tmp_path: Path,
+) -> None:
+    from PIL import Image
+
+    for n, colour in enumerate([(0, 0, 0), (255, 255, 255), (200, 30, 30), (30, 200, 30), (30, 30, 200)]):
+        Image.new("RGB", (128, 128), colour).save(tmp_path / f"plain{n}.png")
+    report = cull(tmp_path, dry_run=True, min_side=64, workers=1)
+    assert _rejected(report) == {f"plain{n}.png": "flat" for n in range(5)}
+    for decision in report.rejected:
+        assert "x the dataset's median 0.0" not in decision.message  # 0.1 x 0.0 is not 1.0
+        assert decision.message == (
+            "flat: grey standard deviation 0.0 under 1.0, the minimum for any image (most of this "
+            "dataset is flat, so its median 0.0 gives nothing to compare with)"
+        )
+    assert report.notes == [
+        "flat: 5 of 5 images are a single flat colour (grey standard deviation under 1); with most of "
+        "the dataset flat, its median (0.0) is no yardstick for --flat-ratio, so only the fixed "
+        "minimum 1 was applied"
+    ]
+    result = CliRunner().invoke(cli, ["cull", str(tmp_path), "--dry-run", "--min-size", "64"])
+    assert result.exit_code == 0, result.output
+    assert "note: flat: 5 of 5 images are a single flat colour" in result.output
+
+
+def test_edgeless_images_say_the_blur_check_could_not_run(tmp_path: Path) -> None:
+    from PIL import Image
+
+    for n in range(3):  # flat colours with the flat check off: no edge anywhere, median sharpness 0
+        Image.new("RGB", (128, 128), (60 * n, 90, 120)).save(tmp_path / f"plain{n}.png")
+    report = cull(tmp_path, dry_run=True, min_side=64, workers=1, skip=["flat", "near-duplicate"])
+    assert report.rejected == []
+    assert report.notes == [
+        "blurry: not checked: most images have no edges at all (median sharpness 0.0), so --blur-ratio "
+        "has nothing to compare with; give --blur-threshold to check them"
+    ]

@@ -61,6 +61,8 @@ def print_report(report: CullReport) -> None:
         for decision in report.rejected:
             moved = f" -> {decision.moved_to}" if decision.moved_to else ""
             click.echo(f"{verb} {decision.file}{moved}: {decision.message}")
+        for note in report.notes:
+            click.echo(f"note: {note}")
         click.echo(f"{title}:")
         for outcome, count in rows:
             click.echo(f"  {outcome}: {count}")
@@ -74,6 +76,8 @@ def print_report(report: CullReport) -> None:
     for decision in report.rejected:
         moved = f" -> {decision.moved_to}" if decision.moved_to else ""
         console.print(f"{verb} {decision.file}{moved}: {decision.message}", markup=False, soft_wrap=True)
+    for note in report.notes:
+        console.print(f"note: {note}", markup=False, soft_wrap=True, style="yellow")
     table = Table(title=title)
     table.add_column("outcome")
     table.add_column("files", justify="right")

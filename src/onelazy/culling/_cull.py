@@ -93,6 +93,8 @@ class CullReport:
     decisions: list[Decision]
     thresholds: dict[str, Any]
     dry_run: bool
+    notes: list[str] = field(default_factory=list)
+    """Where a check could not work as configured (a degenerate dataset), in words."""
 
     @property
     def kept(self) -> list[Decision]:
@@ -177,7 +179,7 @@ def _decide(
     flat_ratio: float,
     flat_threshold: float | None,
     skip: frozenset[str],
-) -> tuple[list[Decision], dict[str, Any]]:
+) -> tuple[list[Decision], dict[str, Any], list[str]]:
     from ._search import near_pairs
 
     decisions: dict[str, Decision] = {}
@@ -197,15 +199,9 @@ def _decide(
         else:
             candidates.append(m)
 
+    notes: list[str] = []
     contrast_median = _median([m.contrast for m in candidates])
-    flat_limit = (
-        flat_threshold if flat_threshold is not None else max(FLAT_FLOOR, flat_ratio * contrast_median)
-    )
-    flat_basis = (
-        ""
-        if flat_threshold is not None
-        else f" ({flat_ratio:g} x the dataset's median {contrast_median:.1f})"
-    )
+    flat_limit, flat_basis = _flat_limit(candidates, contrast_median, flat_ratio, flat_threshold, skip, notes)
     remaining: list[Measure] = []
     for m in candidates:
         if "flat" not in skip and m.contrast < flat_limit:
@@ -224,6 +220,12 @@ def _decide(
         if blur_threshold is not None
         else f" ({blur_ratio:g} x the dataset's median {sharpness_median:.1f})"
     )
+    if blur_threshold is None and "blurry" not in skip and remaining and blur_limit <= 0:
+        notes.append(
+            f"blurry: not checked: most images have no edges at all (median sharpness "
+            f"{sharpness_median:.1f}), so --blur-ratio has nothing to compare with; "
+            "give --blur-threshold to check them"
+        )
     sharp: list[Measure] = []
     for m in remaining:
         if "blurry" not in skip and m.sharpness < blur_limit:
@@ -292,7 +294,44 @@ def _decide(
         "measure_side": MEASURE_SIDE,
     }
     ordered = [decisions[m.file] for m in measures]
-    return ordered, thresholds
+    return ordered, thresholds, notes
+
+
+def _flat_limit(
+    candidates: list[Measure],
+    median: float,
+    ratio: float,
+    threshold: float | None,
+    skip: frozenset[str],
+    notes: list[str],
+) -> tuple[float, str]:
+    """The contrast under which an image is flat, and the words that say where that number comes from.
+
+    Relative to the dataset's median, but never under :data:`FLAT_FLOOR`: when most of the dataset
+    is flat itself its median is no yardstick (0.1 x 0.0 would pass a blank image), so the floor
+    decides and the message says so instead of quoting a product that does not add up.
+    """
+    if threshold is not None:
+        return threshold, " (--flat-threshold)"
+    relative = ratio * median
+    if relative >= FLAT_FLOOR:
+        return relative, f" ({ratio:g} x the dataset's median {median:.1f})"
+    if median >= FLAT_FLOOR:
+        return FLAT_FLOOR, (
+            f", the minimum for any image ({ratio:g} x the dataset's median {median:.1f} would be only "
+            f"{relative:.1f})"
+        )
+    if "flat" not in skip:
+        flat = sum(1 for m in candidates if m.contrast < FLAT_FLOOR)
+        notes.append(
+            f"flat: {flat} of {len(candidates)} images are a single flat colour (grey standard deviation "
+            f"under {FLAT_FLOOR:g}); with most of the dataset flat, its median ({median:.1f}) is no "
+            f"yardstick for --flat-ratio, so only the fixed minimum {FLAT_FLOOR:g} was applied"
+        )
+    return FLAT_FLOOR, (
+        f", the minimum for any image (most of this dataset is flat, so its median {median:.1f} "
+        "gives nothing to compare with)"
+    )
 
 
 def _measures(m: Measure) -> dict[str, Any]:
@@ -356,7 +395,7 @@ def cull(
             if m.missing:
                 raise StorageError(f"{root / m.file}: {m.error}; nothing was moved, run cull again")
             measures.append(m)
-    decisions, thresholds = _decide(
+    decisions, thresholds, notes = _decide(
         measures,
         min_side=min_side,
         aspect=aspect,
@@ -367,7 +406,7 @@ def cull(
         flat_threshold=flat_threshold,
         skip=frozenset(skip),
     )
-    report = CullReport(root, decisions, thresholds, dry_run)
+    report = CullReport(root, decisions, thresholds, dry_run, notes)
     if dry_run:
         return report
     if progress:
@@ -406,6 +445,7 @@ def _apply(
         data: dict[str, Any] = {
             "dataset": root.name,
             "thresholds": report.thresholds,
+            "notes": report.notes,
             "files": carried + [d.to_json() for d in report.decisions],
         }
         write_report(root, data)
