@@ -8,8 +8,7 @@ The public functions are imported on first use, so ``import onelazy`` stays chea
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from onelazy._lazy import lazy_getattr
 
 __version__ = "0.1.0"
 
@@ -36,11 +35,4 @@ _LAZY: dict[str, str] = {
 __all__ = ["__version__", *_LAZY]
 
 
-def __getattr__(name: str) -> Any:
-    module_name = _LAZY.get(name)
-    if module_name is None:
-        raise AttributeError(f"module 'onelazy' has no attribute {name!r}")
-    module = importlib.import_module(module_name)
-    value = module if module.__name__.endswith(f".{name}") else getattr(module, name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_getattr(__name__, _LAZY, globals())

@@ -11,8 +11,9 @@ config version constants are plain ints::
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from onelazy._lazy import lazy_getattr
 
 CONFIG_VERSION = 11
 CONCEPT_CONFIG_VERSION = 2
@@ -161,14 +162,7 @@ if TYPE_CHECKING:
     from onelazy.onetrainer.writing import write_onetrainer_json as write_onetrainer_json
 
 
-def __getattr__(name: str) -> Any:
-    module_name = _LAZY.get(name)
-    if module_name is None:
-        raise AttributeError(f"module 'onelazy.onetrainer' has no attribute {name!r}")
-    module = importlib.import_module(module_name)
-    value = module if module.__name__.endswith(f".{name}") else getattr(module, name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_getattr(__name__, _LAZY, globals())
 
 
 def __dir__() -> list[str]:
