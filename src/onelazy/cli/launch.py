@@ -2,36 +2,29 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any, TypeVar
 
 import click
+
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+
+def _folder_option(*names: str, help: str) -> Callable[[_F], _F]:
+    return click.option(*names, type=click.Path(file_okay=False, path_type=Path), help=help)
+
+
+def _file_option(*names: str, help: str) -> Callable[[_F], _F]:
+    return click.option(*names, type=click.Path(dir_okay=False, path_type=Path), help=help)
 
 
 @click.command("launch")
 @click.argument("config", type=click.Path(dir_okay=False, path_type=Path))
-@click.option(
-    "--onetrainer",
-    "onetrainer_dir",
-    type=click.Path(file_okay=False, path_type=Path),
-    help="OneTrainer checkout (default: $ONETRAINER_DIR).",
-)
-@click.option(
-    "--python",
-    "python_path",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="OneTrainer's Python (default: its venv/bin/python).",
-)
-@click.option(
-    "--secrets",
-    "secrets_path",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="secrets.json passed as --secrets-path.",
-)
-@click.option(
-    "--run-dir",
-    type=click.Path(file_okay=False, path_type=Path),
-    help="Folder for launch.log (default: the config's folder).",
-)
+@_folder_option("--onetrainer", "onetrainer_dir", help="OneTrainer checkout (default: $ONETRAINER_DIR).")
+@_file_option("--python", "python_path", help="OneTrainer's Python (default: its venv/bin/python).")
+@_file_option("--secrets", "secrets_path", help="secrets.json passed as --secrets-path.")
+@_folder_option("--run-dir", help="Folder for launch.log (default: the config's folder).")
 @click.option(
     "--allow-config-warnings",
     is_flag=True,
