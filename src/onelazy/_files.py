@@ -10,9 +10,11 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from onelazy.errors import StorageError
 
@@ -25,7 +27,27 @@ def _umask() -> int:
 
 def atomic_write_bytes(path: str | os.PathLike[str], data: bytes, *, mode: int | None = None) -> Path:
     """Write ``data`` to ``path`` atomically; ``mode`` (e.g. ``0o600``) is set before the rename."""
-    target = Path(path)
+    return _write_atomically(Path(path), lambda handle: handle.write(data), mode=mode, failure="cannot write")
+
+
+def atomic_copy(
+    source: str | os.PathLike[str], target: str | os.PathLike[str], *, mode: int | None = None
+) -> Path:
+    """Copy ``source`` to ``target`` atomically, streaming (a checkpoint need not fit in memory):
+    a crash leaves the old ``target`` or the whole copy, never part of it."""
+    source_path = Path(source)
+
+    def fill(handle: BinaryIO) -> None:
+        with source_path.open("rb") as src:
+            shutil.copyfileobj(src, handle, 1 << 20)
+
+    return _write_atomically(Path(target), fill, mode=mode, failure=f"cannot copy {source_path}")
+
+
+def _write_atomically(
+    target: Path, fill: Callable[[BinaryIO], object], *, mode: int | None, failure: str
+) -> Path:
+    """The one pattern: ``fill`` a temporary file beside ``target``, fsync it, rename it over ``target``."""
     check_writable(target)
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -36,7 +58,7 @@ def atomic_write_bytes(path: str | os.PathLike[str], data: bytes, *, mode: int |
         with os.fdopen(fd, "wb") as handle:
             # mkstemp creates 0600 files; give ordinary files the permissions open() would.
             os.chmod(tmp_name, mode if mode is not None else 0o666 & ~_umask())
-            handle.write(data)
+            fill(handle)
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp_name, target)
@@ -44,7 +66,7 @@ def atomic_write_bytes(path: str | os.PathLike[str], data: bytes, *, mode: int |
         with contextlib.suppress(OSError):
             os.unlink(tmp_name)
         if isinstance(exc, OSError):
-            raise StorageError(f"{target}: cannot write: {exc.strerror or exc}") from exc
+            raise StorageError(f"{target}: {failure}: {exc.strerror or exc}") from exc
         raise
     return target
 

@@ -23,14 +23,12 @@ import html
 import json
 import os
 import re
-import shutil
-import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from onelazy._files import atomic_write_bytes, atomic_write_json, atomic_write_text
+from onelazy._files import atomic_copy, atomic_write_bytes, atomic_write_json, atomic_write_text
 from onelazy.errors import BackendError, ConfigError, StorageError, UsageError
 
 if TYPE_CHECKING:
@@ -269,28 +267,6 @@ def _existing(images: Path, key: str) -> Path | None:
     return None
 
 
-def _copy_atomic(source: Path, target: Path) -> Path:
-    """Copy ``source`` to ``target`` through a hidden temporary file, fsync, rename."""
-    try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    except OSError as exc:
-        raise StorageError(f"{target}: cannot write: {exc.strerror or exc}") from None
-    try:
-        with os.fdopen(fd, "wb") as out, source.open("rb") as src:
-            shutil.copyfileobj(src, out, 1 << 20)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(tmp_name, target)
-    except BaseException as exc:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp_name)
-        if isinstance(exc, OSError):
-            raise StorageError(f"{target}: cannot copy {source}: {exc.strerror or exc}") from None
-        raise
-    return target
-
-
 def compare(
     run_dir: str | os.PathLike[str],
     *,
@@ -436,7 +412,7 @@ def _render_missing(
             lora_name = f"{LORA_PREFIX}{sha[:16]}.safetensors"
             copy = lora_folder / lora_name
             if not copy.exists():
-                _copy_atomic(checkpoint.path, copy)
+                atomic_copy(checkpoint.path, copy)
             # a new file: the clients rescan the server's list for a name they do not know yet
         try:
             for key in keys:
@@ -640,6 +616,6 @@ def pick_checkpoint(run_dir: str | os.PathLike[str], step: int) -> PickResult:
         return PickResult(checkpoint, output, None, changed=False)
     backup: Path | None = None
     if output.is_file():
-        backup = _copy_atomic(output, output.with_name(output.name + ".bak"))
-    _copy_atomic(checkpoint.path, output)
+        backup = atomic_copy(output, output.with_name(output.name + ".bak"))
+    atomic_copy(checkpoint.path, output)
     return PickResult(checkpoint, output, backup, changed=True)

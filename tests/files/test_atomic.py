@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from onelazy._files import atomic_write_bytes, atomic_write_json, atomic_write_text
+from onelazy._files import atomic_copy, atomic_write_bytes, atomic_write_json, atomic_write_text
 from onelazy.errors import StorageError
 
 
@@ -61,3 +61,34 @@ def test_a_folder_as_the_target_is_named_and_left_as_it_is(tmp_path: Path) -> No
         atomic_write_text(folder, "x")
     assert folder.is_dir() and list(folder.iterdir()) == []
     assert [p.name for p in tmp_path.iterdir()] == ["out"]
+
+
+def test_atomic_copy_copies_every_byte_with_plain_permissions(tmp_path: Path) -> None:
+    source = tmp_path / "model.safetensors"
+    data = os.urandom(3 * (1 << 20) + 17)  # more than one streaming chunk
+    source.write_bytes(data)
+    old = os.umask(0o022)
+    try:
+        copy = atomic_copy(source, tmp_path / "loras" / "copy.safetensors")
+    finally:
+        os.umask(old)
+    assert copy == tmp_path / "loras" / "copy.safetensors" and copy.read_bytes() == data
+    assert stat.S_IMODE(copy.stat().st_mode) == 0o644
+    assert [p.name for p in copy.parent.iterdir()] == ["copy.safetensors"]
+
+
+def test_a_failed_copy_keeps_the_old_target_and_leaves_no_temp(tmp_path: Path) -> None:
+    target = tmp_path / "lora.safetensors"
+    target.write_bytes(b"old")
+    with pytest.raises(StorageError, match=r"lora.safetensors: cannot copy .*gone.safetensors: No such file"):
+        atomic_copy(tmp_path / "gone.safetensors", target)
+    assert target.read_bytes() == b"old"
+    assert [p.name for p in tmp_path.iterdir()] == ["lora.safetensors"]
+
+
+def test_a_copy_onto_a_folder_is_refused_before_reading(tmp_path: Path) -> None:
+    (tmp_path / "a folder").mkdir()
+    source = tmp_path / "model.safetensors"
+    source.write_bytes(b"x")
+    with pytest.raises(StorageError, match="it is a folder; give a file name"):
+        atomic_copy(source, tmp_path / "a folder")
