@@ -481,27 +481,21 @@ def run_project(
     def current(stage: str) -> _Check:
         return next(c for c in _checks(project, _read_state(project)) if c.stage == stage)
 
-    # -- generate
-    check = current("generate")
-    run_it, reason = decide(check)
-    if run_it:
-        _run_generate(project, progress)
-        check = current("generate")
-        _record(project, "generate", check.inputs, images=check.detail)
-        summary.results.append(StageResult("generate", "ran", reason, check.detail))
-        say(f"generate: done ({check.detail})")
+    def run_stage(stage: str, work: Callable[[], str | None], recorded_as: str | None = None) -> None:
+        """Run ``stage`` unless done; record it with ``work``'s result (or its detail) as ``recorded_as``."""
+        run_it, reason = decide(current(stage))
+        if run_it:
+            detail = work()
+            check = current(stage)
+            detail = check.detail if detail is None else detail
+            _record(project, stage, check.inputs, **({recorded_as: detail} if recorded_as else {}))
+            summary.results.append(StageResult(stage, "ran", reason, detail))
+            say(f"{stage}: done ({detail})")
+
+    run_stage("generate", lambda: _run_generate(project, progress), recorded_as="images")
     if stop_after == "generate":
         return summary
-
-    # -- cull
-    check = current("cull")
-    run_it, reason = decide(check)
-    if run_it:
-        _run_cull(project, progress)
-        check = current("cull")
-        _record(project, "cull", check.inputs)
-        summary.results.append(StageResult("cull", "ran", reason, check.detail))
-        say(f"cull: done ({check.detail})")
+    run_stage("cull", lambda: _run_cull(project, progress))
     cull_fp = current("cull").fingerprint
 
     # -- review (optional pause)
@@ -517,15 +511,7 @@ def run_project(
     if stop_after in ("cull", "review"):
         return summary
 
-    # -- build-config
-    check = current("build-config")
-    run_it, reason = decide(check)
-    if run_it:
-        plan = _run_build(project, say)
-        check = current("build-config")
-        _record(project, "build-config", check.inputs, plan=plan)
-        summary.results.append(StageResult("build-config", "ran", reason, plan))
-        say(f"build-config: done ({plan})")
+    run_stage("build-config", lambda: _run_build(project, say), recorded_as="plan")
     if stop_after == "build-config":
         return summary
 
