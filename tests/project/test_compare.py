@@ -11,7 +11,7 @@ import pytest
 from PIL import Image
 
 from onelazy.comparison import compare, find_checkpoints, pick_checkpoint
-from onelazy.errors import ConfigError, UsageError
+from onelazy.errors import BackendUnreachable, ConfigError, UsageError
 from tests.project.standins import FolderComfy, FolderSwarm
 
 SAVES = [(3, 0, 3), (7, 0, 7), (11, 1, 3)]
@@ -164,3 +164,19 @@ def test_pick_copies_the_checkpoint_and_keeps_the_previous(tmp_path: Path) -> No
     with pytest.raises(ConfigError, match="no checkpoint at step 8; the run has: 3, 7, 11") as caught:
         pick_checkpoint(run, 8)
     assert caught.value.exit_code == 2
+
+
+def test_an_unreachable_backend_fails_after_the_quick_health_check(tmp_path: Path) -> None:
+    """Not after the eight patient attempts the renders get (about half a minute)."""
+    run = make_run(tmp_path)
+    loras = tmp_path / "loras"
+    loras.mkdir()
+    server = FolderComfy(loras).start()
+    url = server.url
+    server.stop()
+    with pytest.raises(BackendUnreachable) as caught:
+        run_compare(run, server, "comfyui", loras)
+    assert str(caught.value) == (
+        f"{url}: ComfyUI not usable after 2 attempts: connection refused or host not found"
+    )
+    assert list(loras.iterdir()) == []  # nothing was copied in before the server was asked
