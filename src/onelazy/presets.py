@@ -88,9 +88,6 @@ class Preset:
         """True for OneTrainer's own presets (stated as facts), False for onelazy's."""
         return self.name.startswith(ONETRAINER_PREFIX)
 
-    def value_map(self) -> dict[str, Any]:
-        return {item.key: item.value for item in self.values}
-
 
 # --------------------------------------------------------------------------- finding and loading
 
