@@ -42,6 +42,7 @@ __all__ = [
     "PickResult",
     "compare",
     "find_checkpoints",
+    "lora_weight_problem",
     "pick_checkpoint",
     "run_paths",
 ]
@@ -56,6 +57,16 @@ _SAVE_NAME = (
 _BACKUP_NAME = re.compile(r"-backup-(?P<step>\d+)-(?P<epoch>\d+)-(?P<epoch_step>\d+)$")
 #: Longest side of one grid cell, in pixels (the page links the full-size images).
 CELL_SIZE = 256
+#: A comparison weight lies within -LIMIT..LIMIT: beyond that a LoRA only burns the image, so a
+#: larger number is a typo (50 for 0.5). Flags, ``onelazy.yaml`` and Python callers share this rule.
+LORA_WEIGHT_LIMIT = 10.0
+
+
+def lora_weight_problem(weight: float) -> str | None:
+    """Why ``weight`` cannot be a comparison weight (``"weight 50 is outside -10..10"``), or None."""
+    if not -LORA_WEIGHT_LIMIT <= weight <= LORA_WEIGHT_LIMIT:  # NaN fails too
+        return f"weight {weight:g} is outside {-LORA_WEIGHT_LIMIT:g}..{LORA_WEIGHT_LIMIT:g}"
+    return None
 
 
 # =============================================================================== checkpoints
@@ -304,6 +315,10 @@ def compare(
         raise UsageError("compare: give at least one LoRA weight")
     if len(set(weight_list)) != len(weight_list):
         raise UsageError("compare: a LoRA weight is listed twice")
+    for weight in weight_list:
+        problem = lora_weight_problem(weight)
+        if problem:
+            raise UsageError(f"compare: {problem}")
     checkpoints = find_checkpoints(run_dir)
     if not checkpoints:
         facts = _run_facts(run_dir)

@@ -180,3 +180,40 @@ def test_an_unreachable_backend_fails_after_the_quick_health_check(tmp_path: Pat
         f"{url}: ComfyUI not usable after 2 attempts: connection refused or host not found"
     )
     assert list(loras.iterdir()) == []  # nothing was copied in before the server was asked
+
+
+def test_one_weight_rule_for_flags_the_project_file_and_python(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from onelazy.cli import cli
+    from onelazy.comparison import lora_weight_problem
+    from onelazy.errors import ProjectFileError
+    from onelazy.project import init_project, load_project
+    from tests.project.test_project_file import fill
+
+    run = make_run(tmp_path)
+    loras = tmp_path / "loras"
+    loras.mkdir()
+    rule = lora_weight_problem(50)
+    assert rule == "weight 50 is outside -10..10" and lora_weight_problem(-10) is None
+    flags = ["--kind", "comfyui", "--url", "http://127.0.0.1:9", "--model", "m.safetensors"]
+    flags += ["--lora-dir", str(loras), "--prompt", "a faery"]
+    result = CliRunner().invoke(cli, ["compare", str(run), *flags, "--weight", "0.7", "--weight", "50"])
+    assert result.exit_code == 2 and f"Invalid value for '--weight': {rule}" in result.output
+    with pytest.raises(UsageError, match=f"^compare: {rule}$"):  # refused before any server is asked
+        compare(
+            run,
+            kind="comfyui",
+            url="http://127.0.0.1:9",
+            model="m",
+            lora_dir=loras,
+            prompts=["a"],
+            weights=[50],
+        )
+    project = init_project(tmp_path / "project")
+    fill(project.path, prompt="a faery", model="m.safetensors", lora_dir=str(loras))
+    text = project.path.read_text(encoding="utf-8").replace("weights: [0.7, 1.0]", "weights: [0.7, 50]")
+    project.path.write_text(text, encoding="utf-8")
+    with pytest.raises(ProjectFileError, match=rule):
+        load_project(project.path)
+    assert "-10..10" in CliRunner().invoke(cli, ["compare", "--help"]).output

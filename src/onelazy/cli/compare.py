@@ -8,6 +8,19 @@ from typing import Any
 import click
 
 
+def _check_weights(
+    _ctx: click.Context, _param: click.Parameter, weights: tuple[float, ...]
+) -> tuple[float, ...]:
+    """The library's one weight rule, applied while parsing so the message names --weight."""
+    from onelazy.comparison import lora_weight_problem
+
+    for weight in weights:
+        problem = lora_weight_problem(weight)
+        if problem:
+            raise click.BadParameter(problem)
+    return weights
+
+
 @click.command("compare")
 @click.argument("run_dir", type=click.Path(exists=True, path_type=Path))
 @click.option(
@@ -24,7 +37,12 @@ import click
 @click.option("--prompt", "prompts", multiple=True, help="A prompt to compare (repeat for several).")
 @click.option("--negative", help="Negative prompt.")
 @click.option(
-    "--weight", "weights", multiple=True, type=float, help="A LoRA weight (repeat; default 0.7 and 1)."
+    "--weight",
+    "weights",
+    multiple=True,
+    type=float,
+    callback=_check_weights,
+    help="A LoRA weight, -10..10 (repeat; default 0.7 and 1).",
 )
 @click.option("--seed", type=click.IntRange(min=0), help="The one seed every image uses (default 1234).")
 @click.option("--width", type=int)
