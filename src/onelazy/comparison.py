@@ -6,8 +6,8 @@ model (``output_model_destination``). Each is copied into the backend's LoRA fol
 made from its content hash (removed afterwards unless ``keep``), and each comparison prompt is
 rendered with one fixed seed per LoRA weight; the same prompts are rendered without any LoRA
 first, to show what the prompt does on its own. The result is a labelled grid PNG (rows:
-checkpoints by step, the no-LoRA row first; columns: prompts x weights) and an HTML page with the
-full-size images, in ``RUN_DIR/compare/``.
+checkpoints by step, the no-LoRA row first, with one image per prompt since no weight applies;
+columns: prompts x weights) and an HTML page with the full-size images, in ``RUN_DIR/compare/``.
 
 Every image is stored under a key made of everything that decides it (checkpoint content, prompt,
 weight, seed, model, size, sampling), so a rerun renders only what is missing.
@@ -496,6 +496,12 @@ def _wrap(draw: Any, text: str, font: Any, width: int, max_lines: int) -> list[s
     return lines
 
 
+def _one_image(cells: dict[tuple[int, int, int], str], row: int, prompt: int, weights: int) -> bool:
+    """Is every weight of this row and prompt the same image (the no-LoRA row)? Then it is shown
+    once, in the first column of the prompt's group, not repeated as if the weights differed."""
+    return weights > 1 and len({cells[(row, prompt, w)] for w in range(weights)}) == 1
+
+
 def _grid_png(
     labels: list[str],
     prompts: list[str],
@@ -503,7 +509,8 @@ def _grid_png(
     cells: dict[tuple[int, int, int], str],
     files: dict[str, Path],
 ) -> bytes:
-    """The grid: a header per column (prompt and weight), a label per row, one thumbnail per cell."""
+    """The grid: a header per column (prompt and weight), a label per row, one thumbnail per cell
+    (the no-LoRA row: one per prompt, since the weight does not apply)."""
     import io
 
     from PIL import Image, ImageDraw
@@ -545,8 +552,14 @@ def _grid_png(
         for n, line in enumerate(_wrap(probe, label, font, label_w - 2 * pad, 4)):
             draw.text((pad, y + pad + 20 * n), line, fill=(20, 20, 20), font=font)
         for p in range(len(prompts)):
+            once = _one_image(cells, r, p, len(weights))
             for w in range(len(weights)):
                 x = label_w + (p * len(weights) + w) * (cell_w + pad)
+                if once and w:
+                    if w == 1:
+                        for n, line in enumerate(_wrap(probe, "the same at every weight", small, cell_w, 2)):
+                            draw.text((x, y + pad + 18 * n), line, fill=(120, 120, 120), font=small)
+                    continue
                 thumb = thumbs.get(cells[(r, p, w)])
                 if thumb is None:
                     draw.rectangle([x, y, x + cell_w, y + cell_h], outline=(200, 60, 60))
@@ -576,14 +589,16 @@ def _page_html(
     for r, label in enumerate(labels):
         tds = []
         for p in range(len(prompts)):
-            for w in range(len(weights)):
+            once = _one_image(cells, r, p, len(weights))
+            for w in range(1 if once else len(weights)):
+                span = f' colspan="{len(weights)}"' if once and len(weights) > 1 else ""
                 path = files.get(cells[(r, p, w)])
                 if path is None:
-                    tds.append('<td class="missing">missing</td>')
+                    tds.append(f'<td class="missing"{span}>missing</td>')
                     continue
                 src = esc(path.relative_to(out).as_posix())
                 tds.append(
-                    f'<td><a href="{src}"><img src="{src}" alt="{esc(label)}" loading="lazy"></a></td>'
+                    f'<td{span}><a href="{src}"><img src="{src}" alt="{esc(label)}" loading="lazy"></a></td>'
                 )
         body.append(f"<tr><th class=row>{esc(label)}</th>{''.join(tds)}</tr>")
     return (
@@ -592,7 +607,8 @@ def _page_html(
         "th,td{padding:4px;vertical-align:top}th.row{text-align:left;white-space:nowrap}"
         "img{max-width:256px;max-height:256px;display:block}td.missing{color:#c33}</style>\n"
         "<h1>Checkpoints compared</h1><p>Each image links to its full size. Seeds are fixed, so "
-        "differences come from the checkpoint and the weight. The first row has no LoRA.</p>\n"
+        "differences come from the checkpoint and the weight. The first row has no LoRA (one image per "
+        "prompt: the same at every weight).</p>\n"
         f"<table><tr><th></th>{head}</tr><tr><th></th>{sub}</tr>\n" + "\n".join(body) + "\n</table>\n"
     )
 

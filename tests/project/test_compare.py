@@ -217,3 +217,31 @@ def test_one_weight_rule_for_flags_the_project_file_and_python(tmp_path: Path) -
     with pytest.raises(ProjectFileError, match=rule):
         load_project(project.path)
     assert "-10..10" in CliRunner().invoke(cli, ["compare", "--help"]).output
+
+
+def test_the_no_lora_image_is_rendered_and_shown_once_per_prompt(tmp_path: Path) -> None:
+    run = make_run(tmp_path)
+    loras = tmp_path / "loras"
+    loras.mkdir()
+    with FolderSwarm(loras) as server:
+        result = run_compare(run, server, "swarmui", loras)
+        plain = [b["prompt"] for b in server.generate_bodies if not b.get("loras")]
+    assert sorted(plain) == ["a faery in a forest", "a faery, portrait"]  # once each, not once per weight
+    grid = Image.open(result.grid).convert("RGB")
+    cell_w, cell_h, pad, label_w, rows = 171, 256, 8, 200, 5  # 512x768 images; 4 checkpoints + no LoRA
+    header_h = grid.height - rows * (cell_h + pad) - pad
+
+    def blank(row: int, column: int) -> float:
+        """The share of the cell that is background: 1.0 empty, near 0 under an image."""
+        x, y = label_w + column * (cell_w + pad), header_h + row * (cell_h + pad)
+        found = grid.crop((x, y, x + cell_w, y + cell_h)).getcolors(1 << 16) or []
+        background = sum(n for n, colour in found if colour == (250, 250, 250))
+        return background / (cell_w * cell_h)
+
+    # columns: prompt 1 at weights 0.6 and 1, then prompt 2 at both
+    assert blank(0, 0) < 0.1 and blank(0, 2) < 0.1  # the no-LoRA image, first of each prompt's group
+    assert blank(0, 1) > 0.95 and blank(0, 3) > 0.95  # beside it: a short grey note, no image again
+    assert all(blank(1, column) < 0.1 for column in range(4))  # a checkpoint differs per weight
+    page = result.page.read_text(encoding="utf-8")
+    no_lora_row = next(line for line in page.splitlines() if line.startswith("<tr><th class=row>no LoRA"))
+    assert no_lora_row.count('<td colspan="2">') == 2 and no_lora_row.count("<img") == 2
