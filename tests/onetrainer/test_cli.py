@@ -195,3 +195,22 @@ def test_the_schema_accepts_onetrainers_files_and_refuses_mistakes(onetrainer_fa
     concepts = jsonschema.Draft202012Validator(json_schema("concepts"))
     assert concepts.is_valid(load(onetrainer_facts / "default-concepts-file.json"))
     assert not concepts.is_valid([{"text": {"prompt_source": "caption"}}])
+
+
+def test_check_never_prints_a_token_from_a_file_of_the_wrong_shape(tmp_path: Path) -> None:
+    token = "hf_abcdefSECRET123"
+    shapes = {
+        "list.json": ([token], "[0]: expected a JSON object, got a string"),
+        "string.json": (token, "expected a JSON object, got a string"),
+        "nested.json": ({"huggingface_token": [token]}, "huggingface_token: expected a string, got a list"),
+        "object.json": (
+            {"huggingface_token": {"value": token}},
+            "expected a string, got an object (not shown)",
+        ),
+    }
+    for name, (content, said) in shapes.items():
+        path = _write(tmp_path / name, content)
+        result = CliRunner().invoke(cli, ["check", str(path)])
+        assert result.exit_code in (1, 2), result.output
+        assert said in result.output, result.output
+        assert token not in result.output

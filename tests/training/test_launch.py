@@ -409,7 +409,7 @@ def test_preflight_failures(fake_onetrainer: Tree, train_config: Callable[..., P
     [
         ('{"huggingface_token": ', "not valid JSON"),
         ('["hf_abcdefSECRET"]', "got a list (not shown)"),
-        ('"hf_abcdefSECRET"', "of type str (not shown)"),
+        ('"hf_abcdefSECRET"', "got a string (not shown)"),
         ('{"huggingface_token": 12345}', "huggingface_token: expected a string"),
         ('{"hugingface_token": "hf_abcdefSECRET"}', "hugingface_token: not a secrets key"),
     ],

@@ -159,13 +159,30 @@ def _expected(annotation: Any) -> tuple[str, tuple[str, ...] | None, bool]:
     return "a string or a whole number", None, nullable
 
 
-def _show(value: Any) -> str:
+def _kind_of(value: Any) -> str:
+    """A value's JSON type in words (``a string``, ``a list``), never the value itself."""
     if isinstance(value, str):
-        return repr(value)
-    try:
+        return "a string"
+    if isinstance(value, Mapping):
+        return "an object"
+    if isinstance(value, (list, tuple)):
+        return "a list"
+    if isinstance(value, bool):
+        return "true or false"
+    if isinstance(value, (int, float)):
+        return "a number"
+    if value is None:
+        return "null"
+    return f"a value of type {type(value).__name__}"
+
+
+def _describe(value: Any) -> str:
+    """What a wrong-typed value is, for a message: strings, lists and objects by their type only
+    (a token pasted into the wrong place or file must never be printed); a number, true, false or
+    null as itself, since it cannot carry one and says more."""
+    if value is None or isinstance(value, (bool, int, float)):
         return json.dumps(value)
-    except (TypeError, ValueError):
-        return repr(value)
+    return _kind_of(value)
 
 
 def key_path(loc: Sequence[int | str]) -> str:
@@ -187,7 +204,9 @@ def _problem(root: type[BaseModel], error: Mapping[str, Any], source: str | None
         return _secret_problem(root, error, source, prefix)
     if kind == "version_type":
         return Problem(
-            source, key_path((*prefix, *loc, "__version")), f"{_show(value)} is not a config version"
+            source,
+            key_path((*prefix, *loc, "__version")),
+            f"expected a config version number, got {_describe(value)}",
         )
     key = key_path((*prefix, *loc))
     if kind == "extra_forbidden":
@@ -214,7 +233,7 @@ def _problem(root: type[BaseModel], error: Mapping[str, Any], source: str | None
         return Problem(
             source,
             key,
-            f"{_show(value)} is not {expected}; write the name as a string",
+            f"expected {expected}, got {_describe(value)}; write the name as a string",
             allowed,
             "allowed: " + ", ".join(allowed or ()),
         )
@@ -223,11 +242,11 @@ def _problem(root: type[BaseModel], error: Mapping[str, Any], source: str | None
             return Problem(
                 source,
                 key,
-                f"{value!r} is a string, expected true or false without quotes "
+                "expected true or false without quotes, got a string "
                 "(OneTrainer would treat any non-empty string as true)",
                 allowed,
             )
-        return Problem(source, key, f"expected true or false, got {_show(value)}", allowed)
+        return Problem(source, key, f"expected true or false, got {_describe(value)}", allowed)
     if kind in ("int_type", "int_from_float", "int_parsing"):
         cut: str | None = None
         if isinstance(value, float) and not isinstance(value, bool):
@@ -238,20 +257,20 @@ def _problem(root: type[BaseModel], error: Mapping[str, Any], source: str | None
                 )
             else:
                 cut = f"OneTrainer would cut it to {int(value)}"
-        return Problem(source, key, f"expected a whole number, got {_show(value)}", None, cut)
+        return Problem(source, key, f"expected a whole number, got {_describe(value)}", None, cut)
     if kind == "string_type":
         number = isinstance(value, (int, float)) and not isinstance(value, bool)
         quoted = f'write "{value}"' if number else None
-        return Problem(source, key, f"expected a string, got {_show(value)}", None, quoted)
+        return Problem(source, key, f"expected a string, got {_describe(value)}", None, quoted)
     if kind == "float_type":
-        return Problem(source, key, f"expected {expected}, got {_show(value)}")
+        return Problem(source, key, f"expected {expected}, got {_describe(value)}")
     if kind in ("model_type", "model_attributes_type", "dict_type"):
-        return Problem(source, key, f"expected {expected}, got {_show(value)}")
+        return Problem(source, key, f"expected {expected}, got {_describe(value)}")
     if kind == "list_type":
-        return Problem(source, key, f"expected a list, got {_show(value)}")
+        return Problem(source, key, f"expected a list, got {_describe(value)}")
     if kind == "missing":
         return Problem(source, key, "this key is required")
-    return Problem(source, key, f"{error.get('msg', 'invalid value')} (got {_show(value)})", allowed)
+    return Problem(source, key, f"{error.get('msg', 'invalid value')} (got {_describe(value)})", allowed)
 
 
 def _secret_problem(
@@ -266,9 +285,8 @@ def _secret_problem(
         return Problem(source, key, "not a secrets key", None, did_you_mean_hint(str(loc[-1]), fields))
     annotation = _annotation_at(root, loc)
     expected, allowed, _ = _expected(annotation)
-    kind_of_value = type(error.get("input")).__name__.replace("NoneType", "null")
     return Problem(
-        source, key, f"expected {expected}, got a value of type {kind_of_value} (not shown)", allowed
+        source, key, f"expected {expected}, got {_kind_of(error.get('input'))} (not shown)", allowed
     )
 
 
@@ -294,7 +312,7 @@ def validate_model(
     Lenient: each refused value is removed so its default applies, and validation runs again.
     """
     if not isinstance(data, Mapping):
-        return None, [Problem(source, key_path(prefix), f"expected a JSON object, got {_show(data)}")]
+        return None, [Problem(source, key_path(prefix), f"expected a JSON object, got {_describe(data)}")]
     work = copy.deepcopy(dict(data))
     problems: list[Problem] = []
     for _attempt in range(8):
@@ -438,7 +456,7 @@ def _load_list(
 ) -> tuple[list[ConfigT], list[Problem]]:
     if not isinstance(data, list):
         problem = Problem(
-            source, "", f"expected a JSON list of {cls.__name__} objects, got {_show(data)[:40]}"
+            source, "", f"expected a JSON list of {cls.__name__} objects, got {_describe(data)}"
         )
         raise problem.to_error()
     items: list[ConfigT] = []
@@ -526,8 +544,7 @@ def read_samples_lenient(
 def load_secrets(data: Any, *, source: str = "<dict>", strict: bool = True) -> SecretsConfig:
     """SecretsConfig from a dict (the content of ``secrets.json``); a message never shows a value."""
     if not isinstance(data, Mapping):
-        shape = "a list" if isinstance(data, list) else f"a value of type {type(data).__name__}"
-        raise ConfigError(f"expected a JSON object, got {shape} (not shown)", file=source)
+        raise ConfigError(f"expected a JSON object, got {_kind_of(data)} (not shown)", file=source)
     model, problems = validate_model(SecretsConfig, data, source=source, lenient=not strict)
     return _finish(model, problems, strict)
 
