@@ -243,7 +243,12 @@ def test_did_you_mean(typed: str, meant: str | None) -> None:
     ("data", "key", "fragment"),
     [
         ({"epochs": True}, "epochs", "expected a whole number, got true"),
-        ({"learning_rate": "1e-4"}, "learning_rate", 'expected a number (or "inf"), got a string'),
+        (
+            {"learning_rate": "1e-4"},
+            "learning_rate",
+            'expected a number (or "inf"), got the string "1e-4" (write it without quotes)',
+        ),
+        ({"learning_rate": "hf_abcdefSECRET"}, "learning_rate", 'expected a number (or "inf"), got a string'),
         ({"learning_rate": False}, "learning_rate", "expected a number"),
         ({"unet": 5}, "unet", "expected an object (TrainModelPartConfig), got 5"),
         ({"samples": "[]"}, "samples", "expected a list, got a string"),

@@ -182,7 +182,20 @@ def _describe(value: Any) -> str:
     null as itself, since it cannot carry one and says more."""
     if value is None or isinstance(value, (bool, int, float)):
         return json.dumps(value)
+    if isinstance(value, str) and _is_quoted_scalar(value):
+        return f"the string {json.dumps(value)} (write it without quotes)"
     return _kind_of(value)
+
+
+def _is_quoted_scalar(text: str) -> bool:
+    """A number, true/false or null written in quotes: the common mistake, and never a token."""
+    if text.strip().lower() in ("true", "false", "null", "inf", "-inf"):
+        return True
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return len(text) <= 32
 
 
 def key_path(loc: Sequence[int | str]) -> str:
