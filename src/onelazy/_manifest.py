@@ -28,10 +28,14 @@ class ManifestLine:
 
 @dataclass(frozen=True)
 class Manifest:
-    """The complete lines of a manifest, in order, and the torn tail (``b""`` when there is none)."""
+    """The complete lines of a manifest, in order, and the torn tail (``b""`` when there is none).
+
+    ``unterminated`` is True when anything follows the last newline, even only blanks: a reader
+    that rewrites the file to tidy it (generate) wants to know, one that keeps it (cull) need not."""
 
     lines: tuple[ManifestLine, ...]
     torn_tail: bytes
+    unterminated: bool = False
 
 
 def read_manifest(path: Path) -> Manifest | None:
@@ -53,4 +57,4 @@ def read_manifest(path: Path) -> Manifest | None:
         except ValueError:  # UnicodeDecodeError included
             parsed = None
         lines.append(ManifestLine(line, parsed if isinstance(parsed, dict) else None))
-    return Manifest(tuple(lines), tail if tail.strip() else b"")
+    return Manifest(tuple(lines), tail if tail.strip() else b"", unterminated=bool(tail))

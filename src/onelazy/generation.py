@@ -33,6 +33,7 @@ from typing import Any, Literal, TypeVar
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from onelazy._files import atomic_write_bytes, atomic_write_text, file_in_the_way
+from onelazy._manifest import MANIFEST_NAME, read_manifest
 from onelazy.backends import Backend, GeneratedImage, GenerationRequest, RetryPolicy, open_backend
 from onelazy.errors import (
     BackendError,
@@ -58,7 +59,6 @@ __all__ = [
 _T = TypeVar("_T")
 _I = TypeVar("_I")
 
-MANIFEST_NAME = "manifest.jsonl"
 LOCK_NAME = ".generate.lock"
 SET_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
 #: how many requests each URL gets at once, by backend kind: ComfyUI renders one at a time, so two
@@ -348,24 +348,18 @@ def _sha256(path: Path) -> str | None:
 def _read_manifest(dataset: Path) -> tuple[dict[tuple[str, int], dict[str, Any]], bool]:
     """Valid entries by (set, index), and whether the file needs rewriting (a torn last line,
     duplicates, or entries whose image is gone or changed)."""
-    path = dataset / MANIFEST_NAME
-    try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
+    manifest = read_manifest(dataset / MANIFEST_NAME)
+    if manifest is None:
         return {}, False
-    except OSError as exc:
-        raise StorageError(f"{path}: cannot read: {exc.strerror or exc}") from None
     entries: dict[tuple[str, int], dict[str, Any]] = {}
-    rewrite = bool(raw) and not raw.endswith(b"\n")
-    lines = raw.split(b"\n")
-    for number, line in enumerate(lines):
-        if not line.strip():
-            continue
-        if number == len(lines) - 1:  # no newline after it: a torn append
+    # bytes after the last newline are a torn append: dropped, the image is made again
+    rewrite = manifest.unterminated
+    for line in manifest.lines:
+        entry = line.entry
+        if entry is None:  # not a JSON object
             rewrite = True
-            break
+            continue
         try:
-            entry = json.loads(line)
             key = (str(entry["set"]), int(entry["index"]))
             file, digest = str(entry["file"]), str(entry["sha256"])
         except (ValueError, KeyError, TypeError):

@@ -15,6 +15,7 @@ pending, with counts.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -25,6 +26,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from onelazy._files import atomic_write_json
+from onelazy._manifest import MANIFEST_NAME, read_manifest
 from onelazy.errors import DatasetError, StorageError
 from onelazy.project import Project, load_project
 
@@ -156,15 +158,17 @@ def _manifest_counts(project: Project) -> dict[str, int]:
     """Images per set the manifest records (culled ones included), for indexes below the set's count."""
     counts = {spec.name: set() for spec in project.generate.sets}  # type: dict[str, set[int]]
     wanted = {spec.name: spec.count for spec in project.generate.sets}
-    path = project.dataset_dir / "manifest.jsonl"
     try:
-        # bytes, decoded leniently: a run killed mid-append may leave half a UTF-8 character at the end
-        lines = path.read_bytes().decode("utf-8", errors="replace").splitlines()
-    except OSError:
-        lines = []
-    for line in lines:
+        manifest = read_manifest(project.dataset_dir / MANIFEST_NAME)
+    except StorageError:  # status shows an unreadable manifest as no images, never fails on it
+        manifest = None
+    entries: list[Any] = [] if manifest is None else [line.entry for line in manifest.lines]
+    if manifest is not None and manifest.torn_tail:
+        # a last line cut just before its newline is still whole JSON and still records its image
+        with contextlib.suppress(ValueError):
+            entries.append(json.loads(manifest.torn_tail))
+    for entry in entries:
         try:
-            entry = json.loads(line)
             name, index, file = str(entry["set"]), int(entry["index"]), str(entry["file"])
         except (ValueError, KeyError, TypeError):
             continue

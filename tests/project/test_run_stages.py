@@ -172,3 +172,17 @@ def test_status_survives_a_manifest_torn_in_the_middle_of_a_character(world: dic
         handle.write(b'{"set": "upright", "index": 99, "prompt": "caf\xc3')
     statuses = {s.stage: s for s in project_status(yaml_file)}
     assert statuses["generate"].detail == "12/12 images"
+
+
+def test_status_counts_lines_by_newline_only_and_a_last_line_missing_just_its_newline(
+    world: dict[str, Any],
+) -> None:
+    yaml_file = make_project(world)
+    run_project(yaml_file, stop_after="generate")
+    manifest = yaml_file.parent / "dataset" / "manifest.jsonl"
+    entries = [json.loads(line) for line in manifest.read_bytes().split(b"\n") if line]
+    # a prompt may hold U+2028 or NEL, written raw (ensure_ascii=False): still one line each
+    lines = [json.dumps({**e, "prompt": "a\u2028b\x85c"}, ensure_ascii=False) for e in entries]
+    manifest.write_text("\n".join(lines), encoding="utf-8")  # the last one cut just before "\n"
+    statuses = {s.stage: s for s in project_status(yaml_file)}
+    assert statuses["generate"].detail == "12/12 images"
