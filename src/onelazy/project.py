@@ -31,6 +31,7 @@ from pydantic import (
 from onelazy import _yaml
 from onelazy._files import atomic_write_text
 from onelazy._yaml import place as _place
+from onelazy.comparison import lora_weight_problem
 from onelazy.errors import ConfigError, ProjectFileError, UsageError
 from onelazy.generation import GenerateConfig
 
@@ -131,8 +132,9 @@ class CompareSettings(_Strict):
     @classmethod
     def _weights_in_range(cls, weights: list[float]) -> list[float]:
         for weight in weights:
-            if not -10 <= weight <= 10:
-                raise ValueError(f"weight {weight:g} is outside -10..10")
+            problem = lora_weight_problem(weight)
+            if problem:
+                raise ValueError(problem)
         return weights
 
 
