@@ -355,12 +355,11 @@ def compare(
         if backend is None:
             if not kind or not url:
                 raise UsageError("compare: give the backend (kind and URL)")
-            from onelazy.backends import open_backend
-            from onelazy.generation import _preflight
+            from onelazy.backends import open_backend, require_ready
 
             # short retries first, as generate does: a wrong or dead URL fails in a second, not after
             # the patient retries the renders themselves get (about half a minute)
-            _preflight(kind, url)
+            require_ready(kind, url)
             backend = open_backend(kind, url, timeout=timeout)
         try:
             found.update(

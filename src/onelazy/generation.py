@@ -34,7 +34,14 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from onelazy._files import atomic_write_bytes, atomic_write_text, file_in_the_way
 from onelazy._manifest import MANIFEST_NAME, read_manifest
-from onelazy.backends import Backend, GeneratedImage, GenerationRequest, RetryPolicy, open_backend
+from onelazy.backends import (
+    Backend,
+    GeneratedImage,
+    GenerationRequest,
+    RetryPolicy,
+    open_backend,
+    require_ready,
+)
 from onelazy.errors import (
     BackendError,
     BackendRejected,
@@ -641,7 +648,7 @@ def _generate_locked(
     if not units:
         return GenerateSummary(dataset=folder, made=0, skipped=skipped, failures=0, elapsed=0.0, stale=stale)
 
-    _each(list(config.urls), lambda url: _preflight(config.backend, url))
+    _each(list(config.urls), lambda url: require_ready(config.backend, url))
     backends: list[Backend] = [
         open_backend(config.backend, url, retry=retry, timeout=timeout) for url in config.urls
     ]
@@ -684,15 +691,6 @@ def _made_as_planned(entry: Mapping[str, Any], plan: _SetPlan, index: int, confi
     except (KeyError, TypeError, ValueError):
         return False
     return bool(same)
-
-
-def _preflight(kind: str, url: str) -> None:
-    """Is the server up, of this kind and ready? Asked with short retries, so a wrong URL fails fast
-    (the run itself retries patiently, to ride out restarts)."""
-    with open_backend(kind, url, retry=RetryPolicy(attempts=2, first_delay=0.3), timeout=30.0) as backend:
-        health = backend.health()
-    if not health.ready:
-        raise BackendError(f"not ready: {health.status} {health.message}".strip(), url=health.url)
 
 
 def _each(items: Sequence[_I], call: Callable[[_I], _T]) -> list[_T]:

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal, Protocol, runtime_checkable
 
 from onelazy.backends._http import RetryPolicy
-from onelazy.errors import BackendProtocolError, BackendRejected, UsageError
+from onelazy.errors import BackendError, BackendProtocolError, BackendRejected, UsageError
 
 if TYPE_CHECKING:
     from onelazy.backends.comfyui import ComfyUIBackend
@@ -35,6 +35,7 @@ __all__ = [
     "check_backend",
     "detect_kind",
     "open_backend",
+    "require_ready",
 ]
 
 BackendKind = Literal["swarmui", "comfyui"]
@@ -183,6 +184,18 @@ def open_backend(
 
         return ComfyUIBackend(url, retry=policy, timeout=timeout)
     raise UsageError(f"backend kind {kind!r} is not known; allowed: {', '.join(KINDS)}")
+
+
+def require_ready(kind: str, url: str) -> None:
+    """Raise unless the server at ``url`` answers as ``kind`` and is ready to render.
+
+    Asked with short retries before work starts, so a wrong or dead URL fails in about a second
+    instead of after the patient retries a run gives its renders to ride out a restart.
+    """
+    with open_backend(kind, url, retry=RetryPolicy(attempts=2, first_delay=0.3), timeout=30.0) as backend:
+        health = backend.health()
+    if not health.ready:
+        raise BackendError(f"not ready: {health.status} {health.message}".strip(), url=health.url)
 
 
 def detect_kind(url: str, *, retry: RetryPolicy | None = None) -> BackendKind:
