@@ -7,6 +7,8 @@ from typing import Any
 
 import click
 
+from onelazy.cli._options import render_options
+
 
 def _check_weights(
     _ctx: click.Context, _param: click.Parameter, weights: tuple[float, ...]
@@ -45,12 +47,7 @@ def _check_weights(
     help="A LoRA weight, -10..10 (repeat; default 0.7 and 1).",
 )
 @click.option("--seed", type=click.IntRange(min=0), help="The one seed every image uses (default 1234).")
-@click.option("--width", type=int)
-@click.option("--height", type=int)
-@click.option("--steps", type=int)
-@click.option("--cfg", type=float)
-@click.option("--sampler")
-@click.option("--scheduler")
+@render_options
 @click.option("--keep", is_flag=True, default=None, help="Leave the LoRA copies in the backend's folder.")
 @click.option(
     "--pick", type=int, metavar="STEP", help="Copy the checkpoint of STEP to the output path (.bak kept)."

@@ -9,6 +9,8 @@ from typing import Any
 
 import click
 
+from onelazy.cli._options import render_options
+
 
 @click.command("generate")
 @click.argument("config", required=False, type=click.Path(dir_okay=False, path_type=Path))
@@ -26,12 +28,7 @@ import click
 @click.option("--caption", help="Caption written for training (default: the prompt).")
 @click.option("--name", default="images", show_default=True, help="Set name: the subfolder.")
 @click.option("--count", type=click.IntRange(min=1), help="Images per set (raise it later to add more).")
-@click.option("--width", type=int)
-@click.option("--height", type=int)
-@click.option("--steps", type=int)
-@click.option("--cfg", type=float)
-@click.option("--sampler")
-@click.option("--scheduler")
+@render_options
 @click.option("--seed", type=click.IntRange(min=0), help="Base seed: image i gets seed + i.")
 @click.option(
     "--batch", type=click.IntRange(min=1), help="Images per backend job (not reproducible one by one)."
