@@ -2,19 +2,20 @@
 
 Every file onelazy writes goes through here: the bytes go to a temporary file in the same folder,
 are flushed to disk, and the temporary file is renamed over the target (atomic on POSIX and on
-Windows for files on one volume).
+Windows for files on one volume). Files are hashed here too, streamed the one way.
 """
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import shutil
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, Protocol
 
 from onelazy.errors import StorageError
 
@@ -100,3 +101,27 @@ def atomic_write_json(
 ) -> Path:
     """Write ``value`` as JSON (UTF-8, trailing newline) to ``path`` atomically."""
     return atomic_write_text(path, json.dumps(value, indent=indent, ensure_ascii=False) + "\n", mode=mode)
+
+
+class Digest(Protocol):
+    """What :func:`hash_file_into` feeds: any ``hashlib`` object."""
+
+    def update(self, data: bytes, /) -> None: ...
+
+
+def hash_file_into(digest: Digest, path: Path) -> None:
+    """Feed the bytes of ``path`` to ``digest``, 1 MiB at a time (a checkpoint need not fit in
+    memory); :class:`StorageError` naming the file when it cannot be read."""
+    try:
+        with path.open("rb") as handle:
+            for chunk in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(chunk)
+    except OSError as exc:
+        raise StorageError(f"{path}: cannot read: {exc.strerror or exc}") from None
+
+
+def sha256_file(path: Path) -> str:
+    """The hex SHA-256 of the file at ``path``; :class:`StorageError` when it cannot be read."""
+    digest = hashlib.sha256()
+    hash_file_into(digest, path)
+    return digest.hexdigest()

@@ -28,8 +28,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from onelazy._files import atomic_copy, atomic_write_bytes, atomic_write_json, atomic_write_text
-from onelazy.errors import BackendError, ConfigError, StorageError, UsageError
+from onelazy._files import (
+    atomic_copy,
+    atomic_write_bytes,
+    atomic_write_json,
+    atomic_write_text,
+    sha256_file,
+)
+from onelazy.errors import BackendError, ConfigError, UsageError
 
 if TYPE_CHECKING:
     from onelazy.backends import Backend
@@ -93,17 +99,6 @@ class Checkpoint:
         if self.kind == "previous":
             return f"before pick ({where})"
         return where
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    try:
-        with path.open("rb") as handle:
-            for chunk in iter(lambda: handle.read(1 << 20), b""):
-                digest.update(chunk)
-    except OSError as exc:
-        raise StorageError(f"{path}: cannot read: {exc.strerror or exc}") from None
-    return digest.hexdigest()
 
 
 @dataclass(frozen=True)
@@ -181,7 +176,7 @@ def find_checkpoints(run_dir: str | os.PathLike[str]) -> list[Checkpoint]:
             if step not in saves or entry.name > saves[step][0]:
                 saves[step] = (entry.name, entry, found)
     checkpoints = [
-        Checkpoint(path, "save", step, int(m["epoch"]), int(m["epoch_step"]), _sha256(path))
+        Checkpoint(path, "save", step, int(m["epoch"]), int(m["epoch_step"]), sha256_file(path))
         for step, (_, path, m) in sorted(saves.items())
     ]
     known = {c.sha256 for c in checkpoints}
@@ -192,7 +187,7 @@ def find_checkpoints(run_dir: str | os.PathLike[str]) -> list[Checkpoint]:
     ]
     for path, kind in candidates:
         if path.is_file():
-            digest = _sha256(path)
+            digest = sha256_file(path)
             if digest not in known:
                 checkpoints.append(Checkpoint(path, kind, final_step, final_epoch, final_epoch_step, digest))
                 known.add(digest)
@@ -646,7 +641,7 @@ def pick_checkpoint(run_dir: str | os.PathLike[str], step: int) -> PickResult:
         raise ConfigError(f"no checkpoint at step {step}; the run has: {steps or 'none'}", key="--pick")
     checkpoint = chosen[0]
     output = facts.output
-    if output.is_file() and _sha256(output) == checkpoint.sha256:
+    if output.is_file() and sha256_file(output) == checkpoint.sha256:
         return PickResult(checkpoint, output, None, changed=False)
     backup: Path | None = None
     if output.is_file():

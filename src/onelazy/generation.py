@@ -32,7 +32,7 @@ from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from onelazy._files import atomic_write_bytes, atomic_write_text, file_in_the_way
+from onelazy._files import atomic_write_bytes, atomic_write_text, file_in_the_way, sha256_file
 from onelazy._manifest import MANIFEST_NAME, read_manifest
 from onelazy.backends import (
     Backend,
@@ -342,14 +342,11 @@ def plan_seeds(base_seed: int, count: int, batch: int = 1) -> list[tuple[int, in
 
 
 def _sha256(path: Path) -> str | None:
-    digest = hashlib.sha256()
+    """The file's hash, or None when it cannot be read (then its manifest line is dropped)."""
     try:
-        with path.open("rb") as handle:
-            for chunk in iter(lambda: handle.read(1 << 20), b""):
-                digest.update(chunk)
-    except OSError:
+        return sha256_file(path)
+    except StorageError:
         return None
-    return digest.hexdigest()
 
 
 def _read_manifest(dataset: Path) -> tuple[dict[tuple[str, int], dict[str, Any]], bool]:

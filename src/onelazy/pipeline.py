@@ -25,7 +25,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Literal
 
-from onelazy._files import atomic_write_json
+from onelazy._files import atomic_write_json, hash_file_into
 from onelazy._manifest import MANIFEST_NAME, read_manifest
 from onelazy.errors import DatasetError, StorageError
 from onelazy.project import Project, load_project
@@ -231,12 +231,10 @@ def _build_inputs(project: Project) -> dict[str, Any]:
 def _file_digest(paths: list[Path]) -> str:
     digest = hashlib.sha256()
     for path in paths:
-        try:
-            digest.update(path.read_bytes())
-        except FileNotFoundError:
+        if path.exists():
+            hash_file_into(digest, path)
+        else:  # a dangling link counts as missing too
             digest.update(b"\0missing")
-        except OSError as exc:
-            raise StorageError(f"{path}: cannot read: {exc.strerror or exc}") from None
     return digest.hexdigest()[:24]
 
 
