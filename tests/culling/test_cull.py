@@ -446,3 +446,34 @@ def test_edgeless_images_say_the_blur_check_could_not_run(tmp_path: Path) -> Non
         "blurry: not checked: most images have no edges at all (median sharpness 0.0), so --blur-ratio "
         "has nothing to compare with; give --blur-threshold to check them"
     ]
+
+
+def test_reject_and_restore_by_hand_round_trip_with_caption_report_and_manifest(tmp_path: Path) -> None:
+    from PIL import Image
+
+    from onelazy.culling import reject_by_hand, restore_by_hand
+
+    folder = tmp_path / "dataset"
+    (folder / "main").mkdir(parents=True)
+    Image.new("RGB", (128, 128), (200, 30, 30)).save(folder / "main" / "0000.png")
+    (folder / "main" / "0000.txt").write_text("a faery", encoding="utf-8")
+    line = {"set": "main", "index": 0, "file": "main/0000.png", "caption_file": "main/0000.txt"}
+    (folder / "manifest.jsonl").write_text(json.dumps(line) + "\n", encoding="utf-8")
+    before = snapshot(folder)
+
+    rejected = reject_by_hand(folder, "main/0000.png")
+    assert not (folder / "main" / "0000.png").exists() and not (folder / "main" / "0000.txt").exists()
+    assert json.loads((folder / "manifest.jsonl").read_text())["file"] == rejected["moved_to"]
+
+    entry = restore_by_hand(folder, "main/0000.png")
+    assert entry["status"] == "kept" and entry["reason"] is None
+    assert entry["message"] == "restored (was rejected: manual)"
+    assert "moved_to" not in entry and "companions" not in entry
+    assert json.loads((folder / "manifest.jsonl").read_text()) == line
+    assert not (folder / ".rejected").exists()
+    after = snapshot(folder)
+    for name in ("cull-report.json", "cull-report.html"):
+        after.pop(name)
+    assert after == before
+    with pytest.raises(DatasetError, match="not a rejected file"):
+        restore_by_hand(folder, "main/0000.png")

@@ -511,17 +511,10 @@ def undo_cull(path: str | os.PathLike[str]) -> list[str]:
         for entry in entries:
             if not (root / str(entry["moved_to"])).exists():
                 continue  # already put back by hand
-            batch.move(str(entry["moved_to"]), str(entry["file"]))
-            for companion in entry.get("companions", []):
-                if (root / companion["to"]).exists() and not (root / companion["from"]).exists():
-                    batch.move(companion["to"], companion["from"])
+            _move_back(batch, root, entry)
             restored.append(str(entry["file"]))
         for entry in entries:
-            entry["status"] = "kept"
-            entry["message"] = f"restored (was rejected: {entry.get('reason')})"
-            entry["reason"] = None
-            entry.pop("moved_to", None)
-            entry.pop("companions", None)
+            _mark_restored(entry)
         write_report(root, data)
         update_manifest(root, {}, restored=[str(e["file"]) for e in entries])
         write_html(root, render_contact_sheet(data, root.name))
@@ -531,6 +524,23 @@ def undo_cull(path: str | os.PathLike[str]) -> list[str]:
         raise
     remove_empty_dirs(root / REJECTED_DIR)
     return restored
+
+
+def _move_back(batch: MoveBatch, root: Path, entry: dict[str, Any]) -> None:
+    """Move a reject back to its place, with each caption whose place is still free."""
+    batch.move(str(entry["moved_to"]), str(entry["file"]))
+    for companion in entry.get("companions", []):
+        if (root / companion["to"]).exists() and not (root / companion["from"]).exists():
+            batch.move(companion["to"], companion["from"])
+
+
+def _mark_restored(entry: dict[str, Any]) -> None:
+    """Turn a reject's report entry into a kept one that still says why it had been rejected."""
+    entry["status"] = "kept"
+    entry["message"] = f"restored (was rejected: {entry.get('reason')})"
+    entry["reason"] = None
+    entry.pop("moved_to", None)
+    entry.pop("companions", None)
 
 
 def _companions_of_one(root: Path, relative: str) -> list[str]:
@@ -600,15 +610,8 @@ def restore_by_hand(path: str | os.PathLike[str], relative: str) -> dict[str, An
     batch = MoveBatch(root)
     saved = _SavedFiles(root)
     try:
-        batch.move(str(entry["moved_to"]), relative)
-        for companion in entry.get("companions", []):
-            if (root / companion["to"]).exists() and not (root / companion["from"]).exists():
-                batch.move(companion["to"], companion["from"])
-        entry["status"] = "kept"
-        entry["message"] = f"restored (was rejected: {entry.get('reason')})"
-        entry["reason"] = None
-        entry.pop("moved_to", None)
-        entry.pop("companions", None)
+        _move_back(batch, root, entry)  # its "file" is ``relative``
+        _mark_restored(entry)
         write_report(root, data)
         update_manifest(root, {}, restored=[relative])
         write_html(root, render_contact_sheet(data, root.name))
