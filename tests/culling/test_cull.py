@@ -9,6 +9,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -477,3 +478,32 @@ def test_reject_and_restore_by_hand_round_trip_with_caption_report_and_manifest(
     assert after == before
     with pytest.raises(DatasetError, match="not a rejected file"):
         restore_by_hand(folder, "main/0000.png")
+
+
+@pytest.mark.parametrize("action", ["cull", "undo", "reject by hand", "restore by hand"])
+def test_a_failure_after_the_moves_puts_everything_back(
+    dataset: tuple[Path, corpus.Truth], action: str
+) -> None:
+    """All or nothing: the contact sheet cannot be written (a folder stands in its place), so the
+    moves already made are reversed and the report and manifest are as they were."""
+    from onelazy.culling import reject_by_hand, restore_by_hand
+
+    folder, _truth = dataset
+    (folder / "manifest.jsonl").write_text('{"set": "main", "index": 0, "file": "x.png"}\n')
+    cull(folder, workers=1, **SMALL)
+    (folder / "cull-report.html").unlink()
+    (folder / "cull-report.html").mkdir()
+    before = snapshot(folder)
+    kept = next(n for n in sorted(before) if n.endswith(".png") and not n.startswith("."))
+    rejected = next(n for n in sorted(before) if n.startswith(".rejected/") and n.endswith(".png"))
+    report = json.loads((folder / REPORT_NAME).read_text())
+    restorable = next(e["file"] for e in report["files"] if e.get("moved_to") == rejected)
+    calls: dict[str, Callable[[], object]] = {
+        "cull": lambda: cull(folder, workers=1, min_side=100000),
+        "undo": lambda: undo_cull(folder),
+        "reject by hand": lambda: reject_by_hand(folder, kept),
+        "restore by hand": lambda: restore_by_hand(folder, restorable),
+    }
+    with pytest.raises(StorageError, match=r"cull-report\.html: cannot write: it is a folder"):
+        calls[action]()
+    assert snapshot(folder) == before

@@ -420,12 +420,8 @@ def _apply(
     root: Path, report: CullReport, by_stem: dict[str, list[str]], previous: dict[str, Any] | None
 ) -> None:
     """Move the rejects and write the report files; all or nothing."""
-    from ._html import render_contact_sheet
-
-    batch = MoveBatch(root)
     taken: set[str] = set()
-    saved = _SavedFiles(root)
-    try:
+    with _all_or_nothing(root) as batch:
         for decision in report.rejected:
             assert decision.reason is not None
             target = rejected_target(root, decision.reason, decision.file, taken)
@@ -448,20 +444,11 @@ def _apply(
             "notes": report.notes,
             "files": carried + [d.to_json() for d in report.decisions],
         }
-        write_report(root, data)
-        update_manifest(
-            root,
-            {
-                d.file: {"reason": str(d.reason), "to": str(d.moved_to), "companions": d.companions}
-                for d in report.rejected
-            },
-            restored=(),
-        )
-        write_html(root, render_contact_sheet(data, root.name))
-    except BaseException:
-        batch.rollback()
-        saved.restore()
-        raise
+        moves = {
+            d.file: {"reason": str(d.reason), "to": str(d.moved_to), "companions": d.companions}
+            for d in report.rejected
+        }
+        _record(root, data, rejected=moves, restored=())
 
 
 class _SavedFiles:
@@ -487,13 +474,36 @@ class _SavedFiles:
                     atomic_write_bytes(self.root / name, content)
 
 
+@contextlib.contextmanager
+def _all_or_nothing(root: Path) -> Generator[MoveBatch, None, None]:
+    """A batch of moves with the report and manifest saved first: if anything inside fails or is
+    interrupted, the moves are reversed and both files put back, so all of it happens or none."""
+    batch = MoveBatch(root)
+    saved = _SavedFiles(root)
+    try:
+        yield batch
+    except BaseException:
+        batch.rollback()
+        saved.restore()
+        raise
+
+
+def _record(
+    root: Path, data: dict[str, Any], *, rejected: dict[str, dict[str, Any]], restored: Sequence[str]
+) -> None:
+    """Write down what a batch of moves did: the report, the manifest's entries, the contact sheet."""
+    from ._html import render_contact_sheet
+
+    write_report(root, data)
+    update_manifest(root, rejected, restored=restored)
+    write_html(root, render_contact_sheet(data, root.name))
+
+
 def undo_cull(path: str | os.PathLike[str]) -> list[str]:
     """Put back every file cull or review moved to ``.rejected`` (with its captions); returns them.
 
     Checks first that every original place is free, so either everything goes back or nothing does.
     """
-    from ._html import render_contact_sheet
-
     root = check_dataset(Path(path), writable=True)
     data = read_report(root)
     if data is None:
@@ -504,10 +514,8 @@ def undo_cull(path: str | os.PathLike[str]) -> list[str]:
             raise StorageError(
                 f"{root / str(entry['file'])}: a file is back in the place of a reject; move it away first"
             )
-    batch = MoveBatch(root)
-    saved = _SavedFiles(root)
     restored: list[str] = []
-    try:
+    with _all_or_nothing(root) as batch:
         for entry in entries:
             if not (root / str(entry["moved_to"])).exists():
                 continue  # already put back by hand
@@ -515,13 +523,7 @@ def undo_cull(path: str | os.PathLike[str]) -> list[str]:
             restored.append(str(entry["file"]))
         for entry in entries:
             _mark_restored(entry)
-        write_report(root, data)
-        update_manifest(root, {}, restored=[str(e["file"]) for e in entries])
-        write_html(root, render_contact_sheet(data, root.name))
-    except BaseException:
-        batch.rollback()
-        saved.restore()
-        raise
+        _record(root, data, rejected={}, restored=[str(e["file"]) for e in entries])
     remove_empty_dirs(root / REJECTED_DIR)
     return restored
 
@@ -555,14 +557,10 @@ def _companions_of_one(root: Path, relative: str) -> list[str]:
 
 def reject_by_hand(path: str | os.PathLike[str], relative: str) -> dict[str, Any]:
     """Move one image (and its captions) to ``.rejected/manual/`` and record it in the report at once."""
-    from ._html import render_contact_sheet
-
     root = check_dataset(Path(path), writable=True)
     if not (root / relative).is_file():
         raise DatasetError(f"{root / relative}: no such image in the dataset")
-    batch = MoveBatch(root)
-    saved = _SavedFiles(root)
-    try:
+    with _all_or_nothing(root) as batch:
         target = rejected_target(root, "manual", relative, set())
         companions = move_with_companions(batch, relative, target, _companions_of_one(root, relative))
         data = read_report(root) or {"dataset": root.name, "thresholds": {}, "files": []}
@@ -577,22 +575,13 @@ def reject_by_hand(path: str | os.PathLike[str], relative: str) -> dict[str, Any
             measures=(old or {}).get("measures", {}),
         ).to_json()
         data["files"] = [e for e in data["files"] if e.get("file") != relative] + [entry]
-        write_report(root, data)
-        update_manifest(
-            root, {relative: {"reason": "manual", "to": target, "companions": companions}}, restored=()
-        )
-        write_html(root, render_contact_sheet(data, root.name))
-    except BaseException:
-        batch.rollback()
-        saved.restore()
-        raise
+        moves = {relative: {"reason": "manual", "to": target, "companions": companions}}
+        _record(root, data, rejected=moves, restored=())
     return entry
 
 
 def restore_by_hand(path: str | os.PathLike[str], relative: str) -> dict[str, Any]:
     """Put back one rejected image (and its captions) and record that in the report."""
-    from ._html import render_contact_sheet
-
     root = check_dataset(Path(path), writable=True)
     data = read_report(root)
     entry = next(
@@ -607,18 +596,10 @@ def restore_by_hand(path: str | os.PathLike[str], relative: str) -> dict[str, An
         raise DatasetError(f"{relative}: not a rejected file of this dataset, nothing to restore")
     if (root / relative).exists():
         raise StorageError(f"{root / relative}: a file is back in its place; move it away first")
-    batch = MoveBatch(root)
-    saved = _SavedFiles(root)
-    try:
+    with _all_or_nothing(root) as batch:
         _move_back(batch, root, entry)  # its "file" is ``relative``
         _mark_restored(entry)
-        write_report(root, data)
-        update_manifest(root, {}, restored=[relative])
-        write_html(root, render_contact_sheet(data, root.name))
-    except BaseException:
-        batch.rollback()
-        saved.restore()
-        raise
+        _record(root, data, rejected={}, restored=[relative])
     remove_empty_dirs(root / REJECTED_DIR)
     return dict(entry)
 
