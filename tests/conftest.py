@@ -26,6 +26,14 @@ def _require_shared(sub: str) -> Path:
     return path
 
 
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """Under CI the fact files are part of the contract: fail at once, not test by test."""
+    if os.environ.get("CI") == "true" and not (SHARED / "onetrainer").is_dir():
+        raise pytest.UsageError(
+            f"CI=true but {SHARED} has no onetrainer/ fact files; they must sit beside the checkout"
+        )
+
+
 @pytest.fixture(scope="session")
 def shared_dir() -> Path:
     """The ``../shared`` folder (fails under CI=true when missing, skips elsewhere)."""
