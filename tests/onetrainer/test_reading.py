@@ -88,6 +88,13 @@ def test_null_for_a_non_nullable_key_is_refused() -> None:
     assert "null is not allowed here; expected a string" in str(error)
 
 
+def test_null_for_an_enum_lists_the_members() -> None:
+    error = _strict_error({"model_type": None})
+    assert error.key == "model_type"
+    assert "null is not allowed here" in str(error)
+    assert "allowed: STABLE_DIFFUSION_15, " in str(error) and "STABLE_DIFFUSION_XL_10_BASE" in str(error)
+
+
 def test_null_is_fine_where_onetrainer_allows_it() -> None:
     config = load_train_config({"__version": 11, "clip_grad_norm": None, "concepts": None})
     assert config.clip_grad_norm is None

@@ -238,7 +238,8 @@ def _problem(root: type[BaseModel], error: Mapping[str, Any], source: str | None
     expected, allowed, nullable = _expected(annotation)
     name = str(loc[-1]) if loc else ""
     if value is None and not nullable and kind != "missing":
-        return Problem(source, key, f"null is not allowed here; expected {expected}", allowed)
+        listed = "allowed: " + ", ".join(allowed) if allowed else None
+        return Problem(source, key, f"null is not allowed here; expected {expected}", allowed, listed)
     if kind in ("enum", "literal_error"):
         if isinstance(value, str):
             hint = did_you_mean_hint(value, allowed or ()) or "allowed: " + ", ".join(allowed or ())
