@@ -416,7 +416,7 @@ generate:
 # Step 2: throw out broken, tiny, flat, blurry and near-duplicate images (moved, never deleted).
 cull:
   min_side: {min_side}     # the training resolution
-  # near_distance: 6  # pHash bits; lower keeps more near-copies
+  # near_distance: {near_distance}  # pHash bits; lower keeps more near-copies
   # aspect: [0.5, 2.0]
 
 # Step 3: the OneTrainer config (the plan: epochs, saves at 75/100/125 %, samples).
@@ -492,6 +492,8 @@ def init_project(
 
     if not re.match(NAME_PATTERN, project_name):
         raise UsageError(f"name {project_name!r}: use letters, digits, '.', '_' and '-' (pass --name)")
+    from onelazy.culling import DEFAULT_NEAR_DISTANCE
+
     sdxl = "sdxl" in preset
     side = 1024 if sdxl else 512
     ot = onetrainer if onetrainer is not None else os.environ.get("ONETRAINER_DIR", "")
@@ -517,6 +519,7 @@ def init_project(
         narrow=side,
         wide=side * 3 // 2,
         min_side=side,
+        near_distance=DEFAULT_NEAR_DISTANCE,  # cull's own default, not a second copy of it
         steps_per_image=100 if sdxl else 40,
     )
     lines = text.splitlines()

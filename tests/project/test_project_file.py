@@ -182,3 +182,20 @@ def test_bad_yaml_and_missing_file(tmp_path: Path) -> None:
     (tmp_path / "onelazy.yaml").write_text("name: x\ngenerate: [\n", encoding="utf-8")
     with pytest.raises(ProjectFileError, match=r"onelazy.yaml:3:1: not valid YAML"):
         load_project(tmp_path)
+
+
+def test_init_comments_cull_defaults_that_cull_really_uses(tmp_path: Path) -> None:
+    """The commented near_distance in the template is what cull uses when the line stays commented."""
+    import re
+
+    from click.testing import CliRunner
+
+    from onelazy.cli import cli
+    from onelazy.culling import DEFAULT_NEAR_DISTANCE
+
+    text = init_project(tmp_path / "faery").path.read_text(encoding="utf-8")
+    commented = re.search(r"# near_distance: (\d+)", text)
+    assert commented is not None and int(commented[1]) == DEFAULT_NEAR_DISTANCE
+    help_text = CliRunner().invoke(cli, ["cull", "--help"]).output
+    near_help = help_text.split("--near-distance", 1)[1].split("\n  --", 1)[0]
+    assert f"{DEFAULT_NEAR_DISTANCE} is measured" in " ".join(near_help.split())
