@@ -484,6 +484,9 @@ class Trainer:
             first_step = progress.epoch_step  # a resumed run starts inside an epoch
             for epoch in range(progress.epoch, self.epochs):
                 progress.epoch = epoch
+                # the data loader starts the epoch before its step bar appears (a SIGINT then stops
+                # training between two epochs, as in the recorded interrupted run)
+                sleep(TIMING["epoch_start_seconds"])
                 step_bar = Bar("step", steps, initial=first_step)
                 self.nested(step_bar)
                 for index in range(first_step + 1, steps + 1):

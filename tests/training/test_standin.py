@@ -5,7 +5,10 @@ from __future__ import annotations
 import json
 import os
 import re
+import selectors
+import signal
 import subprocess
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -85,6 +88,63 @@ def test_bad_values_same_bytes(
     config = train_config(recorded="bad-values")
     code, out, err = run_standin(root, config)
     real_out, real_err = recorded(onetrainer_facts / "logs", "bad-values", config)
+    assert code == 0
+    assert normalise(out) == normalise(real_out)
+    assert normalise(err) == normalise(real_err)
+
+
+def run_standin_until(root: Path, config: Path, interrupt_after: str) -> tuple[int, str, str]:
+    """Run the stand-in and send it SIGINT once its stderr shows ``interrupt_after``."""
+    process = subprocess.Popen(
+        [
+            str(root / "venv" / "bin" / "python"),
+            str(root / "scripts" / "train.py"),
+            "--config-path",
+            str(config),
+        ],
+        cwd=root,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        # a test run started with SIGINT ignored would hand the ignore down to the stand-in
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
+    assert process.stdout is not None and process.stderr is not None
+    out_fd, err_fd = process.stdout.fileno(), process.stderr.fileno()
+    chunks: dict[int, list[bytes]] = {out_fd: [], err_fd: []}
+    sent = False
+    deadline = time.monotonic() + 60
+    with selectors.DefaultSelector() as selector:
+        for fd in chunks:
+            selector.register(fd, selectors.EVENT_READ)
+        while selector.get_map() and time.monotonic() < deadline:
+            for key, _ in selector.select(timeout=1):
+                data = os.read(key.fd, 65536)
+                if not data:
+                    selector.unregister(key.fd)
+                    continue
+                chunks[key.fd].append(data)
+                if not sent and key.fd == err_fd and interrupt_after.encode() in b"".join(chunks[err_fd]):
+                    process.send_signal(signal.SIGINT)
+                    sent = True
+    code = process.wait(timeout=10)
+    process.stdout.close()
+    process.stderr.close()
+    assert sent, "the stand-in never reached the point to interrupt"
+    out, err = (b"".join(chunks[fd]).decode() for fd in (out_fd, err_fd))
+    return code, out, err
+
+
+def test_interrupted_run_same_bytes(
+    fake_onetrainer: Callable[..., Path], train_config: Callable[..., Path], onetrainer_facts: Path
+) -> None:
+    """SIGINT while epoch 4 starts: OneTrainer closes its bars, backs up, saves the final model, exits 0."""
+    # at this time scale an epoch starts in 0.3 s, time enough to land the signal there
+    root = fake_onetrainer(timing={"epoch_start_seconds": 15.0})
+    config = train_config(recorded="interrupted")
+    # the recorded run was interrupted once the epoch bar showed 3 of 50 epochs done
+    code, out, err = run_standin_until(root, config, interrupt_after="| 3/50 [")
+    real_out, real_err = recorded(onetrainer_facts / "logs", "interrupted", config)
     assert code == 0
     assert normalise(out) == normalise(real_out)
     assert normalise(err) == normalise(real_err)

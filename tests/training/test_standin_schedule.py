@@ -178,6 +178,7 @@ def test_every_time_unit(
         "setup_line_seconds": 0.5,
         "cache_item_seconds": 0.25,
         "step_seconds": step_seconds,
+        "epoch_start_seconds": 0,
         "save_seconds": 0,
         "backup_seconds": 0,
     }
