@@ -215,7 +215,10 @@ def make_plan(
             raise ConfigError(f"must be at least 1, not {steps_per_image}", key="steps_per_image")
         target, target_value = "steps_per_image", steps_per_image
         wanted_steps = images * steps_per_image / batch_size
-        exact_epochs = images * steps_per_image / samples
+        # An epoch trains whole batches only (the incomplete last one is dropped), so the epochs come
+        # from the steps an epoch really has, not from samples ÷ images: 7 images at batch 4 are one
+        # step per epoch, and 70 wanted steps take 70 epochs, not 40.
+        exact_epochs = wanted_steps / steps_per_epoch
     else:
         assert total_steps is not None
         if total_steps < 1:
@@ -291,8 +294,9 @@ def make_plan(
     )
     if batch_size > 1:
         notes.append(
-            "With mixed aspect ratios OneTrainer drops each bucket's incomplete batch, so an epoch "
-            f"can be a few steps shorter than {steps_per_epoch:,}."
+            "With mixed aspect ratios OneTrainer also drops each aspect bucket's incomplete batch, so "
+            f"an epoch can have fewer than {_plural(steps_per_epoch, 'step')}; images of one aspect "
+            "ratio avoid that."
         )
 
     return TrainingPlan(
@@ -419,23 +423,37 @@ def _arithmetic(
 ) -> str:
     images = sum(concept.images for concept in concepts)
     samples = sum(concept.samples_per_epoch for concept in concepts)
+    left_over = samples - steps_per_epoch * batch_size
     who = f"{images:,} images"
     if samples != images:
         who += f" ({samples:,} per epoch with balancing)"
+    per_epoch = f"{_plural(steps_per_epoch, 'step')} per epoch"
+    if left_over:
+        per_epoch += f" ({_plural(left_over, 'image')} left over each epoch)"
     if steps_per_image is not None:
-        head = f"{who} {_TIMES} {steps_per_image:,} steps/image ÷ batch {batch_size}"
-        steps_text = _number(wanted_steps)
-        result = f"{head} = {steps_text} steps"
+        result = f"{who} {_TIMES} {steps_per_image:,} steps/image ÷ batch {batch_size}"
+        if left_over:
+            # samples ÷ batch is not a whole number of steps: say how many an epoch really has.
+            result += (
+                f" = {_step_count(wanted_steps)} wanted; {who} ÷ batch {batch_size} = {per_epoch}; "
+                f"{_step_count(wanted_steps)}"
+            )
+        else:
+            result += f" = {_step_count(wanted_steps)}"
     else:
         assert total_steps is not None
-        result = f"{total_steps:,} steps ÷ {steps_per_epoch:,} steps/epoch ({who} ÷ batch {batch_size})"
+        result = f"{who} ÷ batch {batch_size} = {per_epoch}; {_plural(total_steps, 'step')} wanted"
     planned_steps = planned_epochs * steps_per_epoch
     if math.isclose(exact_epochs, planned_epochs) and math.isclose(wanted_steps, planned_steps):
         return f"{result} = {_plural(planned_epochs, 'epoch')}"
     return (
         f"{result} ≈ {_number(exact_epochs)} epochs → {_plural(planned_epochs, 'epoch')} "
-        f"of {steps_per_epoch:,} steps = {planned_steps:,} steps"
+        f"of {_plural(steps_per_epoch, 'step')} = {_plural(planned_steps, 'step')}"
     )
+
+
+def _step_count(value: float) -> str:
+    return f"{_number(value)} step" + ("" if math.isclose(value, 1) else "s")
 
 
 def _plural(count: int, word: str) -> str:

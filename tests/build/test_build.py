@@ -108,13 +108,14 @@ def test_config_has_absolute_paths_device_seeds_and_the_plan(tmp_path: Path) -> 
         "prompt_source": "concept",
         "prompt_path": str((tmp_path / "run" / "prompts.txt").resolve()),
     }
-    # SD 1.5 default: 40 steps per image, batch 4 from OneTrainer's preset.
+    # SD 1.5 default: 40 steps per image, batch 4 from OneTrainer's preset. 6 images at batch 4 are one
+    # step per epoch (2 left over), so 6 x 40 / 4 = 60 steps take 60 epochs, then on to 125 %.
     assert data["batch_size"] == 4
     assert (data["epochs"], data["save_every"], data["save_every_unit"], data["save_skip_first"]) == (
-        50,
-        10,
+        75,
+        15,
         "EPOCH",
-        30,
+        45,
     )
     assert data["secrets"]["huggingface_token"] == ""
 

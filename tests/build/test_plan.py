@@ -76,6 +76,34 @@ def test_batch_divides_steps_not_epochs() -> None:
     assert plan.steps_per_epoch == 45
 
 
+def test_an_incomplete_last_batch_is_not_a_step() -> None:
+    """7 images at batch 4 train one step per epoch: 40 views per image need 70 epochs, not 40."""
+    plan = make_plan(one(7), batch_size=4, steps_per_image=40, intermediate_saves=False)
+    assert plan.steps_per_epoch == 1
+    assert plan.arithmetic == (
+        f"7 images {TIMES} 40 steps/image ÷ batch 4 = 70 steps wanted; "
+        "7 images ÷ batch 4 = 1 step per epoch (3 images left over each epoch); 70 steps = 70 epochs"
+    )
+    assert plan.epochs == plan.total_steps == 70
+
+
+def test_total_steps_with_left_over_images() -> None:
+    plan = make_plan(one(5), batch_size=4, total_steps=3, intermediate_saves=False)
+    assert plan.arithmetic == (
+        "5 images ÷ batch 4 = 1 step per epoch (1 image left over each epoch); 3 steps wanted = 3 epochs"
+    )
+    assert plan.total_steps == 3
+
+
+@pytest.mark.parametrize(("images", "batch"), [(7, 4), (10, 3), (13, 8), (9, 2), (180, 7)])
+def test_the_planned_steps_deliver_the_views_per_image(images: int, batch: int) -> None:
+    """Each image is seen (on average) as often as asked, to within half an epoch, whatever the batch."""
+    plan = make_plan(one(images), batch_size=batch, steps_per_image=40, intermediate_saves=False)
+    views = plan.total_steps * batch / images
+    assert abs(views - 40) <= plan.steps_per_epoch * batch / images / 2 + 1e-9
+    assert " of 1 steps" not in plan.arithmetic
+
+
 def test_total_steps_target_rounds_to_whole_epochs_and_says_so() -> None:
     plan = make_plan(one(180), batch_size=1, total_steps=2000)
     assert plan.planned_epochs == 11
