@@ -11,7 +11,8 @@ cause (a server, OneTrainer, the disk).
     │   │   └── MigrationError          an old config OneTrainer's own migration would crash on
     │   ├── PresetError                 a preset name or preset file
     │   ├── ProjectFileError            onelazy.yaml
-    │   └── DatasetError                an image folder: missing, empty, unwritable
+    │   ├── DatasetError                an image folder: missing, empty, unwritable
+    │   └── UnknownBackendName          a model/LoRA/sampler name the server lacks (also BackendRejected)
     ├── OneTrainerError                 exit 1: the OneTrainer install
     │   ├── OneTrainerNotFound
     │   └── OneTrainerVersionMismatch
@@ -134,6 +135,14 @@ class BackendRejected(BackendError):
 
 class BackendInterrupted(BackendError):
     """Work was abandoned because the client was interrupted or closed (Ctrl+C, a stop request)."""
+
+
+class UnknownBackendName(UsageError, BackendRejected):
+    """A model, LoRA, sampler or scheduler name the server does not have: the person's input, so exit 2.
+
+    Listed under :class:`UsageError` (defined here because it is also a :class:`BackendRejected`, so
+    code that stops on a refused request still does).
+    """
 
 
 # --------------------------------------------------------------------------- running OneTrainer

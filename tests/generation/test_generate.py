@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -522,3 +523,38 @@ def test_images_made_with_other_settings_are_kept_and_counted(comfy: ComfyStandi
     assert result.exit_code == 0, result.output
     assert "Made 0 images (7 already there)" in result.output
     assert "Note: 7 of the images already there were made with other settings" in result.output
+
+
+@pytest.mark.parametrize(
+    ("backend", "flags", "message"),
+    [
+        (
+            "comfyui",
+            ["--model", "tiny_sd16.safetensors"],
+            r"checkpoint 'tiny_sd16\.safetensors' not found; did you mean: tiny_sd15\.safetensors",
+        ),
+        (
+            "comfyui",
+            ["--model", "tiny_sd15.safetensors", "--sampler", "eulr"],
+            r"sampler 'eulr' is not one this server accepts; allowed: ",
+        ),
+        ("swarmui", ["--model", "juggernaut"], r"'juggernaut' is not an exact name .* did you mean: "),
+        (
+            "swarmui",
+            ["--model", "SD15/tiny_sd15", "--scheduler", "karas"],
+            r"scheduler 'karas' is not one this server accepts",
+        ),
+    ],
+)
+def test_a_misspelled_name_is_the_persons_input_exit_2(
+    backend: str, flags: list[str], message: str, comfy: ComfyStandin, swarm: SwarmStandin, tmp_path: Path
+) -> None:
+    """A name the server lacks is fixed by fixing the command, so it exits 2 like other bad input."""
+    url = comfy.url if backend == "comfyui" else swarm.url
+    args = ["generate", "--kind", backend, "--url", url, "--prompt", "a faery", "--count", "1", *flags]
+    result = CliRunner().invoke(cli, [*args, "-o", str(tmp_path / "ds")])
+    assert result.exit_code == 2, result.output
+    (line,) = result.output.strip().splitlines()[-1:]
+    assert line.startswith(f"Error: {url}: ")
+    assert re.search(message, line), line
+    assert not list((tmp_path / "ds").rglob("*.png"))

@@ -47,6 +47,7 @@ from onelazy.errors import (
     BackendProtocolError,
     BackendRejected,
     BackendUnreachable,
+    UnknownBackendName,
 )
 
 _SAVE_NODE = "9"
@@ -265,12 +266,12 @@ class ComfyUIBackend:
             if close
             else f"; the server has: {', '.join(listed[:8]) or 'none'}"
         )
-        raise BackendRejected(f"{what} {name!r} not found{hint}", url=self.url)
+        raise UnknownBackendName(f"{what} {name!r} not found{hint}", url=self.url)
 
     def _choice(self, value: str | None, allowed: tuple[str, ...], default: str, what: str) -> str:
         chosen = value or default
         if allowed and chosen not in allowed:
-            raise BackendRejected(
+            raise UnknownBackendName(
                 f"{what} {chosen!r} is not one this server accepts; allowed: {', '.join(allowed)}",
                 url=self.url,
             )

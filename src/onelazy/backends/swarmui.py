@@ -40,6 +40,7 @@ from onelazy.errors import (
     BackendProtocolError,
     BackendRejected,
     BackendUnreachable,
+    UnknownBackendName,
 )
 
 _MODEL_SUFFIXES = (".safetensors", ".ckpt", ".pt", ".pth", ".bin", ".gguf", ".sft")
@@ -241,16 +242,18 @@ class SwarmUIBackend:
             if len(exact) == 1:
                 return exact[0]
             if len(exact) > 1:
-                raise BackendRejected(f"{what} {name!r} is ambiguous: {', '.join(exact)}", url=self.url)
+                raise UnknownBackendName(f"{what} {name!r} is ambiguous: {', '.join(exact)}", url=self.url)
         near = [entry for entry in listed if _model_key(name) in _model_key(entry)]
         if near:
-            raise BackendRejected(
+            raise UnknownBackendName(
                 f"{what} {name!r} is not an exact name (SwarmUI would guess); "
                 f"did you mean: {', '.join(near[:5])}?",
                 url=self.url,
             )
         shown = ", ".join(listed[:8]) + (" …" if len(listed) > 8 else "")
-        raise BackendRejected(f"{what} {name!r} not found; the server has: {shown or 'none'}", url=self.url)
+        raise UnknownBackendName(
+            f"{what} {name!r} not found; the server has: {shown or 'none'}", url=self.url
+        )
 
     def _check_params(self, body: dict[str, Any]) -> None:
         params = self._t2i_params()
@@ -269,7 +272,7 @@ class SwarmUIBackend:
                 and allowed
                 and value not in allowed
             ):
-                raise BackendRejected(
+                raise UnknownBackendName(
                     f"{key} {value!r} is not one this server accepts; "
                     f"allowed: {', '.join(map(str, allowed))}",
                     url=self.url,
