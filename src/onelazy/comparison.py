@@ -11,8 +11,11 @@ columns: prompts x weights) and an HTML page with the full-size images, in ``RUN
 
 Every image is stored under a key made of everything that decides it (checkpoint content, prompt,
 weight, seed, model, size, sampling), so a rerun renders only what is missing.
-``pick_checkpoint()`` then copies the chosen checkpoint to the output path, keeping the previous
-file as ``.bak``.
+``pick_checkpoint()`` then copies the chosen checkpoint to the output path. Picks are reversible:
+before the first pick replaces the trained final model, it is kept beside the output as
+``<stem>.final-<step>.safetensors`` and stays in the comparison as the final row, so
+``--pick <final step>`` (or ``final``) brings it back; an output that is no checkpoint at all is
+kept as ``.bak`` under a name no earlier backup has.
 """
 
 from __future__ import annotations
@@ -83,7 +86,7 @@ class Checkpoint:
     """One LoRA file of a run, with the training position its file name (or backup) tells."""
 
     path: Path
-    kind: Literal["save", "final", "previous"]
+    kind: Literal["save", "final", "previous", "output"]
     step: int | None
     epoch: int | None
     epoch_step: int | None
@@ -98,6 +101,8 @@ class Checkpoint:
             return f"final ({where})"
         if self.kind == "previous":
             return f"before pick ({where})"
+        if self.kind == "output":
+            return "output file (no checkpoint of this run)"
         return where
 
 
@@ -181,17 +186,55 @@ def find_checkpoints(run_dir: str | os.PathLike[str]) -> list[Checkpoint]:
     ]
     known = {c.sha256 for c in checkpoints}
     final_step, final_epoch, final_epoch_step = _final_position(facts.workspace)
-    candidates: list[tuple[Path, Literal["final", "previous"]]] = [
-        (facts.output, "final"),
-        (facts.output.with_name(facts.output.name + ".bak"), "previous"),
+    kept = _kept_final_model(facts.output)
+    candidates: list[tuple[Path | None, Literal["final", "previous", "output"]]] = [
+        (kept, "final"),
+        (facts.output, "output" if kept is not None else "final"),
+        (facts.output.with_name(facts.output.name + ".bak"), "previous"),  # what earlier versions' picks kept
     ]
     for path, kind in candidates:
-        if path.is_file():
+        if path is not None and path.is_file():
             digest = sha256_file(path)
             if digest not in known:
-                checkpoints.append(Checkpoint(path, kind, final_step, final_epoch, final_epoch_step, digest))
+                if kind == "output":
+                    checkpoints.append(Checkpoint(path, kind, None, None, None, digest))
+                else:
+                    checkpoints.append(
+                        Checkpoint(path, kind, final_step, final_epoch, final_epoch_step, digest)
+                    )
                 known.add(digest)
     return sorted(checkpoints, key=lambda c: (c.step is None, c.step or 0, c.kind != "save"))
+
+
+def _kept_final_name(output: Path, step: int | None) -> Path:
+    """Where a pick keeps the trained final model: ``<stem>.final-<step><suffix>`` beside the output."""
+    tag = f"final-{step}" if step is not None else "final"
+    return output.with_name(f"{output.stem}.{tag}{output.suffix}")
+
+
+def _kept_final_model(output: Path) -> Path | None:
+    """The trained final model a pick kept beside ``output`` (the newest, if several), or None."""
+    pattern = re.compile(re.escape(output.stem) + r"\.final(?:-\d+)?" + re.escape(output.suffix))
+    if not output.parent.is_dir():
+        return None
+    found = [
+        entry
+        for entry in output.parent.iterdir()
+        if pattern.fullmatch(entry.name) and entry.is_file() and not entry.name.startswith(".")
+    ]
+    return max(found, key=lambda entry: (entry.stat().st_mtime_ns, entry.name)) if found else None
+
+
+def _free_name(path: Path) -> Path:
+    """``path``, or ``<name>.2``, ``.3``, ... before its suffix: a name no file has yet."""
+    if not path.exists():
+        return path
+    number = 2
+    while True:
+        candidate = path.with_name(f"{path.stem}.{number}{path.suffix}")
+        if not candidate.exists():
+            return candidate
+        number += 1
 
 
 # =============================================================================== rendering
@@ -612,7 +655,7 @@ def _page_html(
 
 @dataclass(frozen=True)
 class PickResult:
-    """Which checkpoint became the LoRA, where, and where the file it replaced went."""
+    """Which checkpoint became the LoRA, where, and where the file it replaced was kept (if it had to be)."""
 
     checkpoint: Checkpoint
     output: Path
@@ -624,27 +667,47 @@ class PickResult:
             return [f"{self.output} already is {self.checkpoint.label}; nothing changed."]
         lines = [f"{self.output} is now {self.checkpoint.label} (from {self.checkpoint.path.name})."]
         if self.backup is not None:
-            lines.append(f"The previous file is kept as {self.backup}.")
+            if self.backup.name.endswith(".bak"):
+                lines.append(f"The file it replaced (no checkpoint of this run) is kept as {self.backup}.")
+            else:
+                lines.append(
+                    f"The trained final model is kept as {self.backup}; `--pick final` brings it back."
+                )
         return lines
 
 
-def pick_checkpoint(run_dir: str | os.PathLike[str], step: int) -> PickResult:
-    """Copy the checkpoint saved at ``step`` to the run's output path; the old output becomes ``.bak``.
+def pick_checkpoint(run_dir: str | os.PathLike[str], step: int | Literal["final"]) -> PickResult:
+    """Copy the checkpoint of ``step`` (a save's step, the final model's step, or ``"final"``) to the
+    run's output path.
 
-    Both copies are atomic: a crash leaves either the old or the new file, never half of one.
+    Nothing is lost: the trained final model is kept as ``<stem>.final-<step>.safetensors`` before
+    the first pick replaces it, and an output that is no checkpoint of the run is kept as ``.bak``
+    under a name no earlier backup has. An output equal to a save is replaced without a copy (the
+    save is still in the workspace). Every copy is atomic: a crash leaves the old or the new file.
     """
     facts = _run_facts(run_dir)
     checkpoints = find_checkpoints(run_dir)
-    chosen = [c for c in checkpoints if c.step == step and c.kind != "previous"]
+    pickable = [c for c in checkpoints if c.kind in ("save", "final")]
+    if step == "final":
+        chosen = [c for c in pickable if c.kind == "final"]
+    else:
+        chosen = [c for c in pickable if c.step == step]
     if not chosen:
-        steps = ", ".join(str(c.step) for c in checkpoints if c.step is not None and c.kind != "previous")
-        raise ConfigError(f"no checkpoint at step {step}; the run has: {steps or 'none'}", key="--pick")
+        offered = [f"{c.step} (final)" if c.kind == "final" else str(c.step) for c in pickable]
+        wanted = "a final model" if step == "final" else f"checkpoint at step {step}"
+        raise ConfigError(f"no {wanted}; the run has: {', '.join(offered) or 'none'}", key="--pick")
     checkpoint = chosen[0]
     output = facts.output
-    if output.is_file() and sha256_file(output) == checkpoint.sha256:
+    current = sha256_file(output) if output.is_file() else None
+    if current == checkpoint.sha256:
         return PickResult(checkpoint, output, None, changed=False)
     backup: Path | None = None
-    if output.is_file():
-        backup = atomic_copy(output, output.with_name(output.name + ".bak"))
+    if current is not None and current not in {c.sha256 for c in pickable if c.path != output}:
+        # the output is the only copy of what it holds: keep it under a name saying what it is
+        here = next((c for c in checkpoints if c.path == output), None)
+        if here is not None and here.kind == "final":
+            backup = atomic_copy(output, _free_name(_kept_final_name(output, here.step)))
+        else:
+            backup = atomic_copy(output, _free_name(output.with_name(output.name + ".bak")))
     atomic_copy(checkpoint.path, output)
     return PickResult(checkpoint, output, backup, changed=True)

@@ -572,17 +572,22 @@ def run_project(
         for line in compared.describe():
             say(f"compare: {line}")
     summary.compare_grid = grid
-    steps = ", ".join(str(c["step"]) for c in _checkpoint_steps(project) if c["step"] is not None)
+    steps = ", ".join(_checkpoint_steps(project))
     say(
         f"Look at {grid}, then keep the best: onelazy compare {project.run_path} --pick STEP (steps: {steps})"
     )
     return summary
 
 
-def _checkpoint_steps(project: Project) -> list[dict[str, Any]]:
+def _checkpoint_steps(project: Project) -> list[str]:
+    """The steps ``--pick`` takes: every save's, and the final model's (a pick can go back to it)."""
     from onelazy.comparison import find_checkpoints
 
-    return [{"step": c.step, "kind": c.kind} for c in find_checkpoints(project.run_path) if c.kind == "save"]
+    return [
+        f"{c.step} (final)" if c.kind == "final" else str(c.step)
+        for c in find_checkpoints(project.run_path)
+        if c.kind in ("save", "final") and c.step is not None
+    ]
 
 
 # =============================================================================== stages

@@ -1,9 +1,11 @@
 """onelazy compare against the stand-in servers: checkpoints found, grid and page written, LoRA copies
-cleaned up, only missing images rendered on rerun, --pick atomic with a .bak."""
+cleaned up, only missing images rendered on rerun, --pick atomic and reversible (the trained final
+model kept beside the output)."""
 
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -150,20 +152,57 @@ def test_no_checkpoints_and_bad_lora_dir(tmp_path: Path) -> None:
         compare(empty, kind="comfyui", url="http://127.0.0.1:9", model="m", lora_dir=tmp_path, prompts=["p"])
 
 
-def test_pick_copies_the_checkpoint_and_keeps_the_previous(tmp_path: Path) -> None:
+def test_pick_copies_the_checkpoint_and_keeps_the_trained_final_model(tmp_path: Path) -> None:
     run = make_run(tmp_path)
     output = run / "out" / "faery.safetensors"
     final = output.read_bytes()
     picked = pick_checkpoint(run, 7)
     assert picked.changed and output.read_bytes() == picked.checkpoint.path.read_bytes()
-    assert output.with_name("faery.safetensors.bak").read_bytes() == final
+    kept = run / "out" / "faery.final-16.safetensors"  # named for what it is: the final model of step 16
+    assert picked.backup == kept and kept.read_bytes() == final
     assert not list(output.parent.glob(".*.tmp"))
-    # the replaced final model is still offered, as the file before the pick
-    assert [c.kind for c in find_checkpoints(run)] == ["save", "save", "save", "previous"]
+    # the final model stays in the comparison, as the final row
+    found = find_checkpoints(run)
+    assert [(c.kind, c.step) for c in found] == [("save", 3), ("save", 7), ("save", 11), ("final", 16)]
+    assert found[-1].path == kept and found[-1].label == "final (step 16, epoch 2)"
     assert not pick_checkpoint(run, 7).changed
-    with pytest.raises(ConfigError, match="no checkpoint at step 8; the run has: 3, 7, 11") as caught:
+    expected = re.escape("no checkpoint at step 8; the run has: 3, 7, 11, 16 (final)")
+    with pytest.raises(ConfigError, match=expected) as caught:
         pick_checkpoint(run, 8)
     assert caught.value.exit_code == 2
+
+
+def test_picking_twice_and_back_to_the_final_model_loses_nothing(tmp_path: Path) -> None:
+    """--pick 7, --pick 11, then --pick 16 (the final step) or --pick final: the trained final model
+    is still on disk and becomes the LoRA again; no second pick overwrote the only copy of it."""
+    run = make_run(tmp_path)
+    output = run / "out" / "faery.safetensors"
+    final = output.read_bytes()
+    pick_checkpoint(run, 7)
+    second = pick_checkpoint(run, 11)
+    assert second.changed and second.backup is None  # step 7 is still in save/: nothing to keep
+    assert [c.kind for c in find_checkpoints(run)] == ["save", "save", "save", "final"]
+    back = pick_checkpoint(run, 16)
+    assert back.changed and back.checkpoint.kind == "final" and output.read_bytes() == final
+    pick_checkpoint(run, 3)
+    assert pick_checkpoint(run, "final").checkpoint.kind == "final" and output.read_bytes() == final
+    assert (run / "out" / "faery.final-16.safetensors").read_bytes() == final
+    names = sorted(p.name for p in output.parent.iterdir())
+    assert names == ["faery.final-16.safetensors", "faery.safetensors"]
+
+
+def test_a_pick_never_overwrites_an_earlier_backup(tmp_path: Path) -> None:
+    """An output that is none of the checkpoints (put there by hand) is kept under a free name."""
+    run = make_run(tmp_path)
+    output = run / "out" / "faery.safetensors"
+    pick_checkpoint(run, 7)
+    write_model(output, "by hand 1")
+    first = pick_checkpoint(run, 11).backup
+    write_model(output, "by hand 2")
+    second = pick_checkpoint(run, 3).backup
+    assert first is not None and second is not None and first != second
+    assert b"by hand 1" in first.read_bytes() and b"by hand 2" in second.read_bytes()
+    assert (run / "out" / "faery.final-16.safetensors").is_file()
 
 
 def test_an_unreachable_backend_fails_after_the_quick_health_check(tmp_path: Path) -> None:

@@ -167,15 +167,31 @@ def test_fresh_folder_to_picked_lora(world: dict[str, Any]) -> None:
     assert actions(summary)["compare"] == "ran" and actions(summary)["launch"] == "skipped"
     assert server.renders - renders == 4  # one new weight x 4 checkpoints; the no-LoRA image is reused
 
-    # -- pick a checkpoint: it becomes the LoRA, the trained final model is kept as .bak
+    # -- pick a checkpoint: it becomes the LoRA, the trained final model is kept under its own name
     output = project / "faery.safetensors"
     final = output.read_bytes()
-    save = next((run / "workspace" / "save").glob("*-save-15-*.safetensors"))
+    kept = project / "faery.final-21.safetensors"
+    saves = run / "workspace" / "save"
+    assert "(steps: 11, 15, 19, 21 (final))" in lines[-1]
     result = runner.invoke(cli, ["compare", str(run), "--pick", "15"])
     assert result.exit_code == 0, result.output
-    assert (
-        output.read_bytes() == save.read_bytes() and (project / "faery.safetensors.bak").read_bytes() == final
-    )
+    assert f"The trained final model is kept as {kept}" in result.output
+    assert output.read_bytes() == next(saves.glob("*-save-15-*")).read_bytes() and kept.read_bytes() == final
+    # a second pick: the final model is still there, and still a row of the comparison
+    result = runner.invoke(cli, ["compare", str(run), "--pick", "19"])
+    assert result.exit_code == 0 and kept.read_bytes() == final
+    result = runner.invoke(cli, ["compare", str(run)])
+    assert result.exit_code == 0 and "0 rendered" in result.output, result.output
+    cells = json.loads((run / "compare" / "cells.json").read_text(encoding="utf-8"))
+    assert cells["rows"][-1] == "final (step 21, epoch 7)"
+    # and back to it
+    result = runner.invoke(cli, ["compare", str(run), "--pick", "21"])
+    assert result.exit_code == 0 and output.read_bytes() == final, result.output
+    result = runner.invoke(cli, ["compare", str(run), "--pick", "nope"])
+    assert result.exit_code == 2 and "neither a step number nor 'final'" in result.output
+    result = runner.invoke(cli, ["compare", str(run), "--pick", "final"])
+    assert result.exit_code == 0 and "already is final (step 21, epoch 7)" in result.output
+    runner.invoke(cli, ["compare", str(run), "--pick", "15"])
     summary = run_project(yaml_file)
     assert set(actions(summary).values()) == {"skipped"}, actions(summary)
     no_temporaries(project)

@@ -23,6 +23,16 @@ def _check_weights(
     return weights
 
 
+def _check_pick(_ctx: click.Context, _param: click.Parameter, value: str | None) -> int | str | None:
+    """A step number or the word ``final``."""
+    if value is None or value.strip().lower() == "final":
+        return None if value is None else "final"
+    try:
+        return int(value)
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is neither a step number nor 'final'") from None
+
+
 @click.command("compare")
 @click.argument("run_dir", type=click.Path(exists=True, path_type=Path))
 @click.option(
@@ -50,15 +60,21 @@ def _check_weights(
 @render_options
 @click.option("--keep", is_flag=True, default=None, help="Leave the LoRA copies in the backend's folder.")
 @click.option(
-    "--pick", type=int, metavar="STEP", help="Copy the checkpoint of STEP to the output path (.bak kept)."
+    "--pick",
+    metavar="STEP|final",
+    callback=_check_pick,
+    help="Make the checkpoint of STEP (or the trained final model) the LoRA; nothing is lost, so a "
+    "later --pick can go back.",
 )
-def compare_command(run_dir: Path, project: Path | None, pick: int | None, **flags: Any) -> None:
+def compare_command(run_dir: Path, project: Path | None, pick: int | str | None, **flags: Any) -> None:
     """Render each checkpoint of RUN_DIR with fixed seeds: a grid PNG and a page.
 
     Rows are the checkpoints by step (intermediate saves and the final model), with the prompt
     rendered without any LoRA first; columns are prompts x LoRA weights. Each checkpoint is
     copied into the backend's LoRA folder under a unique name while it renders, then removed.
-    Images already rendered are reused. Then --pick STEP makes the best one the LoRA.
+    Images already rendered are reused. Then --pick STEP makes the best one the LoRA; the
+    trained final model is kept beside it (NAME.final-STEP.safetensors) and stays in the
+    comparison, so --pick final (or its step) goes back to it.
 
     \b
     Example:
@@ -66,11 +82,12 @@ def compare_command(run_dir: Path, project: Path | None, pick: int | None, **fla
             --model sd15.safetensors --lora-dir ~/ComfyUI/models/loras \\
             --prompt "a faery, walking in a meadow" --weight 0.7 --weight 1
         onelazy compare run --pick 1500
+        onelazy compare run --pick final
     """
     if pick is not None:
         from onelazy.comparison import pick_checkpoint
 
-        for line in pick_checkpoint(run_dir, pick).describe():
+        for line in pick_checkpoint(run_dir, "final" if pick == "final" else int(pick)).describe():
             click.echo(line)
         return
     from onelazy.comparison import compare
