@@ -819,6 +819,17 @@ def _collect(
                     _save(folder, config, plans[unit.set_name], index, image, unit.size, writer)
                     done += 1
                     per_backend[result.url] = per_backend.get(result.url, 0) + 1
+                    if on_progress and len(result.images) > 1:
+                        # each saved image reported at once, so a Ctrl+C mid-batch counts it
+                        on_progress(
+                            GenerateProgress(
+                                done=done,
+                                total=total,
+                                skipped=skipped,
+                                failures=failures,
+                                elapsed=time.monotonic() - started,
+                            )
+                        )
             outstanding -= 1
             last_file = f"{unit.set_name}/{unit.first:04d}.{result.images[0].extension}"
         elif result.kind == "fatal":

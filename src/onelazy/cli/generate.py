@@ -114,6 +114,10 @@ def generate_command(config: Path | None, dataset: Path | None, timeout: float, 
             timeout=timeout,
             override_names=_FLAG_NAMES,
         )
+    except KeyboardInterrupt:
+        progress.close()
+        click.echo(progress.interrupted_message(), err=True)
+        raise click.exceptions.Exit(130) from None
     finally:
         progress.close()
     click.echo(
@@ -166,8 +170,10 @@ class _Progress:
         self._bar: Any = None
         self._task: Any = None
         self._last_line = 0.0
+        self.last: Any = None
 
     def update(self, state: Any) -> None:
+        self.last = state
         eta = "?" if state.eta_seconds is None else f"{state.eta_seconds:.0f} s"
         text = f"{state.per_minute:.1f}/min, ETA {eta}, failures {state.failures}, skipped {state.skipped}"
         if self.interactive:
@@ -190,9 +196,22 @@ class _Progress:
             self._last_line = now
             click.echo(f"{state.done}/{state.total} images, {text}")
 
+    def interrupted_message(self) -> str:
+        """What Ctrl+C leaves: the images this run saved (kept), and that a rerun continues."""
+        state = self.last
+        if state is None:
+            return "Interrupted before any image was made; rerun the same command to start."
+        made = f"{state.done} image{'' if state.done == 1 else 's'}"
+        left = state.total - state.done
+        return (
+            f"Interrupted: {made} made in this run and kept ({left} still to make); "
+            "rerun the same command to continue."
+        )
+
     def close(self) -> None:
         if self._bar is not None:
             self._bar.stop()
+            self._bar = None
 
 
 @click.group("backends")
