@@ -28,6 +28,7 @@ import os
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -38,7 +39,7 @@ from onelazy._files import (
     atomic_write_text,
     sha256_file,
 )
-from onelazy.errors import BackendError, ConfigError, UsageError
+from onelazy.errors import BackendError, ConfigError, StorageError, UsageError
 
 if TYPE_CHECKING:
     from onelazy.backends import Backend
@@ -49,11 +50,13 @@ __all__ = [
     "CompareProgress",
     "CompareResult",
     "PickResult",
+    "SetAside",
     "compare",
     "find_checkpoints",
     "lora_weight_problem",
     "pick_checkpoint",
     "run_paths",
+    "set_aside_earlier_training",
 ]
 
 COMPARE_DIR = "compare"
@@ -64,6 +67,11 @@ _SAVE_NAME = (
     r"\d{4}-\d\d-\d\d_\d\d-\d\d-\d\d-save-(?P<step>\d+)-(?P<epoch>\d+)-(?P<epoch_step>\d+)\.safetensors"
 )
 _BACKUP_NAME = re.compile(r"-backup-(?P<step>\d+)-(?P<epoch>\d+)-(?P<epoch_step>\d+)$")
+#: A save of any format (a file, or a folder for diffusers), after the prefix: what a retrain sets aside.
+_ANY_SAVE_NAME = r"\d{4}-\d\d-\d\d_\d\d-\d\d-\d\d-save-\d+-\d+-\d+(?:\.\w+)?"
+_ANY_BACKUP_NAME = r"\d{4}-\d\d-\d\d_\d\d-\d\d-\d\d-backup-\d+-\d+-\d+"
+#: Where a fresh training moves the files of the training before it: ``<workspace>/earlier/<time>/``.
+EARLIER_DIR = "earlier"
 #: Longest side of one grid cell, in pixels (the page links the full-size images).
 CELL_SIZE = 256
 #: A comparison weight lies within -LIMIT..LIMIT: beyond that a LoRA only burns the image, so a
@@ -164,9 +172,12 @@ def find_checkpoints(run_dir: str | os.PathLike[str]) -> list[Checkpoint]:
 
     A save is ``<save_filename_prefix><time>-save-<step>-<epoch>-<epoch_step>.safetensors``, as OneTrainer
     names it; files another run left in a shared workspace under another prefix are not this run's.
-    A step saved twice (training run again in the same workspace) counts once, the newest file.
+    A step saved twice (a resumed training saves again the step of the backup it continues from)
+    counts once, the newest file. Saves of an earlier training are not here when the training was
+    started by ``onelazy run``: :func:`set_aside_earlier_training` moved them to ``earlier/``.
     After :func:`pick_checkpoint`, the output file equals one of the saves and is shown as that
-    save; the file it replaced (``.bak``) is listed as ``previous`` when it is none of the saves.
+    save; the trained final model is the one the pick kept (``<stem>.final-<step>``), and an output
+    that is none of these is listed as ``output``.
     """
     facts = _run_facts(run_dir)
     saves: dict[int, tuple[str, Path, re.Match[str]]] = {}
@@ -212,17 +223,30 @@ def _kept_final_name(output: Path, step: int | None) -> Path:
     return output.with_name(f"{output.stem}.{tag}{output.suffix}")
 
 
-def _kept_final_model(output: Path) -> Path | None:
-    """The trained final model a pick kept beside ``output`` (the newest, if several), or None."""
+def _kept_final_models(output: Path) -> list[Path]:
+    """Every ``<stem>.final[-<step>]<suffix>`` beside ``output``: trained final models picks kept."""
     pattern = re.compile(re.escape(output.stem) + r"\.final(?:-\d+)?" + re.escape(output.suffix))
     if not output.parent.is_dir():
-        return None
-    found = [
+        return []
+    return sorted(
         entry
         for entry in output.parent.iterdir()
         if pattern.fullmatch(entry.name) and entry.is_file() and not entry.name.startswith(".")
-    ]
+    )
+
+
+def _kept_final_model(output: Path) -> Path | None:
+    """The trained final model a pick kept beside ``output`` (the newest, if several), or None."""
+    found = _kept_final_models(output)
     return max(found, key=lambda entry: (entry.stat().st_mtime_ns, entry.name)) if found else None
+
+
+def _backups(output: Path) -> list[Path]:
+    """The ``.bak`` files picks made of ``output`` (``<name>.bak``, ``<name>.2.bak``, ...)."""
+    pattern = re.compile(re.escape(output.name) + r"(?:\.\d+)?\.bak")
+    if not output.parent.is_dir():
+        return []
+    return sorted(e for e in output.parent.iterdir() if pattern.fullmatch(e.name) and e.is_file())
 
 
 def _free_name(path: Path) -> Path:
@@ -711,3 +735,95 @@ def pick_checkpoint(run_dir: str | os.PathLike[str], step: int | Literal["final"
             backup = atomic_copy(output, _free_name(output.with_name(output.name + ".bak")))
     atomic_copy(checkpoint.path, output)
     return PickResult(checkpoint, output, backup, changed=True)
+
+
+# =============================================================================== a fresh training
+
+
+@dataclass(frozen=True)
+class SetAside:
+    """What :func:`set_aside_earlier_training` moved (``(from, to)`` pairs) and into which folder."""
+
+    folder: Path | None
+    moved: tuple[tuple[Path, Path], ...] = ()
+    output: tuple[Path, Path, str] | None = None
+    """The LoRA at the output path: ``(from, to, what it was)``, e.g. ``"picked step 60"``."""
+
+    def describe(self) -> list[str]:
+        if not self.moved:
+            return []
+        lines = [f"The earlier training's saves, backups and LoRA files are kept in {self.folder}."]
+        if self.output is not None:
+            source, target, what = self.output
+            lines.append(f"{source} ({what}) moved to {target}; the new training writes a new one.")
+        return lines
+
+
+def set_aside_earlier_training(run_dir: str | os.PathLike[str]) -> SetAside:
+    """Before a fresh (not continued) training: move the training before it out of the way, deleting nothing.
+
+    OneTrainer would write its saves beside the earlier training's (same prefix, so :func:`compare`
+    could not tell them apart), continue from the earlier backups, and overwrite the LoRA at the output
+    path (perhaps a picked checkpoint, with no copy but this one). So the earlier saves (this run's
+    prefix) and backups, the output file (named for what it was: ``<stem>.picked-<step>`` when a pick
+    made it) and the final model a pick kept (``<stem>.final-<step>``, ``.bak``) move into
+    ``<workspace>/earlier/<UTC time>/``. Call it only while no training runs in the workspace.
+    """
+    facts = _run_facts(run_dir)
+    checkpoints = find_checkpoints(run_dir)
+    save_name = re.compile(re.escape(facts.prefix) + _ANY_SAVE_NAME)
+    moves: list[tuple[Path, str]] = []  # (source, path below the dated folder)
+    for sub, wanted in (("save", save_name), ("backup", re.compile(_ANY_BACKUP_NAME))):
+        folder = facts.workspace / sub
+        if folder.is_dir():
+            moves += [(e, f"{sub}/{e.name}") for e in sorted(folder.iterdir()) if wanted.fullmatch(e.name)]
+    output = facts.output
+    moves += [(path, path.name) for path in [*_kept_final_models(output), *_backups(output)]]
+    output_move: tuple[Path, str, str] | None = None
+    if output.is_file():
+        digest = sha256_file(output)
+        here = next((c for c in checkpoints if c.sha256 == digest), None)
+        if here is not None and here.kind == "save":
+            what, name = f"picked step {here.step}", f"{output.stem}.picked-{here.step}{output.suffix}"
+        elif here is not None and here.kind == "final":
+            what, name = f"its final model, step {here.step}", _kept_final_name(output, here.step).name
+        else:
+            what, name = "no checkpoint of that training", output.name
+        output_move = (output, name, what)
+        moves.append((output, name))
+    if not moves:
+        return SetAside(None)
+    stamp = datetime.now(timezone.utc).strftime("%Y-%m-%d_%H-%M-%S")
+    target = _free_name(facts.workspace / EARLIER_DIR / stamp)
+    moved: list[tuple[Path, Path]] = []
+    for source, relative in moves:
+        destination = _free_name(target / relative)
+        _move(source, destination)
+        moved.append((source, destination))
+    output_moved = None
+    if output_move is not None:
+        output_moved = (output, dict(moved)[output], output_move[2])
+    return SetAside(target, tuple(moved), output_moved)
+
+
+def _move(source: Path, destination: Path) -> None:
+    """A rename; across file systems (the output on another disk) a whole copy first, then the removal."""
+    import errno
+    import shutil
+
+    try:
+        destination.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(source, destination)
+        return
+    except OSError as exc:
+        if exc.errno != errno.EXDEV:
+            raise StorageError(f"{source}: cannot move to {destination}: {exc.strerror or exc}") from exc
+    try:
+        if source.is_dir():
+            shutil.copytree(source, destination)
+            shutil.rmtree(source)
+        else:
+            atomic_copy(source, destination)
+            source.unlink()
+    except OSError as exc:
+        raise StorageError(f"{source}: cannot move to {destination}: {exc.strerror or exc}") from exc

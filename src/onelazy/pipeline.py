@@ -8,6 +8,8 @@ fingerprint is unchanged and its output is complete; a stage whose inputs change
 the run says which input changed. A stage that was interrupted was never recorded, so it simply
 runs again, and each stage resumes on its own: generate skips the images it has, training
 continues from OneTrainer's backup, compare renders only what is missing.
+A training that starts afresh first moves the earlier training's saves, backups and LoRA to
+``<workspace>/earlier/<time>/`` (:func:`onelazy.comparison.set_aside_earlier_training`).
 
 ``project_status()`` shows each stage as done, stale (inputs changed, or output incomplete) or
 pending, with counts.
@@ -494,7 +496,9 @@ def run_project(
             summary.results.append(StageResult(stage, "ran", reason, detail))
             say(f"{stage}: done ({detail})")
 
-    run_stage("generate", lambda: _run_generate(project, progress), recorded_as="images")
+    # a changed prompt (or model, size...) asks for images of the new settings: the old ones go aside
+    replace_stale = _inputs_changed(project, current("generate"))
+    run_stage("generate", lambda: _run_generate(project, progress, say, replace_stale), recorded_as="images")
     if stop_after == "generate":
         return summary
     run_stage("cull", lambda: _run_cull(project, progress))
@@ -593,13 +597,25 @@ def _checkpoint_steps(project: Project) -> list[str]:
 # =============================================================================== stages
 
 
-def _run_generate(project: Project, progress: Callable[[str, str], None]) -> None:
+def _inputs_changed(project: Project, check: _Check) -> bool:
+    """Did the stage run before with other inputs than it has now?"""
+    recorded = _read_state(project).get(check.stage)
+    return isinstance(recorded, dict) and recorded.get("fingerprint") != check.fingerprint
+
+
+def _run_generate(
+    project: Project, progress: Callable[[str, str], None], say: Echo, replace_stale: bool
+) -> None:
     from onelazy.generation import GenerateProgress, generate
 
     def report(state: GenerateProgress) -> None:
         progress("generate", f"{state.done}/{state.total} images ({state.skipped} already there)")
 
-    generate(project.generate_config(), project.dataset_dir, on_progress=report)
+    summary = generate(
+        project.generate_config(), project.dataset_dir, on_progress=report, replace_stale=replace_stale
+    )
+    for line in summary.notes():
+        say(f"generate: {line}")
 
 
 def _run_cull(project: Project, progress: Callable[[str, str], None]) -> None:
@@ -679,6 +695,7 @@ def _run_launch(project: Project, check: _Check, say: Echo, on_event: Callable[[
         say(f"launch: continuing from OneTrainer's last backup ({config.name})")
     else:
         config = project.run_path / "config.json"
+        _set_aside_earlier_training(project, config, say)
     secrets = project.run_path / "secrets.json"
     return launch(
         config,
@@ -689,6 +706,28 @@ def _run_launch(project: Project, check: _Check, say: Echo, on_event: Callable[[
         allow_config_warnings=project.train.allow_config_warnings,
         run_dir=project.run_path,
     )
+
+
+def _set_aside_earlier_training(project: Project, config: Path, say: Echo) -> None:
+    """A fresh training starts clean: the earlier training's saves, backups and LoRA move to
+    ``<workspace>/earlier/<time>/`` (nothing deleted), so compare shows only this training's
+    checkpoints and OneTrainer overwrites no picked LoRA. Under the workspace lock: never while
+    another launch trains there."""
+    from onelazy.comparison import run_paths, set_aside_earlier_training
+    from onelazy.onetrainer import read_train_config
+    from onelazy.training.preflight import WorkspaceLock
+
+    if read_train_config(config).continue_last_backup:
+        return  # the file itself asks OneTrainer to continue the earlier training
+    _config, workspace, _output = run_paths(project.run_path)
+    lock = WorkspaceLock(workspace)
+    lock.acquire()
+    try:
+        moved = set_aside_earlier_training(project.run_path)
+    finally:
+        lock.release()
+    for line in moved.describe():
+        say(f"launch: {line}")
 
 
 def _run_compare(project: Project, progress: Callable[[str, str], None]) -> Any:

@@ -284,3 +284,31 @@ def test_the_no_lora_image_is_rendered_and_shown_once_per_prompt(tmp_path: Path)
     page = result.page.read_text(encoding="utf-8")
     no_lora_row = next(line for line in page.splitlines() if line.startswith("<tr><th class=row>no LoRA"))
     assert no_lora_row.count('<td colspan="2">') == 2 and no_lora_row.count("<img") == 2
+
+
+def test_setting_aside_an_earlier_training_moves_everything_and_deletes_nothing(tmp_path: Path) -> None:
+    """Before a fresh training: this prefix's saves, the backups, the (picked) output and the kept final
+    model go into workspace/earlier/<time>/; another prefix's saves stay; compare then finds nothing."""
+    from onelazy.comparison import set_aside_earlier_training
+
+    run = make_run(tmp_path)
+    workspace = run / "workspace"
+    other = workspace / "save" / "other-2026-11-24_20-00-00-save-9-1-1.safetensors"
+    write_model(other, "other run")
+    output = run / "out" / "faery.safetensors"
+    final = output.read_bytes()
+    pick_checkpoint(run, 7)
+    before = {p.read_bytes() for p in (workspace / "save").iterdir() if p.name.startswith("faery-")}
+    aside = set_aside_earlier_training(run)
+    assert aside.folder is not None and aside.folder.parent == workspace / "earlier"
+    assert find_checkpoints(run) == [] and not output.exists() and other.is_file()
+    assert [p.name for p in (workspace / "save").iterdir() if not p.name.startswith(".")] == [other.name]
+    assert not list((workspace / "backup").iterdir())
+    kept = aside.folder
+    assert {p.read_bytes() for p in (kept / "save").iterdir()} == before
+    assert (kept / "backup" / "2026-11-24_21-06-00-backup-16-2-0" / "lora").is_dir()
+    assert (kept / "faery.final-16.safetensors").read_bytes() == final
+    picked = kept / "faery.picked-7.safetensors"
+    assert aside.output == (output, picked, "picked step 7") and b"s7" in picked.read_bytes()
+    assert f"{output} (picked step 7) moved to {picked}" in " ".join(aside.describe())
+    assert set_aside_earlier_training(run).moved == ()  # nothing left of it: nothing moves again

@@ -186,3 +186,59 @@ def test_status_counts_lines_by_newline_only_and_a_last_line_missing_just_its_ne
     manifest.write_text("\n".join(lines), encoding="utf-8")  # the last one cut just before "\n"
     statuses = {s.stage: s for s in project_status(yaml_file)}
     assert statuses["generate"].detail == "12/12 images"
+
+
+def step_of(save: Path) -> int:
+    """The step in OneTrainer's save name (``<prefix><time>-save-<step>-<epoch>-<epoch_step>``)."""
+    return int(save.name.split("-save-")[1].split("-")[0])
+
+
+def test_a_retrain_compares_only_its_own_checkpoints_and_keeps_the_picked_lora(world: dict[str, Any]) -> None:
+    """After a pick, a changed config trains afresh: the earlier saves, backups and picked LoRA move to
+    workspace/earlier/<time>/ (said, nothing deleted) before OneTrainer writes; the new training's
+    parts before and after a Ctrl+C are all compared, none of the earlier training's."""
+    from onelazy.comparison import find_checkpoints
+    from onelazy.training import Saved
+
+    yaml_file = make_project(world)
+    project, run = yaml_file.parent, yaml_file.parent / "run"
+    saves, output = run / "workspace" / "save", yaml_file.parent / "faery.safetensors"
+    assert run_project(yaml_file).outcome == "finished"
+    earlier_saves = {p.name: p.read_bytes() for p in saves.iterdir()}
+    assert len(earlier_saves) == 3
+    assert CliRunner().invoke(cli, ["compare", str(run), "--pick", "15"]).exit_code == 0
+    picked, final = output.read_bytes(), (project / "faery.final-21.safetensors").read_bytes()
+
+    text = yaml_file.read_text(encoding="utf-8").replace("total_steps: 16", "total_steps: 24")
+    yaml_file.write_text(text, encoding="utf-8")
+    first_save: list[Path] = []
+
+    def ctrl_c_after_first_save(event: Any) -> None:
+        if isinstance(event, Saved) and event.kind == "save" and not first_save:
+            first_save.append(Path(event.path))
+            os.kill(os.getpid(), signal.SIGINT)
+
+    lines: list[str] = []
+    summary = run_project(yaml_file, echo=lines.append, on_training_event=ctrl_c_after_first_save)
+    assert summary.outcome == "interrupted" and first_save
+    (earlier,) = (run / "workspace" / "earlier").iterdir()
+    aside = earlier / "faery.picked-15.safetensors"
+    assert f"launch: {output} (picked step 15) moved to {aside}; the new training writes a new one." in lines
+    assert aside.read_bytes() == picked and (earlier / "faery.final-21.safetensors").read_bytes() == final
+    assert {p.name: p.read_bytes() for p in (earlier / "save").iterdir()} == earlier_saves
+    assert not set(earlier_saves) & {p.name for p in saves.iterdir()}
+
+    lines.clear()
+    assert run_project(yaml_file, echo=lines.append).outcome == "finished"
+    assert any("continuing from OneTrainer's last backup" in line for line in lines)
+    assert not any("moved to" in line for line in lines)  # continuing: the new training's files stay
+    found = find_checkpoints(run)
+    compared = [c for c in found if c.kind == "save"]
+    # a step saved again after resuming (from the backup made just before it) counts once
+    assert {c.step for c in compared} == {step_of(p) for p in saves.iterdir()}
+    assert all(c.path.parent == saves for c in compared)
+    assert step_of(first_save[0]) == compared[0].step  # the part before Ctrl+C is compared too
+    assert found[-1].kind == "final" and found[-1].path == output and output.read_bytes() != picked
+    cells = json.loads((run / "compare" / "cells.json").read_text(encoding="utf-8"))
+    assert cells["rows"] == ["no LoRA", *(c.label for c in found)]
+    assert (earlier / "faery.picked-15.safetensors").is_file()  # still there after the second run
