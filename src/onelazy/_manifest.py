@@ -16,6 +16,10 @@ from typing import Any
 from onelazy.errors import StorageError
 
 MANIFEST_NAME = "manifest.jsonl"
+#: The ``rejected`` value of a line whose image ``generate --replace-stale`` moved to
+#: ``.rejected/stale/`` (made with other settings than its set asks for now; its index was made
+#: again). Not a cull reason: cull's report and undo leave such lines alone.
+STALE_REASON = "stale"
 
 
 @dataclass(frozen=True)

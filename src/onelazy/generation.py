@@ -33,7 +33,7 @@ from typing import Any, Literal, TypeVar
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from onelazy._files import atomic_write_bytes, atomic_write_text, file_in_the_way, sha256_file
-from onelazy._manifest import MANIFEST_NAME, read_manifest
+from onelazy._manifest import MANIFEST_NAME, STALE_REASON, read_manifest
 from onelazy.backends import (
     Backend,
     GeneratedImage,
@@ -349,13 +349,17 @@ def _sha256(path: Path) -> str | None:
         return None
 
 
-def _read_manifest(dataset: Path) -> tuple[dict[tuple[str, int], dict[str, Any]], bool]:
-    """Valid entries by (set, index), and whether the file needs rewriting (a torn last line,
+def _read_manifest(
+    dataset: Path,
+) -> tuple[dict[tuple[str, int], dict[str, Any]], list[dict[str, Any]], bool]:
+    """Valid entries by (set, index), the lines of images ``replace_stale`` moved aside (records
+    only: their index was made again), and whether the file needs rewriting (a torn last line,
     duplicates, or entries whose image is gone or changed)."""
     manifest = read_manifest(dataset / MANIFEST_NAME)
     if manifest is None:
-        return {}, False
+        return {}, [], False
     entries: dict[tuple[str, int], dict[str, Any]] = {}
+    replaced: list[dict[str, Any]] = []
     # bytes after the last newline are a torn append: dropped, the image is made again
     rewrite = manifest.unterminated
     for line in manifest.lines:
@@ -375,14 +379,19 @@ def _read_manifest(dataset: Path) -> tuple[dict[tuple[str, int], dict[str, Any]]
         if Path(file).is_absolute() or ".." in Path(file).parts or _sha256(image) != digest:
             rewrite = True
             continue
+        if entry.get("rejected") == STALE_REASON:
+            replaced.append(entry)
+            continue
         if key in entries:
             rewrite = True
         entries[key] = entry
-    return entries, rewrite
+    return entries, replaced, rewrite
 
 
-def _rewrite_manifest(dataset: Path, entries: Mapping[tuple[str, int], dict[str, Any]]) -> None:
-    lines = "".join(json.dumps(entry, ensure_ascii=False) + "\n" for entry in entries.values())
+def _rewrite_manifest(
+    dataset: Path, entries: Mapping[tuple[str, int], dict[str, Any]], replaced: Sequence[dict[str, Any]]
+) -> None:
+    lines = "".join(json.dumps(entry, ensure_ascii=False) + "\n" for entry in [*replaced, *entries.values()])
     atomic_write_text(dataset / MANIFEST_NAME, lines)
 
 
@@ -461,7 +470,8 @@ class GenerateSummary:
 
     ``stale`` counts skipped images the manifest says were made with other settings (prompt,
     negative, model, size, steps, cfg, LoRAs or seed) than the set has now: they are kept, not
-    remade, so a changed prompt under the same set name needs a new name or a deleted folder.
+    remade, unless ``replace_stale`` was given. ``replaced`` counts the images that option moved to
+    ``.rejected/stale/`` (with their captions) so their indexes were rendered again.
     """
 
     dataset: Path
@@ -471,10 +481,31 @@ class GenerateSummary:
     elapsed: float
     per_backend: dict[str, int] = field(default_factory=dict)
     stale: int = 0
+    replaced: int = 0
 
     @property
     def per_minute(self) -> float:
         return self.made / self.elapsed * 60 if self.elapsed > 0 else 0.0
+
+    def notes(self) -> list[str]:
+        """What a person should know beyond the counts: images moved aside, or stale ones kept."""
+        lines = []
+        if self.replaced:
+            lines.append(
+                f"Replaced {_images(self.replaced)} made with other settings than their set has now "
+                f"(moved to {self.dataset / '.rejected' / STALE_REASON}, nothing deleted)."
+            )
+        if self.stale:
+            lines.append(
+                f"Note: {self.stale} of the images already there were made with other settings than the "
+                "sets have now (kept, not remade); generate --replace-stale moves them aside and "
+                "makes them again."
+            )
+        return lines
+
+
+def _images(count: int) -> str:
+    return f"{count} image" + ("" if count == 1 else "s")
 
 
 # =============================================================================== the run
@@ -523,12 +554,15 @@ def generate(
     retry: RetryPolicy | None = None,
     timeout: float = 600.0,
     override_names: Mapping[str, str] | None = None,
+    replace_stale: bool = False,
 ) -> GenerateSummary:
     """Render every prompt set into ``dataset`` (default: the config's ``dataset``, else ``./dataset``).
 
     ``config`` is a :class:`GenerateConfig` or the path of a YAML file with a ``generate:`` section.
     ``override_names`` says how each of ``overrides`` was given (``{"width": "--width"}``), for errors.
-    Images already in the manifest with a matching file are skipped. Raises a
+    Images already in the manifest with a matching file are skipped; with ``replace_stale`` the ones
+    made with other settings than their set has now are moved to ``.rejected/stale/`` (nothing is
+    deleted) and made again. Raises a
     :class:`~onelazy.errors.BackendError` when images failed (after the others were saved), and
     lets ``KeyboardInterrupt`` through after cancelling this run's queued work on every backend.
     """
@@ -561,7 +595,7 @@ def generate(
 
     try:
         with _dataset_lock(folder):
-            return _generate_locked(config, folder, plans, on_progress, retry, timeout)
+            return _generate_locked(config, folder, plans, on_progress, retry, timeout, replace_stale)
     except BaseException:
         if created:
             _remove_if_still_empty(created, {LOCK_NAME, *(f"{name}.prompt.txt" for name in plans)})
@@ -623,10 +657,17 @@ def _generate_locked(
     on_progress: Callable[[GenerateProgress], None] | None,
     retry: RetryPolicy | None,
     timeout: float,
+    replace_stale: bool = False,
 ) -> GenerateSummary:
-    existing, rewrite = _read_manifest(folder)
+    existing, replaced_lines, rewrite = _read_manifest(folder)
     if rewrite:
-        _rewrite_manifest(folder, existing)
+        _rewrite_manifest(folder, existing, replaced_lines)
+    replaced = 0
+    if replace_stale:
+        moved = _move_stale_aside(folder, config, plans, existing)
+        for key in moved:
+            del existing[key]
+        replaced = len(moved)
     units = list(_missing_units(config, plans, existing))
     for name in plans:
         _remove_stale_temporaries(folder / name)
@@ -643,7 +684,9 @@ def _generate_locked(
     if on_progress:
         on_progress(GenerateProgress(done=0, total=total, skipped=skipped, failures=0, elapsed=0.0))
     if not units:
-        return GenerateSummary(dataset=folder, made=0, skipped=skipped, failures=0, elapsed=0.0, stale=stale)
+        return GenerateSummary(
+            dataset=folder, made=0, skipped=skipped, failures=0, elapsed=0.0, stale=stale, replaced=replaced
+        )
 
     _each(list(config.urls), lambda url: require_ready(config.backend, url))
     backends: list[Backend] = [
@@ -656,7 +699,7 @@ def _generate_locked(
         summary = _run(
             config, folder, plans, units, backends, writer, stop, skipped, total, started, on_progress
         )
-        return dataclasses.replace(summary, stale=stale)
+        return dataclasses.replace(summary, stale=stale, replaced=replaced)
     except BaseException:
         # Ctrl+C or a fatal error: take this run's queued and running work off every server.
         stop.set()
@@ -668,6 +711,59 @@ def _generate_locked(
         _each(backends, lambda backend: backend.close())
         if writer is not None:
             writer.close()
+
+
+def _move_stale_aside(
+    folder: Path,
+    config: GenerateConfig,
+    plans: Mapping[str, _SetPlan],
+    existing: Mapping[tuple[str, int], Any],
+) -> list[tuple[str, int]]:
+    """Move every image made with other settings than its set asks for now (and its caption) to
+    ``.rejected/stale/<its path>`` and point its manifest line there, as cull does with a reject:
+    nothing is deleted, and its index is made again. All moves or none. Images cull already moved
+    under ``.rejected/`` stay where they are (cull's undo puts them back), so they are not remade."""
+    from onelazy.culling._store import (
+        REJECTED_DIR,
+        MoveBatch,
+        move_with_companions,
+        rejected_target,
+        remove_empty_dirs,
+        update_manifest,
+    )
+
+    stale = [
+        (key, entry)
+        for key, entry in existing.items()
+        if key[0] in plans
+        and key[1] < plans[key[0]].spec.count
+        and "rejected" not in entry
+        and not _made_as_planned(entry, plans[key[0]], key[1], config)
+    ]
+    if not stale:
+        return []
+    batch = MoveBatch(folder)
+    taken: set[str] = set()
+    moves: dict[str, dict[str, Any]] = {}
+    try:
+        for _key, entry in stale:
+            file = Path(entry["file"]).as_posix()
+            caption = entry.get("caption_file")
+            # only the image's own caption (same stem): a set's shared prompt file stays
+            companions = (
+                [Path(caption).as_posix()]
+                if isinstance(caption, str) and Path(caption).with_suffix("") == Path(file).with_suffix("")
+                else []
+            )
+            target = rejected_target(folder, STALE_REASON, file, taken)
+            moved = move_with_companions(batch, file, target, companions)
+            moves[file] = {"reason": STALE_REASON, "to": target, "companions": moved}
+        update_manifest(folder, moves, restored=())
+    except BaseException:
+        batch.rollback()
+        remove_empty_dirs(folder / REJECTED_DIR)
+        raise
+    return [key for key, _entry in stale]
 
 
 def _made_as_planned(entry: Mapping[str, Any], plan: _SetPlan, index: int, config: GenerateConfig) -> bool:

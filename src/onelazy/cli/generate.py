@@ -46,11 +46,21 @@ from onelazy.cli._options import render_options
     show_default=True,
     help="Seconds one render may take.",
 )
-def generate_command(config: Path | None, dataset: Path | None, timeout: float, **flags: Any) -> None:
+@click.option(
+    "--replace-stale",
+    is_flag=True,
+    help="Move images made with other settings (prompt, model, size...) than their set now asks for "
+    "to DATASET/.rejected/stale/ and make them again.",
+)
+def generate_command(
+    config: Path | None, dataset: Path | None, timeout: float, replace_stale: bool, **flags: Any
+) -> None:
     """Render prompt sets into DATASET/<set>/NNNN.png with captions and a manifest.
 
     Seeds are the base seed + the image's index, so rerunning skips the images already made
-    and makes exactly the missing ones; Ctrl+C or a backend restart loses nothing. Several
+    and makes exactly the missing ones; Ctrl+C or a backend restart loses nothing. After a
+    prompt (or model, size...) changed, --replace-stale moves the old images aside and makes
+    them again. Several
     --url (or urls: in the file) share the work. Tokens come from SWARM_TOKEN (SwarmUI) and
     ONELAZY_BACKEND_TOKEN (a bearer token for a proxy), never from flags or files.
 
@@ -113,6 +123,7 @@ def generate_command(config: Path | None, dataset: Path | None, timeout: float, 
             on_progress=progress.update,
             timeout=timeout,
             override_names=_FLAG_NAMES,
+            replace_stale=replace_stale,
         )
     except KeyboardInterrupt:
         progress.close()
@@ -124,11 +135,8 @@ def generate_command(config: Path | None, dataset: Path | None, timeout: float, 
         f"Made {summary.made} images ({summary.skipped} already there) in {summary.elapsed:.1f} s, "
         f"{summary.per_minute:.1f}/min, into {summary.dataset}"
     )
-    if summary.stale:
-        click.echo(
-            f"Note: {summary.stale} of the images already there were made with other settings than the "
-            "sets have now (kept, not remade); use a new set name or delete them to make them again."
-        )
+    for line in summary.notes():
+        click.echo(line)
 
 
 #: the generate: key each flag sets (flag parameter name -> key)

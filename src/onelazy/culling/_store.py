@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from onelazy._files import atomic_write_bytes, atomic_write_json, atomic_write_text
-from onelazy._manifest import MANIFEST_NAME, read_manifest
+from onelazy._manifest import MANIFEST_NAME, STALE_REASON, read_manifest
 from onelazy.culling._measure import IMAGE_EXTENSIONS
 from onelazy.errors import DatasetError, StorageError
 
@@ -262,7 +262,12 @@ def update_manifest(root: Path, rejected: dict[str, dict[str, Any]], restored: I
                     entry["original_caption_file"] = caption
                     entry["caption_file"] = companion["to"]
             changed = True
-        elif isinstance(original, str) and original in restored_set and "rejected" in entry:
+        elif (
+            isinstance(original, str)
+            and original in restored_set
+            and "rejected" in entry
+            and entry["rejected"] != STALE_REASON  # generate's, not cull's: a new image took its place
+        ):
             entry["file"] = original
             if "original_caption_file" in entry:
                 entry["caption_file"] = entry.pop("original_caption_file")
