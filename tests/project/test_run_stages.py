@@ -242,3 +242,29 @@ def test_a_retrain_compares_only_its_own_checkpoints_and_keeps_the_picked_lora(w
     cells = json.loads((run / "compare" / "cells.json").read_text(encoding="utf-8"))
     assert cells["rows"] == ["no LoRA", *(c.label for c in found)]
     assert (earlier / "faery.picked-15.safetensors").is_file()  # still there after the second run
+
+
+def test_a_retrain_stopped_before_its_first_backup_starts_over_not_from_the_earlier_one(
+    world: dict[str, Any],
+) -> None:
+    """The earlier training's backups moved aside: nothing of the old config is continued."""
+    from onelazy.training import Started
+
+    yaml_file = make_project(world)
+    assert run_project(yaml_file).outcome == "finished"
+    text = yaml_file.read_text(encoding="utf-8").replace("total_steps: 16", "total_steps: 24")
+    yaml_file.write_text(text, encoding="utf-8")
+
+    def ctrl_c_at_start(event: Any) -> None:
+        if isinstance(event, Started):
+            os.kill(os.getpid(), signal.SIGINT)
+
+    lines: list[str] = []
+    stopped = run_project(yaml_file, echo=lines.append, on_training_event=ctrl_c_at_start)
+    assert stopped.outcome == "interrupted"
+    assert any("before OneTrainer saved a backup" in line for line in lines)
+    lines.clear()
+    assert run_project(yaml_file, echo=lines.append).outcome == "finished"
+    assert not any("continuing from OneTrainer's last backup" in line for line in lines), lines
+    log = (yaml_file.parent / "run" / "launch.log").read_text(encoding="utf-8")
+    assert "Continuing training from backup" not in log
