@@ -108,7 +108,12 @@ class Checkpoint:
         if self.kind == "final":
             return f"final ({where})"
         if self.kind == "previous":
-            return f"before pick ({where})"
+            # a final model a pick kept in an earlier training, or an old-style .bak
+            return (
+                f"earlier final ({where})"
+                if _tagged_step(self.path) is not None
+                else f"before pick ({where})"
+            )
         if self.kind == "output":
             return "output file (no checkpoint of this run)"
         return where
@@ -197,22 +202,26 @@ def find_checkpoints(run_dir: str | os.PathLike[str]) -> list[Checkpoint]:
     ]
     known = {c.sha256 for c in checkpoints}
     final_step, final_epoch, final_epoch_step = _final_position(facts.workspace)
+    final_at = (final_step, final_epoch, final_epoch_step)
     kept = _kept_final_model(facts.output)
-    candidates: list[tuple[Path | None, Literal["final", "previous", "output"]]] = [
-        (kept, "final"),
-        (facts.output, "output" if kept is not None else "final"),
-        (facts.output.with_name(facts.output.name + ".bak"), "previous"),  # what earlier versions' picks kept
+    if kept is not None and final_step is not None and _tagged_step(kept) not in (None, final_step):
+        # a pick's copy of an earlier training's final model (retrained without `onelazy run`,
+        # which would have set it aside): the output is this training's final model
+        kept = None
+    earlier = [path for path in _kept_final_models(facts.output) if path != kept]
+    candidates: list[tuple[Path | None, Literal["final", "previous", "output"], tuple[int | None, ...]]] = [
+        (kept, "final", final_at),
+        (facts.output, "output" if kept is not None else "final", final_at),
+        *((path, "previous", (_tagged_step(path), None, None)) for path in earlier),
+        # what picks of earlier versions kept
+        (facts.output.with_name(facts.output.name + ".bak"), "previous", final_at),
     ]
-    for path, kind in candidates:
+    for path, kind, position in candidates:
         if path is not None and path.is_file():
             digest = sha256_file(path)
             if digest not in known:
-                if kind == "output":
-                    checkpoints.append(Checkpoint(path, kind, None, None, None, digest))
-                else:
-                    checkpoints.append(
-                        Checkpoint(path, kind, final_step, final_epoch, final_epoch_step, digest)
-                    )
+                at_step, at_epoch, at_epoch_step = (None, None, None) if kind == "output" else position
+                checkpoints.append(Checkpoint(path, kind, at_step, at_epoch, at_epoch_step, digest))
                 known.add(digest)
     return sorted(checkpoints, key=lambda c: (c.step is None, c.step or 0, c.kind != "save"))
 
@@ -223,9 +232,15 @@ def _kept_final_name(output: Path, step: int | None) -> Path:
     return output.with_name(f"{output.stem}.{tag}{output.suffix}")
 
 
+def _tagged_step(kept: Path) -> int | None:
+    """The step in a kept final model's name (``<stem>.final-<step><suffix>``), or None."""
+    found = re.search(r"\.final-(\d+)(?:\.\d+)?\.[^.]*$", kept.name)
+    return int(found[1]) if found else None
+
+
 def _kept_final_models(output: Path) -> list[Path]:
     """Every ``<stem>.final[-<step>]<suffix>`` beside ``output``: trained final models picks kept."""
-    pattern = re.compile(re.escape(output.stem) + r"\.final(?:-\d+)?" + re.escape(output.suffix))
+    pattern = re.compile(re.escape(output.stem) + r"\.final(?:-\d+)?(?:\.\d+)?" + re.escape(output.suffix))
     if not output.parent.is_dir():
         return []
     return sorted(

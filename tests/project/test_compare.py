@@ -312,3 +312,30 @@ def test_setting_aside_an_earlier_training_moves_everything_and_deletes_nothing(
     assert aside.output == (output, picked, "picked step 7") and b"s7" in picked.read_bytes()
     assert f"{output} (picked step 7) moved to {picked}" in " ".join(aside.describe())
     assert set_aside_earlier_training(run).moved == ()  # nothing left of it: nothing moves again
+
+
+def test_a_final_model_kept_by_an_earlier_training_is_not_this_trainings_final(tmp_path: Path) -> None:
+    """Retrained with `onelazy launch` alone (nothing set aside): the new output is the final row, the
+    earlier kept final model is a row of its own, and the next pick keeps the new one beside it."""
+    run = make_run(tmp_path)
+    output = run / "out" / "faery.safetensors"
+    earlier_final = output.read_bytes()
+    pick_checkpoint(run, 7)
+    (run / "workspace" / "backup" / "2026-11-25_08-00-00-backup-20-3-0" / "lora").mkdir(parents=True)
+    write_model(output, "final of the new training")
+    new_final = output.read_bytes()
+    found = find_checkpoints(run)
+    assert [(c.kind, c.step, c.path.name) for c in found[-2:]] == [
+        ("previous", 16, "faery.final-16.safetensors"),
+        ("final", 20, "faery.safetensors"),
+    ]
+    assert found[-2].label == "earlier final (step 16)"
+    assert pick_checkpoint(run, 11).backup == run / "out" / "faery.final-20.safetensors"
+    assert (run / "out" / "faery.final-20.safetensors").read_bytes() == new_final
+    assert (run / "out" / "faery.final-16.safetensors").read_bytes() == earlier_final
+    assert pick_checkpoint(run, "final").checkpoint.path.name == "faery.final-20.safetensors"
+    assert output.read_bytes() == new_final
+    assert [c.path.name for c in find_checkpoints(run) if c.kind != "save"] == [
+        "faery.final-16.safetensors",  # listed still, as an earlier final model
+        "faery.final-20.safetensors",
+    ]
