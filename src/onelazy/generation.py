@@ -468,8 +468,8 @@ class GenerateProgress:
 class GenerateSummary:
     """What a run did. ``made`` + ``skipped`` is the dataset's image count when nothing failed.
 
-    ``stale`` counts skipped images the manifest says were made with other settings (prompt,
-    negative, model, size, steps, cfg, LoRAs or seed) than the set has now: they are kept, not
+    ``stale`` counts skipped images (not culled ones) the manifest says were made with other settings
+    (prompt, negative, model, size, steps, cfg, LoRAs or seed) than the set has now: they are kept, not
     remade, unless ``replace_stale`` was given. ``replaced`` counts the images that option moved to
     ``.rejected/stale/`` (with their captions) so their indexes were rendered again.
     """
@@ -678,7 +678,12 @@ def _generate_locked(
         if key[0] in plans and key[1] < plans[key[0]].spec.count
     ]
     skipped = len(kept)
-    stale = sum(1 for (name, index), entry in kept if not _made_as_planned(entry, plans[name], index, config))
+    # images cull moved under .rejected/ are not trained on, and --replace-stale leaves them be
+    stale = sum(
+        1
+        for (name, index), entry in kept
+        if "rejected" not in entry and not _made_as_planned(entry, plans[name], index, config)
+    )
     total = sum(len(unit.missing) for unit in units)
     started = time.monotonic()
     if on_progress:

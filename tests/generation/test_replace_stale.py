@@ -87,6 +87,7 @@ def test_cull_rejects_and_undo_are_left_alone(comfy: ComfyStandin, tmp_path: Pat
     config.write_text(config.read_text().replace("front view", "back view"))
     summary = generate(config, dataset, retry=FAST_RETRY, replace_stale=True)
     assert (summary.made, summary.replaced) == (1, 1)
+    assert summary.stale == 0  # the culled one is not trained on: no note suggesting the option again
     assert (dataset / ".rejected" / "manual" / "front" / "0001.png").is_file()
     assert not (dataset / "front" / "0001.png").exists()
 
