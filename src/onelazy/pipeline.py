@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from onelazy._files import atomic_write_json, hash_file_into
-from onelazy._manifest import MANIFEST_NAME, read_manifest
+from onelazy._manifest import MANIFEST_NAME, STALE_REASON, read_manifest
 from onelazy.errors import DatasetError, StorageError
 from onelazy.project import Project, load_project
 
@@ -175,7 +175,9 @@ def _manifest_counts(project: Project) -> dict[str, int]:
         except (ValueError, KeyError, TypeError):
             continue
         if name in counts and index < wanted[name]:
-            there = (project.dataset_dir / file).is_file() or "rejected" in entry
+            # a culled image counts as made; one generate replaced as stale does not (its new one does)
+            replaced = entry.get("rejected") == STALE_REASON
+            there = not replaced and ((project.dataset_dir / file).is_file() or "rejected" in entry)
             if there:
                 counts[name].add(index)
     return {name: len(indexes) for name, indexes in counts.items()}

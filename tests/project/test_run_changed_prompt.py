@@ -59,3 +59,20 @@ def test_run_shows_the_stale_note_when_it_does_not_replace(world: dict[str, Any]
         line.startswith("generate: Note: 12 of the images already there were made with other settings")
         for line in lines
     ), lines
+
+
+def test_status_does_not_count_a_replaced_image_as_made(world: dict[str, Any]) -> None:
+    from onelazy.pipeline import project_status
+
+    yaml_file = make_project(world)
+    dataset = yaml_file.parent / "dataset"
+    run_project(yaml_file, stop_after="generate")
+    text = yaml_file.read_text(encoding="utf-8")
+    yaml_file.write_text(
+        text.replace("photo of a faery, forest", "photo of a faery, meadow"), encoding="utf-8"
+    )
+    run_project(yaml_file, stop_after="generate")
+    for image in (dataset / "upright").glob("*.png"):  # the new images gone, the old ones still aside
+        image.unlink()
+    (generate,) = [s for s in project_status(yaml_file) if s.stage == "generate"]
+    assert generate.detail == "6/12 images" and generate.state == "stale"
