@@ -18,9 +18,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from onelazy.errors import ConfigError, MigrationError
-
-CONFIG_VERSION = 11
-CONCEPT_CONFIG_VERSION = 2
+from onelazy.onetrainer import CONCEPT_CONFIG_VERSION, CONFIG_VERSION
 
 _FLAT_PARTS = (
     "unet",
