@@ -182,8 +182,7 @@ class SwarmUIBackend:
     # ----------------------------------------------------------------------------- discovery
 
     def health(self) -> BackendHealth:
-        self._session()
-        data = self.call("GetCurrentStatus")
+        data = self.call("GetCurrentStatus")  # opens the session first, which records the version
         backend_status = data.get("backend_status")
         if not isinstance(backend_status, dict):
             raise BackendProtocolError(
