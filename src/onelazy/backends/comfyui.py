@@ -33,6 +33,7 @@ from wsproto.events import TextMessage
 
 from onelazy.backends import BackendHealth, BackendKind, GeneratedImage, GenerationRequest, SamplerChoices
 from onelazy.backends._http import (
+    BEARER_TOKEN_ENV,
     HttpClient,
     RetryPolicy,
     auth_from_env,
@@ -194,7 +195,7 @@ class ComfyUIBackend:
         if response.status_code in (401, 403):
             raise BackendRejected(
                 f"GET /{path} refused with HTTP {response.status_code} (a proxy token? "
-                "set ONELAZY_BACKEND_TOKEN)",
+                f"set {BEARER_TOKEN_ENV})",
                 url=self.url,
             )
         if response.status_code != 200:
@@ -381,7 +382,7 @@ class ComfyUIBackend:
         if response.status_code in (401, 403):
             raise BackendRejected(
                 f"POST /prompt refused with HTTP {response.status_code} (a proxy token? "
-                "set ONELAZY_BACKEND_TOKEN)",
+                f"set {BEARER_TOKEN_ENV})",
                 url=self.url,
             )
         if response.status_code == 404:
