@@ -20,6 +20,7 @@ written out.
 
 from __future__ import annotations
 
+import copy
 import os
 import shlex
 from collections.abc import Mapping, Sequence
@@ -160,7 +161,7 @@ def build_config(
         to_onetrainer_json,
     )
     from onelazy.onetrainer.problems import raise_first
-    from onelazy.presets import apply_overrides, layered_dict, load_preset, parse_override, resolve_preset
+    from onelazy.presets import apply_overrides, layered_dict, load_preset, parse_override
 
     load_preset(preset)  # an unknown preset is reported before any folder is looked at
     folders = [images] if isinstance(images, (str, os.PathLike)) else list(images)
@@ -222,9 +223,12 @@ def build_config(
     if len(set(names)) != len(names):
         raise DatasetError(f"two image folders share the name {_first_duplicate(names)!r}; rename one")
 
-    config = resolve_preset(
-        preset, train_device=train_device, project_values=project_values, overrides=overrides
-    )
+    # The layers under the run's own values, read once: validated with --set for the plan (which
+    # needs the batch size), then the run's values go on top and --set again so that it still wins.
+    data = layered_dict(preset, train_device=train_device, project_values=project_values)
+    layered = copy.deepcopy(data)
+    apply_overrides(layered, overrides)
+    config = load_train_config(layered, source=f"preset {preset}", strict=True)
     info = _model_facts(config)
     if steps_per_image is None and total_steps is None:
         steps_per_image = default_steps_per_image(info.sdxl_family)
@@ -270,8 +274,6 @@ def build_config(
         info.sample_defaults,
     )
 
-    # The run's own values sit between the project values and --set, so --set still wins.
-    data = layered_dict(preset, train_device=train_device, project_values=project_values)
     data.update(plan.onetrainer_values())
     data.update(
         {
