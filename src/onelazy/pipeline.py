@@ -21,16 +21,19 @@ import contextlib
 import hashlib
 import json
 import os
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from onelazy._files import atomic_write_json, hash_file_into
 from onelazy._manifest import MANIFEST_NAME, STALE_REASON, read_manifest
 from onelazy.errors import DatasetError, StorageError
 from onelazy.project import Project, load_project
+
+if TYPE_CHECKING:
+    from onelazy.comparison import Checkpoint
 
 __all__ = [
     "STAGES",
@@ -567,8 +570,10 @@ def run_project(
     check = current("compare")
     run_it, reason = decide(check)
     grid = project.run_path / "compare" / "grid.png"
+    checkpoints: Sequence[Checkpoint] | None = None
     if run_it:
         compared = _run_compare(project, progress)
+        checkpoints = compared.checkpoints
         check = current("compare")
         images = len(compared.cells)
         _record(project, "compare", check.inputs, checkpoints=len(compared.checkpoints), images=images)
@@ -578,20 +583,24 @@ def run_project(
         for line in compared.describe():
             say(f"compare: {line}")
     summary.compare_grid = grid
-    steps = ", ".join(_checkpoint_steps(project))
+    steps = ", ".join(_checkpoint_steps(project, checkpoints))
     say(
         f"Look at {grid}, then keep the best: onelazy compare {project.run_path} --pick STEP (steps: {steps})"
     )
     return summary
 
 
-def _checkpoint_steps(project: Project) -> list[str]:
-    """The steps ``--pick`` takes: every save's, and the final model's (a pick can go back to it)."""
-    from onelazy.comparison import find_checkpoints
+def _checkpoint_steps(project: Project, checkpoints: Sequence[Checkpoint] | None) -> list[str]:
+    """The steps ``--pick`` takes: every save's, and the final model's (a pick can go back to it).
 
+    ``checkpoints`` are the ones compare just found, or None to look (hashing every checkpoint file)."""
+    if checkpoints is None:
+        from onelazy.comparison import find_checkpoints
+
+        checkpoints = find_checkpoints(project.run_path)
     return [
         f"{c.step} (final)" if c.kind == "final" else str(c.step)
-        for c in find_checkpoints(project.run_path)
+        for c in checkpoints
         if c.kind in ("save", "final") and c.step is not None
     ]
 
