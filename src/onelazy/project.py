@@ -493,6 +493,7 @@ def init_project(
     if not re.match(NAME_PATTERN, project_name):
         raise UsageError(f"name {project_name!r}: use letters, digits, '.', '_' and '-' (pass --name)")
     from onelazy.culling import DEFAULT_NEAR_DISTANCE
+    from onelazy.plan import default_steps_per_image
 
     sdxl = "sdxl" in preset
     side = 1024 if sdxl else 512
@@ -520,7 +521,7 @@ def init_project(
         wide=side * 3 // 2,
         min_side=side,
         near_distance=DEFAULT_NEAR_DISTANCE,  # cull's own default, not a second copy of it
-        steps_per_image=100 if sdxl else 40,
+        steps_per_image=default_steps_per_image(sdxl),  # the plan's default, not a copy
     )
     lines = text.splitlines()
     to_fill: dict[str, int] = {}
