@@ -155,14 +155,7 @@ class ComfyUIBackend:
 
     kind: BackendKind = "comfyui"
 
-    def __init__(
-        self,
-        url: str,
-        *,
-        retry: RetryPolicy | None = None,
-        timeout: float = 600.0,
-        use_websocket: bool = True,
-    ) -> None:
+    def __init__(self, url: str, *, retry: RetryPolicy | None = None, timeout: float = 600.0) -> None:
         self.url = normalize_url(url)
         headers, _ = auth_from_env("comfyui")
         self._http = HttpClient(
@@ -170,7 +163,6 @@ class ComfyUIBackend:
         )
         self.render_timeout = timeout
         self.client_id = uuid.uuid4().hex
-        self._use_websocket = use_websocket
         self._lock = threading.Lock()
         self._waiters: dict[str, _Waiter] = {}
         self._listener: threading.Thread | None = None
@@ -294,8 +286,6 @@ class ComfyUIBackend:
     # ----------------------------------------------------------------------------- websocket
 
     def _ensure_listener(self) -> None:
-        if not self._use_websocket:
-            return
         with self._lock:
             if self._listener is None:
                 self._listener = threading.Thread(
