@@ -9,13 +9,12 @@ runs) and takes these values from the validated model, OneTrainer's defaults inc
 from __future__ import annotations
 
 import enum
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from onelazy.errors import ConfigError
-from onelazy.onetrainer import check_train_config, read_train_config
+from onelazy.onetrainer import check_train_config, load_train_config, read_json
 
 
 @dataclass(frozen=True)
@@ -59,11 +58,12 @@ def read_config_facts(path: Path, *, base_dir: Path | None = None) -> ConfigFact
 
     ``base_dir`` is OneTrainer's working directory, where relative file names are looked up.
     """
-    config = read_train_config(path, strict=True)
+    data = read_json(path)  # once: the model is migrated, so ``__version`` comes from the file's own dict
+    config = load_train_config(data, source=str(path), strict=True)
     problems = check_train_config(config, source=str(path), base_dir=base_dir)
     if problems:
         raise problems[0].to_error(more=len(problems) - 1)
-    version = _read_json_object(path).get("__version")
+    version = data.get("__version")  # a strict read succeeded, so ``data`` is a JSON object
     return ConfigFacts(
         config_version=version if isinstance(version, int) else None,
         training_method=_name(config.training_method),
@@ -88,16 +88,6 @@ def read_config_facts(path: Path, *, base_dir: Path | None = None) -> ConfigFact
 
 def _name(value: Any) -> str:
     return str(value.value) if isinstance(value, enum.Enum) else str(value)
-
-
-def _read_json_object(path: Path) -> dict[str, Any]:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as exc:
-        raise ConfigError(f"cannot read: {exc}", file=path) from exc
-    if not isinstance(data, dict):
-        raise ConfigError("a training config must be one JSON object", file=path)
-    return data
 
 
 def _concept(entry: Any) -> ConceptFacts:
