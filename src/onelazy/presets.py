@@ -406,10 +406,10 @@ def render_all(*, check: bool = False, directory: Path | None = None) -> list[st
     for name in names:
         fresh = render_text(name, directory=root)
         target = out_dir / f"{name}.json"
-        current = target.read_text(encoding="utf-8") if target.is_file() else None
-        if current == fresh:
+        line = _drift(target, fresh)
+        if line is None:
             continue
-        drift.append(f"{target}: {'missing' if current is None else 'differs from a fresh rendering'}")
+        drift.append(line)
         if not check:
             atomic_write_text(target, fresh)
     for stale in sorted(out_dir.glob("*.json")):
@@ -556,12 +556,20 @@ def write_docs(*, check: bool = False, path: Path | None = None, directory: Path
     """Write ``docs/presets.md``, or with ``check`` report (one line) whether it differs."""
     target = path or docs_path(directory)
     fresh = presets_markdown(directory)
-    current = target.read_text(encoding="utf-8") if target.is_file() else None
-    if current == fresh:
+    stale = _drift(target, fresh)
+    if stale is None:
         return []
     if not check:
         atomic_write_text(target, fresh)
-    return [f"{target}: {'missing' if current is None else 'differs from a fresh rendering'}"]
+    return [stale]
+
+
+def _drift(target: Path, fresh: str) -> str | None:
+    """The line saying how a generated file differs from ``fresh`` (missing or stale); None if equal."""
+    current = target.read_text(encoding="utf-8") if target.is_file() else None
+    if current == fresh:
+        return None
+    return f"{target}: {'missing' if current is None else 'differs from a fresh rendering'}"
 
 
 def _cell(text: str) -> str:
@@ -622,11 +630,8 @@ def render_command(
 
 
 def _check_one(name: str) -> list[str]:
-    target = rendered_dir() / f"{name}.json"
-    current = target.read_text(encoding="utf-8") if target.is_file() else None
-    if current == render_text(name):
-        return []
-    return [f"{target}: {'missing' if current is None else 'differs from a fresh rendering'}"]
+    stale = _drift(rendered_dir() / f"{name}.json", render_text(name))
+    return [] if stale is None else [stale]
 
 
 def docs_command(*, output: Path | None = None, check: bool = False) -> list[str]:
