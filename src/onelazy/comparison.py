@@ -184,7 +184,12 @@ def find_checkpoints(run_dir: str | os.PathLike[str]) -> list[Checkpoint]:
     save; the trained final model is the one the pick kept (``<stem>.final-<step>``), and an output
     that is none of these is listed as ``output``.
     """
-    facts = _run_facts(run_dir)
+    return _find_checkpoints(_run_facts(run_dir))[0]
+
+
+def _find_checkpoints(facts: _RunFacts) -> tuple[list[Checkpoint], dict[Path, str]]:
+    """:func:`find_checkpoints` for a run already read, with the SHA-256 of every file it hashed
+    (the output among them, when it is a file), so no caller hashes a LoRA file twice."""
     saves: dict[int, tuple[str, Path, re.Match[str]]] = {}
     folder = facts.workspace / "save"
     save_name = re.compile(re.escape(facts.prefix) + _SAVE_NAME)
@@ -201,6 +206,7 @@ def find_checkpoints(run_dir: str | os.PathLike[str]) -> list[Checkpoint]:
         for step, (_, path, m) in sorted(saves.items())
     ]
     known = {c.sha256 for c in checkpoints}
+    digests = {c.path: c.sha256 for c in checkpoints}
     final_step, final_epoch, final_epoch_step = _final_position(facts.workspace)
     final_at = (final_step, final_epoch, final_epoch_step)
     kept = _kept_final_model(facts.output)
@@ -218,12 +224,12 @@ def find_checkpoints(run_dir: str | os.PathLike[str]) -> list[Checkpoint]:
     ]
     for path, kind, position in candidates:
         if path is not None and path.is_file():
-            digest = sha256_file(path)
+            digest = digests[path] = sha256_file(path)
             if digest not in known:
                 at_step, at_epoch, at_epoch_step = (None, None, None) if kind == "output" else position
                 checkpoints.append(Checkpoint(path, kind, at_step, at_epoch, at_epoch_step, digest))
                 known.add(digest)
-    return sorted(checkpoints, key=lambda c: (c.step is None, c.step or 0, c.kind != "save"))
+    return sorted(checkpoints, key=lambda c: (c.step is None, c.step or 0, c.kind != "save")), digests
 
 
 def _kept_final_name(output: Path, step: int | None) -> Path:
@@ -396,9 +402,9 @@ def compare(
         problem = lora_weight_problem(weight)
         if problem:
             raise UsageError(f"compare: {problem}")
-    checkpoints = find_checkpoints(run_dir)
+    facts = _run_facts(run_dir)
+    checkpoints, _digests = _find_checkpoints(facts)
     if not checkpoints:
-        facts = _run_facts(run_dir)
         raise UsageError(
             f"{facts.config_path.parent}: no checkpoints yet (no saves in {facts.workspace / 'save'}, "
             f"no final model at {facts.output}); train first with `onelazy launch`"
@@ -408,7 +414,6 @@ def compare(
         raise UsageError(
             f"lora_dir: {lora_folder} is not a folder; give the folder the backend loads LoRAs from"
         )
-    facts = _run_facts(run_dir)
     out = Path(output_dir).expanduser() if output_dir is not None else facts.config_path.parent / COMPARE_DIR
     images = out / "images"
     settings = _Settings(model, negative, seed, width, height, steps, cfg, sampler, scheduler)
@@ -725,7 +730,7 @@ def pick_checkpoint(run_dir: str | os.PathLike[str], step: int | Literal["final"
     save is still in the workspace). Every copy is atomic: a crash leaves the old or the new file.
     """
     facts = _run_facts(run_dir)
-    checkpoints = find_checkpoints(run_dir)
+    checkpoints, digests = _find_checkpoints(facts)
     pickable = [c for c in checkpoints if c.kind in ("save", "final")]
     if step == "final":
         chosen = [c for c in pickable if c.kind == "final"]
@@ -737,7 +742,7 @@ def pick_checkpoint(run_dir: str | os.PathLike[str], step: int | Literal["final"
         raise ConfigError(f"no {wanted}; the run has: {', '.join(offered) or 'none'}", key="--pick")
     checkpoint = chosen[0]
     output = facts.output
-    current = sha256_file(output) if output.is_file() else None
+    current = digests.get(output)  # hashed when it is a file
     if current == checkpoint.sha256:
         return PickResult(checkpoint, output, None, changed=False)
     backup: Path | None = None
@@ -785,7 +790,7 @@ def set_aside_earlier_training(run_dir: str | os.PathLike[str]) -> SetAside:
     ``<workspace>/earlier/<UTC time>/``. Call it only while no training runs in the workspace.
     """
     facts = _run_facts(run_dir)
-    checkpoints = find_checkpoints(run_dir)
+    checkpoints, digests = _find_checkpoints(facts)
     save_name = re.compile(re.escape(facts.prefix) + _ANY_SAVE_NAME)
     moves: list[tuple[Path, str]] = []  # (source, path below the dated folder)
     for sub, wanted in (("save", save_name), ("backup", re.compile(_ANY_BACKUP_NAME))):
@@ -796,7 +801,7 @@ def set_aside_earlier_training(run_dir: str | os.PathLike[str]) -> SetAside:
     moves += [(path, path.name) for path in [*_kept_final_models(output), *_backups(output)]]
     output_move: tuple[Path, str, str] | None = None
     if output.is_file():
-        digest = sha256_file(output)
+        digest = digests[output]
         here = next((c for c in checkpoints if c.sha256 == digest), None)
         if here is not None and here.kind == "save":
             what, name = f"picked step {here.step}", f"{output.stem}.picked-{here.step}{output.suffix}"
