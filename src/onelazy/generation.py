@@ -811,13 +811,11 @@ def _expand_overrides(config: GenerateConfig, overrides: Mapping[str, Any]) -> d
 def _missing_units(
     config: GenerateConfig, plans: Mapping[str, _SetPlan], existing: Mapping[tuple[str, int], Any]
 ) -> Iterator[_Unit]:
-    from dataclasses import replace
-
     for name, plan in plans.items():
         for first, size, seed in plan_seeds(plan.base_seed, plan.spec.count, config.batch):
             missing = tuple(i for i in range(first, first + size) if (name, i) not in existing)
             if missing:
-                request = replace(plan.request, seed=seed, batch_size=size, images=1)
+                request = dataclasses.replace(plan.request, seed=seed, batch_size=size, images=1)
                 yield _Unit(set_name=name, first=first, size=size, missing=missing, request=request)
 
 
@@ -948,9 +946,7 @@ def _collect(
                         f"every backend failed; {done} images made this run, rerun to continue: {last_error}"
                     )
             if unit.attempts + 1 < ATTEMPTS_PER_IMAGE or result.kind == "down":
-                from dataclasses import replace
-
-                jobs.put(replace(unit, attempts=unit.attempts + 1))
+                jobs.put(dataclasses.replace(unit, attempts=unit.attempts + 1))
             else:
                 outstanding -= 1
                 given_up += len(unit.missing)

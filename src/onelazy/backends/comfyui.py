@@ -24,7 +24,7 @@ import queue
 import threading
 import time
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import httpx
@@ -272,8 +272,6 @@ class ComfyUIBackend:
 
     def check_request(self, request: GenerationRequest) -> GenerationRequest:
         """``request`` with names exactly as the server lists them; refuses unknown ones up front."""
-        from dataclasses import replace
-
         choices = self.samplers()
         return replace(
             request,
