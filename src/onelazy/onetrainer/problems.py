@@ -28,11 +28,8 @@ class Problem:
     hint: str | None = None
 
     def __str__(self) -> str:
-        where = ": ".join(part for part in (self.file, self.key) if part)
-        text = f"{where}: {self.message}" if where else self.message
-        if self.hint:
-            text += f"; {self.hint}"
-        return text
+        # The line strict reading would raise: one wording for check's lines and for the error.
+        return str(self.to_error())
 
     def to_error(self, *, more: int = 0) -> ConfigError:
         """This problem as the exception strict reading raises (``more`` = further problems found)."""
