@@ -11,10 +11,13 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from onelazy.errors import ConfigError
 from onelazy.onetrainer import check_train_config, load_train_config, read_json
+
+if TYPE_CHECKING:
+    from onelazy.onetrainer.models import ConceptConfig
 
 
 @dataclass(frozen=True)
@@ -90,22 +93,14 @@ def _name(value: Any) -> str:
     return str(value.value) if isinstance(value, enum.Enum) else str(value)
 
 
-def _concept(entry: Any) -> ConceptFacts:
-    if isinstance(entry, dict):
-        get = entry.get
-    else:
-
-        def get(key: str, default: Any = None) -> Any:
-            return getattr(entry, key, default)
-
-    balancing = get("balancing", 1.0)
+def _concept(entry: ConceptConfig) -> ConceptFacts:
     return ConceptFacts(
-        name=str(get("name", "")),
-        path=str(get("path", "")),
-        enabled=get("enabled", True) is not False,
-        include_subdirectories=get("include_subdirectories", False) is True,
-        balancing=float(balancing) if isinstance(balancing, (int, float)) else 1.0,
-        balancing_strategy=_name(get("balancing_strategy", "REPEATS")),
+        name=entry.name,
+        path=entry.path,
+        enabled=entry.enabled,
+        include_subdirectories=entry.include_subdirectories,
+        balancing=entry.balancing,
+        balancing_strategy=_name(entry.balancing_strategy),
     )
 
 
