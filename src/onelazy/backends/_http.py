@@ -15,7 +15,6 @@ import os
 import random
 import ssl
 import threading
-import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -281,7 +280,3 @@ def decode_data_url(value: str, *, url: str) -> bytes:
 def quote_relative_path(path: str) -> str:
     """Percent-encode each segment of a relative server path (spaces, ``#`` and ``?`` occur)."""
     return "/".join(quote(segment, safe="") for segment in path.split("/"))
-
-
-def monotonic() -> float:
-    return time.monotonic()
