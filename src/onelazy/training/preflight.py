@@ -36,11 +36,6 @@ _MIB = 1024 * 1024
 _GIB = 1024 * _MIB
 
 
-def onelazy_config_version() -> int:
-    """The TrainConfig ``__version`` onelazy writes."""
-    return CONFIG_VERSION
-
-
 @dataclass(frozen=True)
 class Check:
     """One preflight check: what was checked, whether it passed, one line saying why."""
@@ -113,7 +108,7 @@ def preflight(
         facts=None,
     )
     checks = report.checks
-    expected = onelazy_config_version()
+    expected = CONFIG_VERSION  # the TrainConfig __version onelazy writes
     try:
         install.check_config_version(expected)
         checks.append(Check("onetrainer", True, f"{install.root} expects config version {expected}"))
