@@ -283,14 +283,10 @@ def make_display(mode: DisplayMode = "auto") -> JsonDisplay | PlainDisplay | Ric
 def report_lines(report: PreflightReport) -> list[str]:
     """The dry-run printout: each check, then the exact command and its folder."""
     lines = [f"{'ok  ' if check.ok else 'FAIL'} {check.name}: {check.detail}" for check in report.checks]
-    lines.append("command: " + " ".join(_quote(part) for part in report.command))
+    lines.append("command: " + shlex.join(report.command))
     lines.append(f"in: {report.install.root}")
     lines.append("env: PYTHONUNBUFFERED=1")
     return lines
-
-
-def _quote(part: str) -> str:
-    return shlex.quote(part)
 
 
 __all__ = ["JsonDisplay", "PlainDisplay", "RichDisplay", "make_display", "report_lines", "summary_lines"]
