@@ -382,9 +382,12 @@ def check_preset(name: str, *, directory: Path | None = None) -> list[str]:
 
 def kept_values(name: str, *, directory: Path | None = None) -> list[PresetValue]:
     """The preset's ``kept`` keys with the value they keep."""
-    preset = load_preset(name, directory=directory)
-    flat = _flat(render_preset(name, directory=directory))
-    return [PresetValue(item.key, flat.get(item.key), item.why) for item in preset.kept]
+    return _kept(load_preset(name, directory=directory), _flat(render_preset(name, directory=directory)))
+
+
+def _kept(preset: Preset, rendered: Mapping[str, Any]) -> list[PresetValue]:
+    """``preset``'s kept keys with their values in its flattened rendering."""
+    return [PresetValue(item.key, rendered.get(item.key), item.why) for item in preset.kept]
 
 
 # --------------------------------------------------------------------------- rendering and docs
@@ -447,7 +450,7 @@ def describe_preset(name: str, *, directory: Path | None = None) -> list[str]:
     lines.append("")
     lines.append("sets:" if preset.values else "sets nothing of its own")
     lines.extend(_value_lines(preset.values))
-    kept = kept_values(name, directory=directory) if preset.kept else []
+    kept = _kept(preset, _flat(render_preset(name, directory=directory))) if preset.kept else []
     if kept:
         lines.append("keeps from its base:")
         lines.extend(_value_lines(kept))
@@ -517,8 +520,8 @@ def presets_markdown(directory: Path | None = None) -> str:
         "| preset | base | summary |",
         "| --- | --- | --- |",
     ]
-    for name in names:
-        preset = load_preset(name, directory=root)
+    presets = {name: load_preset(name, directory=root) for name in names}
+    for name, preset in presets.items():
         lines.append(f"| `{name}` | `{preset.base}` | {_cell(preset.summary)} |")
     lines += [
         "",
@@ -540,7 +543,7 @@ def presets_markdown(directory: Path | None = None) -> str:
         lines.append(f"| `{key}` | {_cell(format_value(default))} | " + " | ".join(cells) + f" | {why} |")
     lines += ["", "## Kept on purpose", "", "| preset | key | value | why |", "| --- | --- | --- | --- |"]
     for name in names:
-        for item in kept_values(name, directory=root):
+        for item in _kept(presets[name], rendered[name]):
             lines.append(
                 f"| `{name}` | `{item.key}` | {_cell(format_value(item.value))} | {_cell(item.why)} |"
             )
