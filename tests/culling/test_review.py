@@ -285,3 +285,20 @@ def test_the_review_command_serves_until_ctrl_c(small_dataset: Path) -> None:
         process.kill()
     assert process.returncode == 0, err
     assert out.strip() == "Stopped." and "Traceback" not in err
+
+
+def test_a_taken_port_is_one_line_and_exit_2(small_dataset: Path) -> None:
+    import socket
+
+    from click.testing import CliRunner
+
+    from onelazy.cli import cli
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = CliRunner().invoke(cli, ["review", str(small_dataset), "--port", str(port), "--no-browser"])
+    assert result.exit_code == 2, result.output
+    assert result.output.startswith(f"Error: port {port}: cannot listen on 127.0.0.1:{port} (")
+    assert result.output.count("\n") == 1 and "Traceback" not in result.output

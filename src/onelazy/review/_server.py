@@ -26,6 +26,7 @@ from urllib.parse import unquote, urlsplit
 
 from onelazy.culling import reject_by_hand, restore_by_hand
 from onelazy.culling._store import check_dataset, list_images, read_report
+from onelazy.errors import UsageError
 from onelazy.review._page import PAGE
 
 _CONTENT_TYPES = {
@@ -132,7 +133,13 @@ class ReviewServer(ThreadingHTTPServer):
     def __init__(self, dataset: str | os.PathLike[str], *, port: int = 0) -> None:
         self.session = ReviewSession(Path(dataset))
         self.token = secrets.token_urlsafe(32)
-        super().__init__(("127.0.0.1", port), _Handler)
+        try:
+            super().__init__(("127.0.0.1", port), _Handler)
+        except OSError as exc:  # mostly: the port is taken
+            raise UsageError(
+                f"port {port}: cannot listen on 127.0.0.1:{port} ({exc.strerror or exc}); "
+                "give another port, or none for a free one"
+            ) from exc
         self.port = int(self.server_address[1])
         self.allowed_hosts = {f"127.0.0.1:{self.port}", f"localhost:{self.port}"}
         self.allowed_origins = {f"http://{host}" for host in self.allowed_hosts}
