@@ -12,7 +12,10 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from onelazy.training.display import summary_lines
+import pytest
+
+from onelazy.training.display import RichDisplay, summary_lines
+from onelazy.training.events import Ended, Saved, Started, Stopping, Warning
 from onelazy.training.result import LaunchResult, SavedFile
 
 
@@ -116,3 +119,34 @@ def test_quiet_prints_only_the_summary(
     assert lines[0] == "Finished: epoch 2/2, step 8 in 0:00." or lines[0].startswith("Finished: epoch 2/2")
     assert lines[1] == "Files written:" and len(lines) == 2 + 4 + 1
     assert done.stderr == ""
+
+
+def test_terminal_display_shows_brackets_in_paths_and_messages_as_written(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder = tmp_path / "[draft]"
+    final = folder / "faery.safetensors"
+    sampling = "Error during sampling: cannot open [/samples/a.png]"
+    result = LaunchResult(
+        outcome="finished",
+        exit_status=0,
+        command=("python",),
+        log_path=folder / "launch.log",
+        epochs_done=2,
+        epochs=2,
+        global_step=8,
+        duration=3.0,
+        saved=(SavedFile(final, "final", 8, 2, 0),),
+    )
+    display = RichDisplay()
+    display(Started(1234, ("python",), folder / "launch.log"))
+    display(Saved(final, "final", 8, 2, 0))
+    display(Warning(sampling, "other"))
+    display(Stopping("config", "Stopping: [/x] was not taken"))
+    display(Ended(result))
+    display.close()
+    shown = capsys.readouterr().out
+    assert f"{folder / 'launch.log'}.part" in shown
+    assert f"Saved final model: {final} (step 8, epoch 2)" in shown
+    assert f"OneTrainer: {sampling}" in shown
+    assert "Stopping: [/x] was not taken" in shown

@@ -226,11 +226,15 @@ class RichDisplay:
         self.step_task = self.progress.add_task("step", total=None, info="")
 
     def __call__(self, event: Event) -> None:
-        print_ = self.progress.console.print
         if isinstance(event, Output):
             return
+        # paths and OneTrainer's messages are text, not rich markup: "[draft]" in a folder name
+        # would vanish, and "[/tmp/x]" in a message would raise and stop the run
+        from rich.markup import escape
+
+        print_ = self.progress.console.print
         if isinstance(event, Started):
-            print_(_started_text(event), highlight=False, soft_wrap=True)
+            print_(escape(_started_text(event)), highlight=False, soft_wrap=True)
         elif isinstance(event, Phase):
             self._phase = event.name
             self.progress.update(self.epoch_task, info=self._epoch_info())
@@ -247,17 +251,21 @@ class RichDisplay:
         elif isinstance(event, Saved):
             where = _position(event.global_step, event.epoch)
             label = SAVE_LABELS[event.kind]
-            print_(f"[green]Saved {label}[/]: {event.path} ({where})", highlight=False, soft_wrap=True)
+            print_(
+                f"[green]Saved {label}[/]: {escape(f'{event.path} ({where})')}",
+                highlight=False,
+                soft_wrap=True,
+            )
         elif isinstance(event, Warning):
             colour = "yellow" if event.category == "other" else "red"
-            print_(f"[{colour}]OneTrainer: {event.message}[/]", highlight=False)
+            print_(f"[{colour}]OneTrainer: {escape(event.message)}[/]", highlight=False)
         elif isinstance(event, Stopping):
-            print_(f"[bold yellow]{event.message}[/]", highlight=False)
+            print_(f"[bold yellow]{escape(event.message)}[/]", highlight=False)
         elif isinstance(event, Ended):
             self.progress.stop()
             style = {"finished": "green", "interrupted": "yellow", "failed": "red"}[event.result.outcome]
             lines = summary_lines(event.result)
-            self.console.print(f"[bold {style}]{lines[0]}[/]", highlight=False, soft_wrap=True)
+            self.console.print(f"[bold {style}]{escape(lines[0])}[/]", highlight=False, soft_wrap=True)
             for line in lines[1:]:
                 self.console.print(line, highlight=False, markup=False, soft_wrap=True)
 
