@@ -43,6 +43,24 @@ def test_a_url_with_a_password_is_refused_without_showing_it(url: str) -> None:
     assert "hunter2" not in result.output
 
 
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("http://127.0.0.1:8188/?token=s3cret", "'http://127.0.0.1:8188/?***'"),
+        ("http://127.0.0.1:8188?token=s3cret", "'http://127.0.0.1:8188?***'"),
+        ("https://gpu.example/comfy#s3cret", "'https://gpu.example/comfy#***'"),
+    ],
+)
+def test_a_url_with_a_query_token_is_refused_without_showing_it(url: str, shown: str) -> None:
+    with pytest.raises(UsageError) as caught:
+        normalize_url(url)
+    assert str(caught.value) == f"{shown}: a backend URL has no query or fragment"
+
+    result = CliRunner().invoke(cli, ["backends", "check", url])
+    assert result.exit_code == 2
+    assert shown in result.output and "s3cret" not in result.output
+
+
 def test_good_urls_keep_their_host_port_and_path() -> None:
     assert normalize_url(" http://[::1]:8188/ ") == "http://[::1]:8188"
     assert normalize_url("https://gpu.example/comfy/") == "https://gpu.example/comfy"

@@ -52,14 +52,19 @@ class RetryPolicy:
 
 
 def _redacted(url: str) -> str:
-    """``url`` with any ``user:password@`` replaced, so a message never shows a credential."""
+    """``url`` with any ``user:password@``, query and fragment replaced by ``***``, so a message never
+    shows a credential (some proxies take their token as ``?token=...``)."""
     scheme, sep, rest = url.partition("://")
     if not sep:
-        return url
-    authority, slash, path = rest.partition("/")
+        scheme, rest = "", url
+    end = min((i for i in map(rest.find, "/?#") if i >= 0), default=len(rest))
+    authority, tail = rest[:end], rest[end:]
     if "@" in authority:
         authority = "***@" + authority.rpartition("@")[2]
-    return f"{scheme}{sep}{authority}{slash}{path}"
+    cut = min((i for i in map(tail.find, "?#") if i >= 0), default=-1)
+    if cut >= 0:
+        tail = tail[: cut + 1] + "***"
+    return f"{scheme}{sep}{authority}{tail}"
 
 
 def normalize_url(url: str) -> str:
