@@ -229,7 +229,7 @@ class RichDisplay:
         if isinstance(event, Output):
             return
         # paths and OneTrainer's messages are text, not rich markup: "[draft]" in a folder name
-        # would vanish, and "[/tmp/x]" in a message would raise and stop the run
+        # would vanish, and "[/x]" in a message would raise and stop the run
         from rich.markup import escape
 
         print_ = self.progress.console.print
