@@ -25,8 +25,8 @@ from typing import Any, TypeVar, Union
 from pydantic import BaseModel, ValidationError
 
 from onelazy.errors import ConfigError
+from onelazy.onetrainer import CONFIG_VERSION
 from onelazy.onetrainer.migrations import (
-    CONFIG_VERSION,
     config_version,
     migrate_concept_config,
     migrate_train_config,

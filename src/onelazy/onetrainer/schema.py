@@ -13,7 +13,7 @@ from typing import Any
 
 from onelazy._files import atomic_write_text
 from onelazy.errors import UsageError
-from onelazy.onetrainer.migrations import CONFIG_VERSION
+from onelazy.onetrainer import CONFIG_VERSION
 from onelazy.onetrainer.models import (
     ConceptConfig,
     OneTrainerConfig,
