@@ -217,15 +217,13 @@ def test_an_unreachable_server_is_named_after_bounded_retries() -> None:
     server = ComfyStandin().start()
     url = server.url
     server.stop()
-    started = time.monotonic()
     retry = RetryPolicy(attempts=3, first_delay=0.05)
     with open_backend("comfyui", url, retry=retry) as backend, pytest.raises(BackendUnreachable) as caught:
         backend.health()
     assert (
         str(caught.value)
         == f"{url}: ComfyUI not usable after 3 attempts: connection refused or host not found"
-    )
-    assert time.monotonic() - started < 5
+    )  # the attempt count bounds the wait; no wall-clock assertion
 
 
 def test_a_proxy_token_comes_from_the_environment_and_is_never_shown(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -490,15 +490,13 @@ def test_a_wrong_url_fails_fast_with_one_line(tmp_path: Path) -> None:
     server = ComfyStandin().start()
     url = server.url
     server.stop()
-    started = time.monotonic()
     result = CliRunner().invoke(
         cli, ["generate", str(write_config(tmp_path, [url])), "-o", str(tmp_path / "ds")]
     )
     assert result.exit_code == 1
     assert result.output.strip().splitlines()[-1] == (
         f"Error: {url}: ComfyUI not usable after 2 attempts: connection refused or host not found"
-    )
-    assert time.monotonic() - started < 10  # not the run's patient 30 s of retries
+    )  # 2 quick attempts, not the run's patient 8: the count, not a clock, proves it fails fast
 
 
 def test_two_runs_on_one_dataset_are_refused(comfy: ComfyStandin, tmp_path: Path) -> None:
