@@ -69,3 +69,38 @@ def test_a_misspelt_command_gets_a_suggestion() -> None:
     result = CliRunner().invoke(cli_module.cli, ["generat"])
     assert result.exit_code == 2
     assert "No such command 'generat'. Did you mean 'generate'?" in result.output
+
+
+def _all_commands() -> list[tuple[str, click.Command]]:
+    """Every command and subcommand, by its full name."""
+    found: list[tuple[str, click.Command]] = []
+    ctx = click.Context(cli_module.cli)
+    for name in cli_module.cli.list_commands(ctx):
+        command = cli_module.cli.get_command(ctx, name)
+        assert command is not None
+        if isinstance(command, click.Group):
+            found += [(f"{name} {sub}", command.commands[sub]) for sub in command.commands]
+        else:
+            found.append((name, command))
+    return found
+
+
+def test_the_backend_option_is_called_backend_everywhere_with_kind_as_its_alias() -> None:
+    """onelazy.yaml says backend:, so every command does; --kind (generate, compare and backends
+    check used to say it) still works and the help says it is the older name."""
+    with_backend = []
+    for name, command in _all_commands():
+        for param in command.params:
+            choices = getattr(param.type, "choices", ())
+            if isinstance(param, click.Option) and set(choices) == {"swarmui", "comfyui"}:
+                assert param.opts[0] == "--backend" and "--kind" in param.opts, (name, param.opts)
+                assert "--kind" in (param.help or ""), name
+                with_backend.append(name)
+    assert sorted(with_backend) == ["backends check", "compare", "generate", "init"]
+
+
+def test_kind_still_works_on_generate() -> None:
+    result = CliRunner().invoke(cli_module.cli, ["generate", "--kind", "comfyui", "--prompt", "x"])
+    assert result.exit_code == 2 and "give --url, --model, --count" in result.output
+    missing = CliRunner().invoke(cli_module.cli, ["generate", "--prompt", "x"])
+    assert "give --backend, --url, --model, --count" in missing.output

@@ -313,7 +313,7 @@ def test_cli_one_set_from_flags(comfy: ComfyStandin, tmp_path: Path) -> None:
         cli,
         [
             "generate",
-            "--kind",
+            "--backend",
             "comfyui",
             "--url",
             comfy.url,
@@ -348,14 +348,14 @@ def test_cli_help_shows_a_two_set_example() -> None:
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["--kind", "comfyui", "--prompt", "x"], "without a CONFIG file, give --url, --model, --count"),
+        (["--backend", "comfyui", "--prompt", "x"], "without a CONFIG file, give --url, --model, --count"),
         (
-            ["--kind", "comfyui", "--url", "ftp://x", "--model", "m", "--prompt", "p", "--count", "1"],
+            ["--backend", "comfyui", "--url", "ftp://x", "--model", "m", "--prompt", "p", "--count", "1"],
             "Error: --url: 'ftp://x' is not a backend URL",
         ),
         (
             [
-                "--kind",
+                "--backend",
                 "comfyui",
                 "--url",
                 "http://127.0.0.1:1",
@@ -373,7 +373,7 @@ def test_cli_help_shows_a_two_set_example() -> None:
         ),
         (
             [
-                "--kind",
+                "--backend",
                 "comfyui",
                 "--url",
                 "http://127.0.0.1:1",
@@ -435,7 +435,7 @@ def test_backends_check_lists_what_the_server_has(comfy: ComfyStandin, swarm: Sw
     assert result.exit_code == 0, result.output
     assert result.output.splitlines()[0] == f"{comfy.url}: ComfyUI 0.8.0, ready on cpu"
     assert "models (2): tiny_sd15.safetensors, sub/juggernaut_xl.safetensors" in result.output
-    result = runner.invoke(cli, ["backends", "check", swarm.url, "--kind", "swarmui"])
+    result = runner.invoke(cli, ["backends", "check", swarm.url, "--backend", "swarmui"])
     assert (
         result.exit_code == 0
         and "SwarmUI" in result.output
@@ -553,7 +553,7 @@ def test_a_misspelled_name_is_the_persons_input_exit_2(
 ) -> None:
     """A name the server lacks is fixed by fixing the command, so it exits 2 like other bad input."""
     url = comfy.url if backend == "comfyui" else swarm.url
-    args = ["generate", "--kind", backend, "--url", url, "--prompt", "a faery", "--count", "1", *flags]
+    args = ["generate", "--backend", backend, "--url", url, "--prompt", "a faery", "--count", "1", *flags]
     result = CliRunner().invoke(cli, [*args, "-o", str(tmp_path / "ds")])
     assert result.exit_code == 2, result.output
     (line,) = result.output.strip().splitlines()[-1:]

@@ -235,7 +235,7 @@ def test_one_weight_rule_for_flags_the_project_file_and_python(tmp_path: Path) -
     loras.mkdir()
     rule = lora_weight_problem(50)
     assert rule == "weight 50 is outside -10..10" and lora_weight_problem(-10) is None
-    flags = ["--kind", "comfyui", "--url", "http://127.0.0.1:9", "--model", "m.safetensors"]
+    flags = ["--backend", "comfyui", "--url", "http://127.0.0.1:9", "--model", "m.safetensors"]
     flags += ["--lora-dir", str(loras), "--prompt", "a faery"]
     result = CliRunner().invoke(cli, ["compare", str(run), *flags, "--weight", "0.7", "--weight", "50"])
     assert result.exit_code == 2 and f"Invalid value for '--weight': {rule}" in result.output

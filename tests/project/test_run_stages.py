@@ -88,7 +88,7 @@ def test_compare_command_takes_the_project_beside_the_run(world: dict[str, Any])
     assert result.exit_code == 2 and "Error: --pick: no checkpoint at step 4" in result.output
     (yaml_file).rename(yaml_file.with_name("elsewhere.yaml"))
     result = runner.invoke(cli, ["compare", str(run)])
-    assert result.exit_code == 2 and "give --kind, --url, --model, --lora-dir, --prompt" in result.output
+    assert result.exit_code == 2 and "give --backend, --url, --model, --lora-dir, --prompt" in result.output
 
 
 def test_a_raised_count_adds_images_without_bringing_back_the_culled(world: dict[str, Any]) -> None:

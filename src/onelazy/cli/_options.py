@@ -19,6 +19,20 @@ _RENDER_OPTIONS = (
 )
 
 
+#: the backend kinds, as onelazy.yaml's ``backend:`` spells them
+BACKEND_KINDS = ("swarmui", "comfyui")
+
+
+def backend_option(
+    help: str = "Backend: swarmui or comfyui (--kind is the older name).", **extra: Any
+) -> Callable[[_Command], _Command]:
+    """``--backend``, the name onelazy.yaml's ``backend:`` uses, with ``--kind`` kept as an alias
+    (``generate``, ``compare`` and ``backends check`` used to call it that). The value arrives as
+    the parameter ``kind`` unless ``extra`` names another."""
+    names = ("--backend", "--kind", extra.pop("dest", "kind"))
+    return click.option(*names, type=click.Choice(BACKEND_KINDS), help=help, **extra)
+
+
 def render_options(command: _Command) -> _Command:
     """``--width --height --steps --cfg --sampler --scheduler``, in that order: how images are rendered
     (``generate`` and ``compare``); unset ones are None, so the file or the backend decides."""

@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from onelazy.cli._options import render_options
+from onelazy.cli._options import backend_option, render_options
 
 
 def _check_weights(
@@ -40,7 +40,7 @@ def _check_pick(_ctx: click.Context, _param: click.Parameter, value: str | None)
     type=click.Path(dir_okay=False, path_type=Path),
     help="Take the settings from this onelazy.yaml (default: the one beside RUN_DIR, if any).",
 )
-@click.option("--kind", type=click.Choice(["swarmui", "comfyui"]), help="Backend kind.")
+@backend_option()
 @click.option("--url", help="Backend URL.")
 @click.option("--model", help="Checkpoint the backend renders with, as it lists it.")
 @click.option(
@@ -78,7 +78,7 @@ def compare_command(run_dir: Path, project: Path | None, pick: int | str | None,
 
     \b
     Example:
-        onelazy compare run --kind comfyui --url http://127.0.0.1:8188 \\
+        onelazy compare run --backend comfyui --url http://127.0.0.1:8188 \\
             --model sd15.safetensors --lora-dir ~/ComfyUI/models/loras \\
             --prompt "a faery, walking in a meadow" --weight 0.7 --weight 1
         onelazy compare run --pick 1500
@@ -95,11 +95,8 @@ def compare_command(run_dir: Path, project: Path | None, pick: int | str | None,
     options = _project_options(run_dir, project)
     given = {key: value for key, value in flags.items() if value not in (None, ())}
     options.update({key: list(value) if isinstance(value, tuple) else value for key, value in given.items()})
-    missing = [
-        f"--{name.replace('_', '-')}"
-        for name in ("kind", "url", "model", "lora_dir")
-        if not options.get(name)
-    ]
+    required = {"kind": "--backend", "url": "--url", "model": "--model", "lora_dir": "--lora-dir"}
+    missing = [flag for name, flag in required.items() if not options.get(name)]
     if not options.get("prompts"):
         missing.append("--prompt")
     if missing:

@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from onelazy.cli._options import render_options
+from onelazy.cli._options import backend_option, render_options
 
 
 @click.command("generate")
@@ -20,7 +20,7 @@ from onelazy.cli._options import render_options
     type=click.Path(file_okay=False, path_type=Path),
     help="Output folder (default: the file's dataset:, else ./dataset).",
 )
-@click.option("--kind", type=click.Choice(["swarmui", "comfyui"]), help="Backend kind.")
+@backend_option()
 @click.option("--url", "urls", multiple=True, help="Backend URL (repeat to share the work).")
 @click.option("--model", help="Checkpoint name exactly as the backend lists it.")
 @click.option("--prompt", help="Prompt of the one set (without a CONFIG file).")
@@ -66,7 +66,7 @@ def generate_command(
 
     \b
     Example:
-        onelazy generate --kind comfyui --url http://127.0.0.1:8188 \\
+        onelazy generate --backend comfyui --url http://127.0.0.1:8188 \\
             --model sd15.safetensors --prompt "photo of a faery, forest" --count 100
         onelazy generate onelazy.yaml
     \b
@@ -100,7 +100,7 @@ def generate_command(
         source: Any = config
     else:
         required = {
-            "--kind": "kind",
+            "--backend": "kind",
             "--url": "urls",
             "--model": "model",
             "--prompt": "prompt",
@@ -156,9 +156,11 @@ _FLAG_KEYS = {
     "in_flight": "in_flight",
     "count": "count",
 }
+#: flags spelled otherwise than their parameter
+_FLAG_SPELLING = {"urls": "url", "kind": "backend"}
 #: how an error names a key the flags gave (the one set's keys are dotted)
 _FLAG_NAMES = {
-    **{key: "--" + ("url" if flag == "urls" else flag.replace("_", "-")) for flag, key in _FLAG_KEYS.items()},
+    **{key: "--" + _FLAG_SPELLING.get(flag, flag.replace("_", "-")) for flag, key in _FLAG_KEYS.items()},
     **{f"sets.0.{key}": f"--{key}" for key in ("name", "prompt", "negative", "caption", "count")},
 }
 
@@ -228,19 +230,19 @@ def backends_group() -> None:
 
     \b
     Example:
-        onelazy backends check http://127.0.0.1:7801 --kind swarmui
+        onelazy backends check http://127.0.0.1:7801 --backend swarmui
     """
 
 
 @backends_group.command("check")
 @click.argument("url")
-@click.option("--kind", type=click.Choice(["swarmui", "comfyui"]), help="Expected kind (default: detect it).")
+@backend_option("Expected backend: swarmui or comfyui (default: detect it; --kind is the older name).")
 def check_command(url: str, kind: str | None) -> None:
     """Is the server up, which models, LoRAs and samplers does it have.
 
     \b
     Example:
-        onelazy backends check http://127.0.0.1:8188 --kind comfyui
+        onelazy backends check http://127.0.0.1:8188 --backend comfyui
     """
     from onelazy.backends import check_backend
 
