@@ -423,6 +423,14 @@ def render_all(*, check: bool = False, directory: Path | None = None) -> list[st
     return drift
 
 
+def rendered_drift(name: str | None = None, *, directory: Path | None = None) -> list[str]:
+    """What is out of date in ``presets/rendered/``: for preset ``name``, or for every preset."""
+    if name is None:
+        return render_all(check=True, directory=directory)
+    stale = _drift(rendered_dir(directory) / f"{name}.json", render_text(name, directory=directory))
+    return [] if stale is None else [stale]
+
+
 def diff_presets(a: str, b: str, *, directory: Path | None = None) -> list[tuple[str, Any, Any]]:
     """Keys whose rendered values differ between two presets: ``(key, value in a, value in b)``."""
     left = _flat(render_preset(a, directory=directory))
@@ -603,46 +611,3 @@ def _same(a: Any, b: Any) -> bool:
     if isinstance(a, (int, float)) and isinstance(b, (int, float)):
         return float(a) == float(b)
     return bool(a == b)
-
-
-# --------------------------------------------------------------------------- the commands' library side
-
-
-def render_command(
-    name: str | None, *, output: Path | None = None, render_every: bool = False, check: bool = False
-) -> list[str]:
-    """``onelazy presets render``: the lines to print; raises PresetError on drift under ``check``."""
-    if check:
-        drift = render_all(check=True) if name is None else _check_one(name)
-        if drift:
-            raise PresetError(
-                f"{len(drift)} rendered preset(s) out of date ({'; '.join(drift)}); "
-                "run: onelazy presets render --all"
-            )
-        return [f"rendered presets are up to date ({len(preset_names()) if name is None else 1} checked)"]
-    if render_every:
-        changed = render_all()
-        return changed or ["rendered presets were already up to date"]
-    if name is None:
-        raise PresetError("name a preset to render, or give --all or --check")
-    text = render_text(name)
-    if output is None:
-        return [text.rstrip("\n")]
-    atomic_write_text(output, text)
-    return [f"wrote {output}"]
-
-
-def _check_one(name: str) -> list[str]:
-    stale = _drift(rendered_dir() / f"{name}.json", render_text(name))
-    return [] if stale is None else [stale]
-
-
-def docs_command(*, output: Path | None = None, check: bool = False) -> list[str]:
-    """``onelazy presets docs``: write or check ``docs/presets.md``."""
-    drift = write_docs(check=check, path=output)
-    if check and drift:
-        raise PresetError(f"{drift[0]}; run: onelazy presets docs")
-    target = output or docs_path()
-    if check:
-        return [f"{target} is up to date"]
-    return [f"wrote {target}" if drift else f"{target} was already up to date"]

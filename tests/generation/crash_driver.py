@@ -11,7 +11,8 @@ import sys
 from typing import Any
 
 import onelazy._files as files_module
-import onelazy.generation as generation
+import onelazy.generation.manifest as manifest
+import onelazy.generation.runner as runner
 
 KILLED = 9
 
@@ -24,9 +25,9 @@ def main() -> None:
         counts[name] = counts.get(name, 0) + 1
         return counts[name] == nth
 
-    real_write_bytes = generation.atomic_write_bytes
+    real_write_bytes = runner.atomic_write_bytes
     real_replace = os.replace
-    real_append = generation._ManifestWriter.append
+    real_append = manifest.ManifestWriter.append
 
     def write_bytes(path: Any, data: bytes, **kwargs: Any) -> Any:
         if point == "after_caption" and due("image"):
@@ -51,10 +52,10 @@ def main() -> None:
         if point == "after_manifest" and due("after"):
             os._exit(KILLED)  # everything for this image done
 
-    generation.atomic_write_bytes = write_bytes  # type: ignore[assignment]
+    runner.atomic_write_bytes = write_bytes  # type: ignore[assignment]
     files_module.os.replace = replace  # type: ignore[assignment]
-    generation._ManifestWriter.append = append  # type: ignore[method-assign]
-    generation.generate(config, dataset)
+    manifest.ManifestWriter.append = append  # type: ignore[method-assign]
+    runner.generate(config, dataset)
 
 
 if __name__ == "__main__":

@@ -89,10 +89,28 @@ def render_command(name: str | None, output: Path | None, render_every: bool, ch
         onelazy presets render lazy-sd15 -o lazy-sd15.json
         onelazy presets render --check
     """
-    from onelazy.presets import render_command as run
+    from onelazy._files import atomic_write_text
+    from onelazy.errors import PresetError
+    from onelazy.presets import preset_names, render_all, render_text, rendered_drift
 
-    for line in run(name, output=output, render_every=render_every, check=check):
-        click.echo(line)
+    if check:
+        drift = rendered_drift(name)
+        if drift:
+            raise PresetError(
+                f"{len(drift)} rendered preset(s) out of date ({'; '.join(drift)}); "
+                "run: onelazy presets render --all"
+            )
+        click.echo(f"rendered presets are up to date ({len(preset_names()) if name is None else 1} checked)")
+    elif render_every:
+        for line in render_all() or ["rendered presets were already up to date"]:
+            click.echo(line)
+    elif name is None:
+        raise PresetError("name a preset to render, or give --all or --check")
+    elif output is None:
+        click.echo(render_text(name).rstrip("\n"))
+    else:
+        atomic_write_text(output, render_text(name))
+        click.echo(f"wrote {output}")
 
 
 @presets.command("docs")
@@ -107,7 +125,14 @@ def docs_command(output: Path | None, check: bool) -> None:
     Example:
         onelazy presets docs --check
     """
-    from onelazy.presets import docs_command as run
+    from onelazy.errors import PresetError
+    from onelazy.presets import docs_path, write_docs
 
-    for line in run(output=output, check=check):
-        click.echo(line)
+    drift = write_docs(check=check, path=output)
+    if check and drift:
+        raise PresetError(f"{drift[0]}; run: onelazy presets docs")
+    target = output or docs_path()
+    if check:
+        click.echo(f"{target} is up to date")
+    else:
+        click.echo(f"wrote {target}" if drift else f"{target} was already up to date")

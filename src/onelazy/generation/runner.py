@@ -19,7 +19,6 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import hashlib
-import json
 import os
 import queue
 import threading
@@ -30,10 +29,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
-
-from onelazy._files import atomic_write_bytes, atomic_write_text, file_in_the_way, sha256_file
-from onelazy._manifest import MANIFEST_NAME, STALE_REASON, read_manifest
+from onelazy._files import atomic_write_bytes, atomic_write_text, file_in_the_way
+from onelazy._manifest import MANIFEST_NAME, STALE_REASON
 from onelazy.backends import (
     Backend,
     GeneratedImage,
@@ -47,245 +44,24 @@ from onelazy.errors import (
     BackendRejected,
     BackendUnreachable,
     DatasetError,
-    ProjectFileError,
-    StorageError,
-    UsageError,
 )
-
-__all__ = [
-    "GenerateConfig",
-    "GenerateProgress",
-    "GenerateSummary",
-    "LoraWeight",
-    "PromptSet",
-    "generate",
-    "load_generate_config",
-    "plan_seeds",
-]
+from onelazy.generation.manifest import (
+    ManifestWriter,
+    read_generated,
+    remove_stale_temporaries,
+    rewrite_manifest,
+)
+from onelazy.generation.settings import GenerateConfig, PromptSet, config_from_mapping, load_generate_config
 
 _T = TypeVar("_T")
 _I = TypeVar("_I")
 
 LOCK_NAME = ".generate.lock"
-SET_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
 #: how many requests each URL gets at once, by backend kind: ComfyUI renders one at a time, so two
 #: more queued hide the download and the next submit; SwarmUI may fan out over several GPUs.
 DEFAULT_IN_FLIGHT = {"comfyui": 3, "swarmui": 4}
 #: tries per image before it counts as failed in this run (a rerun tries again)
 ATTEMPTS_PER_IMAGE = 3
-
-
-# =============================================================================== configuration
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
-
-
-class LoraWeight(_Strict):
-    """A LoRA applied while generating, with its weight."""
-
-    name: str = Field(min_length=1)
-    weight: float = Field(default=1.0, ge=-100, le=100)
-
-    @model_validator(mode="before")
-    @classmethod
-    def _name_alone(cls, data: Any) -> Any:
-        """``- faery_style.safetensors`` in a ``loras:`` list: that LoRA at weight 1."""
-        return {"name": data} if isinstance(data, str) else data
-
-
-class _RenderSettings(_Strict):
-    """Settings a prompt set may override; None means "use the shared value"."""
-
-    model: str | None = None
-    width: int | None = Field(default=None, ge=64, le=16384, multiple_of=8)
-    height: int | None = Field(default=None, ge=64, le=16384, multiple_of=8)
-    steps: int | None = Field(default=None, ge=1, le=500)
-    cfg: float | None = Field(default=None, ge=0, le=100)
-    sampler: str | None = None
-    scheduler: str | None = None
-    seed: int | None = Field(default=None, ge=0, le=2**63)
-    loras: list[LoraWeight] | None = None
-
-
-class PromptSet(_RenderSettings):
-    """One prompt set: ``count`` images of ``prompt`` into ``DATASET/<name>/``.
-
-    ``caption`` is what the LoRA's users will type (close to, not the same as, the prompt);
-    it defaults to the prompt.
-    """
-
-    name: str = Field(pattern=SET_NAME_PATTERN)
-    prompt: str = Field(min_length=1)
-    negative: str = ""
-    count: int = Field(ge=1, le=1_000_000)
-    caption: str | None = None
-
-
-class GenerateConfig(_Strict):
-    """The ``generate:`` section: shared settings and the prompt sets."""
-
-    backend: Literal["swarmui", "comfyui"]
-    urls: list[str] = Field(min_length=1)
-    model: str = Field(min_length=1)
-    width: int = Field(default=512, ge=64, le=16384, multiple_of=8)
-    height: int = Field(default=512, ge=64, le=16384, multiple_of=8)
-    steps: int = Field(default=20, ge=1, le=500)
-    cfg: float = Field(default=7.0, ge=0, le=100)
-    sampler: str | None = None
-    scheduler: str | None = None
-    seed: int = Field(default=0, ge=0, le=2**63)
-    loras: list[LoraWeight] = Field(default_factory=list)
-    batch: int = Field(default=1, ge=1, le=64)
-    captions: Literal["image", "set", "none"] = "image"
-    in_flight: int | None = Field(default=None, ge=1, le=64)
-    dataset: str | None = None
-    sets: list[PromptSet] = Field(min_length=1)
-
-    @model_validator(mode="before")
-    @classmethod
-    def _url_alias(cls, data: Any) -> Any:
-        if isinstance(data, dict) and "url" in data:
-            data = dict(data)
-            url = data.pop("url")
-            if "urls" in data:
-                raise ValueError("give either url or urls, not both")
-            data["urls"] = url if isinstance(url, list) else [url]
-        if isinstance(data, dict) and isinstance(data.get("urls"), str):  # one URL without brackets
-            data = {**data, "urls": [data["urls"]]}
-        return data
-
-    @field_validator("urls")
-    @classmethod
-    def _check_urls(cls, urls: list[str]) -> list[str]:
-        from onelazy.backends._http import normalize_url
-
-        normalized = [normalize_url(url) for url in urls]
-        if len(set(normalized)) != len(normalized):
-            raise ValueError("a URL is listed twice")
-        return normalized
-
-    @field_validator("sets")
-    @classmethod
-    def _unique_names(cls, sets: list[PromptSet]) -> list[PromptSet]:
-        names = [s.name.lower() for s in sets]
-        duplicates = sorted({n for n in names if names.count(n) > 1})
-        if duplicates:
-            raise ValueError(f"set names must be unique (ignoring case): {', '.join(duplicates)}")
-        return sets
-
-
-def _given_as(loc: Sequence[Any], names: Mapping[str, str]) -> str | None:
-    """How the person gave the value at ``loc`` (a flag such as ``--width``), if ``names`` says."""
-    dotted = ".".join(str(part) for part in loc)
-    if dotted in names:
-        return names[dotted]
-    if len(loc) >= 3 and loc[0] == "sets" and str(loc[2]) in names:  # count: every set's count
-        return names[str(loc[2])]
-    return names.get(str(loc[0])) if loc else None
-
-
-def _format_validation_error(
-    exc: ValidationError,
-    where: Callable[[tuple[Any, ...], bool], str],
-    names: Mapping[str, str] | None = None,
-) -> str:
-    error = exc.errors()[0]
-    loc = tuple(error["loc"])
-    key = ".".join(str(part) for part in loc) or "generate"
-    message = error["msg"].removeprefix("Value error, ")
-    if error["type"] == "extra_forbidden":
-        from onelazy._keys import unknown_key_message
-
-        message = unknown_key_message(GenerateConfig, loc)
-    elif error["type"] == "literal_error":
-        message = f"{message} (got {error.get('input')!r})"
-    elif error["type"] in ("model_type", "model_attributes_type", "dict_type"):
-        message = f"expected a mapping of keys (key: value lines), got {error.get('input')!r}"
-    elif error["type"] == "string_pattern_mismatch" and loc[-1:] == ("name",):
-        message = "use letters, digits, '.', '_' and '-' (at most 64, starting with a letter or digit)"
-    message += f" (got {error.get('input')!r})" if error["type"] in _SHOW_INPUT else ""
-    more = f" (and {len(exc.errors()) - 1} more)" if len(exc.errors()) > 1 else ""
-    given = _given_as(loc, names or {})
-    if given is not None:
-        return f"{given}: {message}{more}"
-    return f"{where(loc, error['type'] == 'extra_forbidden')}{key}: {message}{more}"
-
-
-#: error types whose message does not say what was given
-_SHOW_INPUT = frozenset(
-    {
-        "greater_than_equal",
-        "less_than_equal",
-        "multiple_of",
-        "string_pattern_mismatch",
-        "int_parsing",
-        "float_parsing",
-        "bool_parsing",
-    }
-)
-
-
-def config_from_mapping(
-    data: Mapping[str, Any], *, source: str = "flags", names: Mapping[str, str] | None = None
-) -> GenerateConfig:
-    """A :class:`GenerateConfig` from plain data; a bad value is one line naming ``source`` and the key.
-
-    ``names`` maps keys (dotted for a set's: ``sets.0.name``) to how the person gave them (``--name``);
-    an error in such a key names that instead.
-    """
-    try:
-        return GenerateConfig.model_validate(dict(data))
-    except ValidationError as exc:
-        raise UsageError(_format_validation_error(exc, lambda loc, at_key: f"{source}: ", names)) from None
-    except UsageError as exc:
-        given = (names or {}).get("urls")
-        raise UsageError(f"{given or source}: {exc}") from None
-
-
-def load_generate_config(
-    path: str | os.PathLike[str],
-    overrides: Mapping[str, Any] | None = None,
-    *,
-    override_names: Mapping[str, str] | None = None,
-) -> GenerateConfig:
-    """The ``generate:`` section of a YAML file (``onelazy.yaml``), with ``overrides`` on top.
-
-    Errors name the file, line and column: ``onelazy.yaml:12:5: generate.sets.1.count: ...``.
-    ``overrides`` replace shared keys; ``count`` in it sets every set's count. An error in an
-    override names it as ``override_names`` says (``--width``), else as "width (override)", never
-    as a line of the file that did not say it.
-    """
-    from onelazy import _yaml
-
-    file = Path(path)
-    root, data = _yaml.load(file, ProjectFileError)
-    if not isinstance(data, dict) or not isinstance(data.get("generate"), dict):
-        raise ProjectFileError(
-            f"{file}: has no 'generate:' section (a mapping with backend, urls, model, sets)"
-        )
-    section = dict(data["generate"])
-    for key, value in (overrides or {}).items():
-        if key == "count":
-            section["sets"] = [
-                {**s, "count": value} if isinstance(s, dict) else s for s in section.get("sets") or []
-            ]
-        else:
-            section[key] = value
-
-    def where(loc: tuple[Any, ...], at_key: bool) -> str:
-        return f"{_yaml.place(file, root, ('generate', *loc), at_key=at_key)}: generate."
-
-    names = {key: f"{key} (override)" for key in overrides or {}}
-    names.update({key: name for key, name in (override_names or {}).items() if key in names})
-    try:
-        return GenerateConfig.model_validate(section)
-    except ValidationError as exc:
-        raise ProjectFileError(_format_validation_error(exc, where, names)) from None
-    except UsageError as exc:
-        given = names.get("urls")
-        raise ProjectFileError(f"{given}: {exc}" if given else f"{file}: generate: {exc}") from None
 
 
 # =============================================================================== planning
@@ -336,107 +112,6 @@ def plan_seeds(base_seed: int, count: int, batch: int = 1) -> list[tuple[int, in
     """``(first index, batch size, job seed)`` of every job of a set: seed + first index, so image
     *i* of an unbatched set always has seed ``base_seed + i``."""
     return [(first, min(batch, count - first), base_seed + first) for first in range(0, count, batch)]
-
-
-# =============================================================================== the manifest
-
-
-def _sha256(path: Path) -> str | None:
-    """The file's hash, or None when it cannot be read (then its manifest line is dropped)."""
-    try:
-        return sha256_file(path)
-    except StorageError:
-        return None
-
-
-def _read_manifest(
-    dataset: Path,
-) -> tuple[dict[tuple[str, int], dict[str, Any]], list[dict[str, Any]], bool]:
-    """Valid entries by (set, index), the lines of images ``replace_stale`` moved aside (records
-    only: their index was made again), and whether the file needs rewriting (a torn last line,
-    duplicates, or entries whose image is gone or changed)."""
-    manifest = read_manifest(dataset / MANIFEST_NAME)
-    if manifest is None:
-        return {}, [], False
-    entries: dict[tuple[str, int], dict[str, Any]] = {}
-    replaced: list[dict[str, Any]] = []
-    # bytes after the last newline are a torn append: dropped, the image is made again
-    rewrite = manifest.unterminated
-    for line in manifest.lines:
-        entry = line.entry
-        if entry is None:  # not a JSON object
-            rewrite = True
-            continue
-        try:
-            key = (str(entry["set"]), int(entry["index"]))
-            file, digest = str(entry["file"]), str(entry["sha256"])
-        except (ValueError, KeyError, TypeError):
-            rewrite = True
-            continue
-        image = dataset / file
-        # ``file`` may point under .rejected/ (cull moves files and updates their lines): any place
-        # inside the dataset with the recorded hash counts as done.
-        if Path(file).is_absolute() or ".." in Path(file).parts or _sha256(image) != digest:
-            rewrite = True
-            continue
-        if entry.get("rejected") == STALE_REASON:
-            replaced.append(entry)
-            continue
-        if key in entries:
-            rewrite = True
-        entries[key] = entry
-    return entries, replaced, rewrite
-
-
-def _rewrite_manifest(
-    dataset: Path, entries: Mapping[tuple[str, int], dict[str, Any]], replaced: Sequence[dict[str, Any]]
-) -> None:
-    lines = "".join(json.dumps(entry, ensure_ascii=False) + "\n" for entry in [*replaced, *entries.values()])
-    atomic_write_text(dataset / MANIFEST_NAME, lines)
-
-
-def _remove_stale_temporaries(folder: Path) -> None:
-    """Temporary files a killed run left behind (``.NAME.xxxx.tmp``); complete files are never touched."""
-    if not folder.is_dir():
-        return
-    for leftover in folder.glob(".*.tmp"):
-        with contextlib.suppress(OSError):
-            leftover.unlink()
-
-
-class _ManifestWriter:
-    """Appends one line per image and fsyncs it, so a line is either whole or torn at the end."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self._fd: int | None = None  # opened at the first line: a run that saves nothing makes no file
-
-    def _open(self) -> int:
-        if self._fd is None:
-            try:
-                self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-            except OSError as exc:
-                raise StorageError(f"{self.path}: cannot open: {exc.strerror or exc}") from None
-        return self._fd
-
-    def append(self, entry: Mapping[str, Any]) -> None:
-        data = (json.dumps(entry, ensure_ascii=False) + "\n").encode("utf-8")
-        fd = self._open()
-        try:
-            written = os.write(fd, data)
-            if written != len(data):
-                raise OSError(f"short write ({written} of {len(data)} bytes)")
-            os.fsync(fd)
-        except OSError as exc:
-            raise StorageError(
-                f"{self.path}: cannot append: {getattr(exc, 'strerror', None) or exc}"
-            ) from None
-
-    def close(self) -> None:
-        if self._fd is not None:
-            with contextlib.suppress(OSError):
-                os.close(self._fd)
-            self._fd = None
 
 
 # =============================================================================== progress
@@ -659,9 +334,9 @@ def _generate_locked(
     timeout: float,
     replace_stale: bool = False,
 ) -> GenerateSummary:
-    existing, replaced_lines, rewrite = _read_manifest(folder)
+    existing, replaced_lines, rewrite = read_generated(folder)
     if rewrite:
-        _rewrite_manifest(folder, existing, replaced_lines)
+        rewrite_manifest(folder, existing, replaced_lines)
     replaced = 0
     if replace_stale:
         moved = _move_stale_aside(folder, config, plans, existing)
@@ -670,7 +345,7 @@ def _generate_locked(
         replaced = len(moved)
     units = list(_missing_units(config, plans, existing))
     for name in plans:
-        _remove_stale_temporaries(folder / name)
+        remove_stale_temporaries(folder / name)
     _write_set_prompt_files(folder, config, plans)
     kept = [
         (key, entry)
@@ -697,10 +372,10 @@ def _generate_locked(
     backends: list[Backend] = [
         open_backend(config.backend, url, retry=retry, timeout=timeout) for url in config.urls
     ]
-    writer: _ManifestWriter | None = None
+    writer: ManifestWriter | None = None
     stop = threading.Event()
     try:
-        writer = _ManifestWriter(folder / MANIFEST_NAME)
+        writer = ManifestWriter(folder / MANIFEST_NAME)
         summary = _run(
             config, folder, plans, units, backends, writer, stop, skipped, total, started, on_progress
         )
@@ -838,7 +513,7 @@ def _run(
     plans: Mapping[str, _SetPlan],
     units: list[_Unit],
     backends: list[Backend],
-    writer: _ManifestWriter,
+    writer: ManifestWriter,
     stop: threading.Event,
     skipped: int,
     total: int,
@@ -888,7 +563,7 @@ def _collect(
     plans: Mapping[str, _SetPlan],
     units: list[_Unit],
     backends: list[Backend],
-    writer: _ManifestWriter,
+    writer: ManifestWriter,
     jobs: queue.Queue[_Unit | None],
     results: queue.Queue[_Result],
     skipped: int,
@@ -984,7 +659,7 @@ def _save(
     index: int,
     image: GeneratedImage,
     batch_size: int,
-    writer: _ManifestWriter,
+    writer: ManifestWriter,
 ) -> None:
     """Caption, then image, then the manifest line; each step complete before the next."""
     set_folder = folder / plan.spec.name

@@ -1,0 +1,40 @@
+"""``compare()`` and ``pick_checkpoint()``: render every checkpoint of a run with fixed seeds, pick the best.
+
+- :mod:`onelazy.comparison.checkpoints`: finding a run's checkpoints and the step of each;
+- :mod:`onelazy.comparison.rendering`: rendering them through a backend, reusing what was rendered;
+- :mod:`onelazy.comparison.grid`: the grid PNG and the HTML page;
+- :mod:`onelazy.comparison.pick`: making one checkpoint the LoRA.
+"""
+
+from __future__ import annotations
+
+from onelazy.comparison.checkpoints import (
+    Checkpoint,
+    SetAside,
+    find_checkpoints,
+    run_paths,
+    set_aside_earlier_training,
+)
+from onelazy.comparison.pick import PickResult, pick_checkpoint
+from onelazy.comparison.rendering import (
+    COMPARE_DIR,
+    CompareProgress,
+    CompareResult,
+    compare,
+    lora_weight_problem,
+)
+
+__all__ = [
+    "COMPARE_DIR",
+    "Checkpoint",
+    "CompareProgress",
+    "CompareResult",
+    "PickResult",
+    "SetAside",
+    "compare",
+    "find_checkpoints",
+    "lora_weight_problem",
+    "pick_checkpoint",
+    "run_paths",
+    "set_aside_earlier_training",
+]

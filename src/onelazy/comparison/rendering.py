@@ -1,0 +1,320 @@
+"""``compare()``: render every checkpoint of a run with fixed seeds, to pick the best one.
+
+The best checkpoint is often not the last. A run's checkpoints are its intermediate saves
+(``<workspace>/save/<prefix><time>-save-<step>-<epoch>-<epoch_step>.safetensors``) and the final
+model (``output_model_destination``). Each is copied into the backend's LoRA folder under a name
+made from its content hash (removed afterwards unless ``keep``), and each comparison prompt is
+rendered with one fixed seed per LoRA weight; the same prompts are rendered without any LoRA
+first, to show what the prompt does on its own. The result is a labelled grid PNG (rows:
+checkpoints by step, the no-LoRA row first, with one image per prompt since no weight applies;
+columns: prompts x weights) and an HTML page with the full-size images, in ``RUN_DIR/compare/``.
+
+Every image is stored under a key made of everything that decides it (checkpoint content, prompt,
+weight, seed, model, size, sampling), so a rerun renders only what is missing.
+``pick_checkpoint()`` then copies the chosen checkpoint to the output path. Picks are reversible:
+before the first pick replaces the trained final model, it is kept beside the output as
+``<stem>.final-<step>.safetensors`` and stays in the comparison as the final row, so
+``--pick <final step>`` (or ``final``) brings it back; an output that is no checkpoint at all is
+kept as ``.bak`` under a name no earlier backup has.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from onelazy._files import (
+    atomic_copy,
+    atomic_write_bytes,
+    atomic_write_json,
+    atomic_write_text,
+)
+from onelazy.comparison.checkpoints import Checkpoint, find_checkpoints_of, read_run
+from onelazy.comparison.grid import grid_png, page_html
+from onelazy.errors import BackendError, UsageError
+
+if TYPE_CHECKING:
+    from onelazy.backends import Backend
+
+COMPARE_DIR = "compare"
+#: The name stem of the copies put into the backend's LoRA folder.
+LORA_PREFIX = "onelazy-"
+#: A comparison weight lies within -LIMIT..LIMIT: beyond that a LoRA only burns the image, so a
+#: larger number is a typo (50 for 0.5). Flags, ``onelazy.yaml`` and Python callers share this rule.
+LORA_WEIGHT_LIMIT = 10.0
+
+
+def lora_weight_problem(weight: float) -> str | None:
+    """Why ``weight`` cannot be a comparison weight (``"weight 50 is outside -10..10"``), or None."""
+    if not -LORA_WEIGHT_LIMIT <= weight <= LORA_WEIGHT_LIMIT:  # NaN fails too
+        return f"weight {weight:g} is outside {-LORA_WEIGHT_LIMIT:g}..{LORA_WEIGHT_LIMIT:g}"
+    return None
+
+
+@dataclass(frozen=True)
+class CompareProgress:
+    """Images rendered so far in this run, of those missing."""
+
+    done: int
+    total: int
+    reused: int
+    current: str = ""
+
+
+@dataclass(frozen=True)
+class CompareResult:
+    """What ``compare`` made: the grid, the page, and where every cell's image is."""
+
+    grid: Path
+    page: Path
+    checkpoints: tuple[Checkpoint, ...]
+    prompts: tuple[str, ...]
+    weights: tuple[float, ...]
+    rendered: int
+    reused: int
+    cells: dict[str, Path] = field(default_factory=dict)
+    """Cell key → image file (keys as in ``compare/cells.json``)."""
+
+    def describe(self) -> list[str]:
+        def count(n: int, word: str) -> str:
+            return f"{n} {word}" if n == 1 else f"{n} {word}s"
+
+        return [
+            f"{count(len(self.checkpoints), 'checkpoint')} x {count(len(self.prompts), 'prompt')} x "
+            f"{count(len(self.weights), 'weight')} (+ no LoRA): "
+            f"{self.rendered} rendered, {self.reused} already there.",
+            f"Grid: {self.grid}",
+            f"Page: {self.page}",
+        ]
+
+
+@dataclass(frozen=True)
+class _Settings:
+    model: str
+    negative: str
+    seed: int
+    width: int
+    height: int
+    steps: int
+    cfg: float
+    sampler: str | None
+    scheduler: str | None
+
+
+def _cell_key(settings: _Settings, sha: str | None, prompt: str, weight: float | None) -> str:
+    """A name for one image from everything that decides its pixels."""
+    decided = [
+        sha or "no-lora",
+        prompt,
+        weight,
+        settings.negative,
+        settings.seed,
+        settings.model,
+        settings.width,
+        settings.height,
+        settings.steps,
+        settings.cfg,
+        settings.sampler,
+        settings.scheduler,
+    ]
+    return hashlib.sha256(json.dumps(decided).encode()).hexdigest()[:20]
+
+
+def _existing(images: Path, key: str) -> Path | None:
+    for candidate in images.glob(f"{key}.*"):
+        if candidate.suffix.lower() in (".png", ".jpg", ".jpeg", ".webp") and candidate.is_file():
+            return candidate
+    return None
+
+
+def compare(
+    run_dir: str | os.PathLike[str],
+    *,
+    backend: Backend | None = None,
+    kind: str | None = None,
+    url: str | None = None,
+    model: str,
+    lora_dir: str | os.PathLike[str],
+    prompts: Sequence[str],
+    negative: str = "",
+    weights: Sequence[float] = (0.7, 1.0),
+    seed: int = 1234,
+    width: int = 512,
+    height: int = 512,
+    steps: int = 20,
+    cfg: float = 7.0,
+    sampler: str | None = None,
+    scheduler: str | None = None,
+    keep: bool = False,
+    output_dir: str | os.PathLike[str] | None = None,
+    on_progress: Callable[[CompareProgress], None] | None = None,
+    timeout: float = 600.0,
+) -> CompareResult:
+    """Render every checkpoint of the run in ``run_dir`` and write ``compare/grid.png`` and ``index.html``.
+
+    The backend is ``backend``, or one opened from ``kind`` and ``url``; ``model`` is the
+    checkpoint it renders with, ``lora_dir`` the folder it loads LoRAs from. Only images not
+    rendered before are rendered. Raises :class:`UsageError` when the run has no checkpoint yet.
+    """
+    prompt_list = [p.strip() for p in prompts if p.strip()]
+    if not prompt_list:
+        raise UsageError("compare: give at least one prompt")
+    weight_list = [float(w) for w in weights]
+    if not weight_list:
+        raise UsageError("compare: give at least one LoRA weight")
+    if len(set(weight_list)) != len(weight_list):
+        raise UsageError("compare: a LoRA weight is listed twice")
+    for weight in weight_list:
+        problem = lora_weight_problem(weight)
+        if problem:
+            raise UsageError(f"compare: {problem}")
+    facts = read_run(run_dir)
+    checkpoints, _digests = find_checkpoints_of(facts)
+    if not checkpoints:
+        raise UsageError(
+            f"{facts.config_path.parent}: no checkpoints yet (no saves in {facts.workspace / 'save'}, "
+            f"no final model at {facts.output}); train first with `onelazy launch`"
+        )
+    lora_folder = Path(lora_dir).expanduser()
+    if not lora_folder.is_dir():
+        raise UsageError(
+            f"lora_dir: {lora_folder} is not a folder; give the folder the backend loads LoRAs from"
+        )
+    out = Path(output_dir).expanduser() if output_dir is not None else facts.config_path.parent / COMPARE_DIR
+    images = out / "images"
+    settings = _Settings(model, negative, seed, width, height, steps, cfg, sampler, scheduler)
+
+    rows: list[tuple[str, Checkpoint | None]] = [("no LoRA", None)] + [(c.label, c) for c in checkpoints]
+    cells: dict[tuple[int, int, int], str] = {}
+    wanted: dict[str, tuple[Checkpoint | None, str, float | None]] = {}
+    for r, (_, checkpoint) in enumerate(rows):
+        for p, prompt in enumerate(prompt_list):
+            for w, weight in enumerate(weight_list):
+                lora_weight = None if checkpoint is None else weight
+                key = _cell_key(settings, checkpoint.sha256 if checkpoint else None, prompt, lora_weight)
+                cells[(r, p, w)] = key
+                wanted.setdefault(key, (checkpoint, prompt, lora_weight))
+    found = {key: path for key in wanted if (path := _existing(images, key)) is not None}
+    missing = [key for key in wanted if key not in found]
+    reused = len(found)
+
+    if missing:
+        owned = backend is None
+        if backend is None:
+            if not kind or not url:
+                raise UsageError("compare: give the backend (kind and URL)")
+            from onelazy.backends import open_backend, require_ready
+
+            # short retries first, as generate does: a wrong or dead URL fails in a second, not after
+            # the patient retries the renders themselves get (about half a minute)
+            require_ready(kind, url)
+            backend = open_backend(kind, url, timeout=timeout)
+        try:
+            found.update(
+                _render_missing(
+                    backend, missing, wanted, settings, lora_folder, images, keep, reused, on_progress
+                )
+            )
+        finally:
+            if owned:
+                backend.close()
+
+    grid = out / "grid.png"
+    page = out / "index.html"
+    labels = [label for label, _ in rows]
+    layout = {f"{r},{p},{w}": key for (r, p, w), key in cells.items()}
+    atomic_write_json(
+        out / "cells.json",
+        {
+            "rows": labels,
+            "prompts": prompt_list,
+            "weights": weight_list,
+            "cells": layout,
+            "files": {key: found[key].name for key in sorted(found)},
+        },
+    )
+    atomic_write_bytes(grid, grid_png(labels, prompt_list, weight_list, cells, found))
+    atomic_write_text(page, page_html(labels, prompt_list, weight_list, cells, found, out))
+    return CompareResult(
+        grid=grid,
+        page=page,
+        checkpoints=tuple(checkpoints),
+        prompts=tuple(prompt_list),
+        weights=tuple(weight_list),
+        rendered=len(missing),
+        reused=reused,
+        cells={key: found[key] for key in wanted},
+    )
+
+
+def _render_missing(
+    backend: Backend,
+    missing: list[str],
+    wanted: dict[str, tuple[Checkpoint | None, str, float | None]],
+    settings: _Settings,
+    lora_folder: Path,
+    images: Path,
+    keep: bool,
+    reused: int,
+    on_progress: Callable[[CompareProgress], None] | None,
+) -> dict[str, Path]:
+    """Render the missing cells, one checkpoint at a time (each copied in only while it is needed)."""
+    from onelazy.backends import GenerationRequest
+
+    by_checkpoint: dict[str | None, list[str]] = {}
+    for key in missing:
+        checkpoint = wanted[key][0]
+        by_checkpoint.setdefault(checkpoint.sha256 if checkpoint else None, []).append(key)
+    made: dict[str, Path] = {}
+    done = 0
+    total = len(missing)
+    if on_progress:
+        on_progress(CompareProgress(0, total, reused))
+    for sha, keys in by_checkpoint.items():
+        checkpoint = wanted[keys[0]][0]
+        copy: Path | None = None
+        lora_name = ""
+        if checkpoint is not None and sha is not None:
+            lora_name = f"{LORA_PREFIX}{sha[:16]}.safetensors"
+            copy = lora_folder / lora_name
+            if not copy.exists():
+                atomic_copy(checkpoint.path, copy)
+            # a new file: the clients rescan the server's list for a name they do not know yet
+        try:
+            for key in keys:
+                _, prompt, weight = wanted[key]
+                request = GenerationRequest(
+                    prompt=prompt,
+                    negative_prompt=settings.negative,
+                    model=settings.model,
+                    width=settings.width,
+                    height=settings.height,
+                    steps=settings.steps,
+                    cfg=settings.cfg,
+                    sampler=settings.sampler,
+                    scheduler=settings.scheduler,
+                    seed=settings.seed,
+                    loras=((lora_name, weight),) if weight is not None else (),
+                )
+                result = backend.generate(request)
+                if not result:
+                    raise BackendError("returned no image for a comparison render", url=backend.url)
+                image = result[0]
+                made[key] = atomic_write_bytes(images / f"{key}.{image.extension}", image.data)
+                done += 1
+                if on_progress:
+                    label = checkpoint.label if checkpoint else "no LoRA"
+                    on_progress(CompareProgress(done, total, reused, f"{label}: {prompt[:40]}"))
+        finally:
+            if copy is not None and not keep:
+                with contextlib.suppress(OSError):
+                    copy.unlink()
+    return made
+
+
