@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from onelazy._files import atomic_write_json, hash_file_into
 from onelazy._manifest import MANIFEST_NAME, STALE_REASON, read_manifest
+from onelazy._stages import STAGES
 from onelazy.errors import DatasetError, StorageError
 from onelazy.project import Project, load_project
 
@@ -44,7 +45,6 @@ __all__ = [
     "run_project",
 ]
 
-STAGES = ("generate", "cull", "review", "build-config", "launch", "compare")
 STATE_DIR = ".onelazy"
 STATE_FILE = "state.json"
 RESUME_CONFIG = "config.resume.json"
@@ -57,12 +57,43 @@ Echo = Callable[[str], None]
 # =============================================================================== state
 
 
-def _state_path(project: Project) -> Path:
-    return project.folder / STATE_DIR / STATE_FILE
+class _State:
+    """``.onelazy/state.json``: read once per command, written whenever a stage is recorded."""
+
+    def __init__(self, project: Project) -> None:
+        self.path = project.folder / STATE_DIR / STATE_FILE
+        self.stages = _read_state(self.path)
+
+    def get(self, stage: str) -> dict[str, Any] | None:
+        entry = self.stages.get(stage)
+        return entry if isinstance(entry, dict) else None
+
+    def finished_as(self, stage: str) -> str:
+        """The recorded run of ``stage`` as the stages after it see it: fingerprint and time (a
+        stage that ran again with the same inputs still made new output)."""
+        entry = self.get(stage)
+        if entry is None:
+            return "none"
+        return f"{entry.get('fingerprint')}@{entry.get('finished')}"
+
+    def record(self, stage: str, inputs: Mapping[str, Any], **facts: Any) -> None:
+        self.stages[stage] = {
+            "fingerprint": _fingerprint(inputs),
+            "inputs": dict(inputs),
+            "finished": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            **facts,
+        }
+        self._write()
+
+    def forget(self, stage: str) -> None:
+        if self.stages.pop(stage, None) is not None:
+            self._write()
+
+    def _write(self) -> None:
+        atomic_write_json(self.path, {"version": 1, "stages": self.stages}, indent=2)
 
 
-def _read_state(project: Project) -> dict[str, Any]:
-    path = _state_path(project)
+def _read_state(path: Path) -> dict[str, Any]:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
@@ -94,23 +125,6 @@ def _set_aside(path: Path, problem: str) -> None:
     logging.getLogger(__name__).warning(
         "Warning: %s: %s; %s, and every stage counts as not yet run", path, problem, kept
     )
-
-
-def _record(project: Project, stage: str, inputs: Mapping[str, Any], **facts: Any) -> None:
-    stages = _read_state(project)
-    stages[stage] = {
-        "fingerprint": _fingerprint(inputs),
-        "inputs": dict(inputs),
-        "finished": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        **facts,
-    }
-    atomic_write_json(_state_path(project), {"version": 1, "stages": stages}, indent=2)
-
-
-def _forget(project: Project, stage: str) -> None:
-    stages = _read_state(project)
-    if stages.pop(stage, None) is not None:
-        atomic_write_json(_state_path(project), {"version": 1, "stages": stages}, indent=2)
 
 
 def _fingerprint(inputs: Mapping[str, Any]) -> str:
@@ -150,13 +164,93 @@ def _why_changed(old: Mapping[str, Any], new: Mapping[str, Any]) -> str:
     return shown or "its inputs changed"
 
 
-# =============================================================================== inputs and outputs
+# =============================================================================== the table
+#
+# Each stage says what it reads (its inputs: their fingerprint is recorded when it completes), how
+# its output is known to be complete, and how it runs. `run`, `status` and `--stop-after` all walk
+# the one table below, and each stage's check is computed once per decision.
 
 
-def _generate_inputs(project: Project) -> dict[str, Any]:
+@dataclass(frozen=True)
+class _Output:
+    """What a stage's output looks like on disk now."""
+
+    complete: bool
+    detail: str
+    incomplete_reason: str = ""
+    started: bool = False
+    """Some output exists although the stage never completed (it was interrupted)."""
+
+
+@dataclass(frozen=True)
+class _Check:
+    """A stage's current inputs and output: the facts one decision about it rests on."""
+
+    stage: str
+    inputs: dict[str, Any]
+    output: _Output
+    fingerprint: str
+
+
+def _verdict(check: _Check, recorded: Mapping[str, Any] | None) -> tuple[StageState, str]:
+    if recorded is None:
+        if check.output.started and not check.output.complete:
+            return "pending", f"not finished: {check.output.incomplete_reason}"
+        return "pending", "not run yet"
+    if recorded.get("fingerprint") != check.fingerprint:
+        return "stale", _why_changed(recorded.get("inputs") or {}, check.inputs)
+    if not check.output.complete:
+        return "stale", check.output.incomplete_reason or "its output is incomplete"
+    return "done", ""
+
+
+@dataclass(frozen=True)
+class _Ran:
+    """What running a stage gave: the detail to show (None: its output's detail after the work),
+    facts for the state file (the detail too, under ``detail_as``), the lines to say instead of
+    ``stage: done (detail)``, and ``stopped`` when the stage did not complete (the run ends there)."""
+
+    detail: str | None = None
+    facts: dict[str, Any] = field(default_factory=dict)
+    detail_as: str | None = None
+    said: list[str] | None = None
+    stopped: Literal["interrupted", "failed"] | None = None
+
+
+@dataclass(frozen=True)
+class Stage:
+    """One row of the pipeline: a stage, what it reads, how "done" is known, and how it runs."""
+
+    name: str
+    inputs: Callable[[Project, _State], dict[str, Any]]
+    """The part of ``onelazy.yaml`` and of the stages before it that the stage reads."""
+    output: Callable[[Project, _State, Mapping[str, Any]], _Output]
+    """Its output as it is now (given the inputs, for the details that depend on them)."""
+    run: Callable[[_Run, _Check], _Ran]
+    optional: bool = False
+    """Runs only when asked for (review), and never makes the stages after it stale."""
+    configured: Callable[[Project], bool] = lambda _project: True
+    unconfigured: str = ""
+    """What ``status`` says when the file does not configure the stage."""
+
+    def check(self, project: Project, state: _State) -> _Check:
+        inputs = self.inputs(project, state)
+        return _Check(self.name, inputs, self.output(project, state, inputs), _fingerprint(inputs))
+
+
+# ------------------------------------------------------------------------------- generate
+
+
+def _generate_inputs(project: Project, _state: _State) -> dict[str, Any]:
     # where and how fast the images are made does not change them: URLs and in_flight are left out
     section = project.generate.model_dump(exclude={"in_flight", "dataset", "urls"})
     return {"dataset": str(project.dataset_dir), **dict(_flat(section, "generate"))}
+
+
+def _generate_output(project: Project, _state: _State, _inputs: Mapping[str, Any]) -> _Output:
+    have = sum(_manifest_counts(project).values())
+    want = sum(spec.count for spec in project.generate.sets)
+    return _Output(have >= want, f"{have}/{want} images", f"{want - have} images missing", started=have > 0)
 
 
 def _manifest_counts(project: Project) -> dict[str, int]:
@@ -186,8 +280,36 @@ def _manifest_counts(project: Project) -> dict[str, int]:
     return {name: len(indexes) for name, indexes in counts.items()}
 
 
-def _cull_inputs(project: Project, generate_fp: str) -> dict[str, Any]:
-    return {"generate": generate_fp, **dict(_flat(project.cull.model_dump(), "cull"))}
+def _run_generate(run: _Run, check: _Check) -> _Ran:
+    from onelazy.generation import GenerateProgress, generate
+
+    # a changed prompt (or model, size...) asks for images of the new settings: the old ones go aside
+    recorded = run.state.get("generate")
+    replace_stale = recorded is not None and recorded.get("fingerprint") != check.fingerprint
+
+    def report(state: GenerateProgress) -> None:
+        run.progress("generate", f"{state.done}/{state.total} images ({state.skipped} already there)")
+
+    project = run.project
+    summary = generate(
+        project.generate_config(), project.dataset_dir, on_progress=report, replace_stale=replace_stale
+    )
+    for line in summary.notes():
+        run.say(f"generate: {line}")
+    return _Ran(detail_as="images")
+
+
+# ------------------------------------------------------------------------------- cull
+
+
+def _cull_inputs(project: Project, state: _State) -> dict[str, Any]:
+    return {"generate": state.finished_as("generate"), **dict(_flat(project.cull.model_dump(), "cull"))}
+
+
+def _cull_output(project: Project, _state: _State, _inputs: Mapping[str, Any]) -> _Output:
+    counts = _cull_counts(project)
+    detail = f"kept {counts['kept']}, rejected {counts['rejected']}" if counts else "no report yet"
+    return _Output(counts is not None, detail, "no cull report")
 
 
 def _cull_counts(project: Project) -> dict[str, int] | None:
@@ -200,6 +322,40 @@ def _cull_counts(project: Project) -> dict[str, int] | None:
     kept = sum(1 for f in files if isinstance(f, dict) and f.get("status") == "kept")
     rejected = sum(1 for f in files if isinstance(f, dict) and f.get("status") == "rejected")
     return {"kept": kept, "rejected": rejected}
+
+
+def _run_cull(run: _Run, _check: _Check) -> _Ran:
+    from onelazy.culling import cull
+
+    def report(step: str, done: int, total: int) -> None:
+        run.progress("cull", f"{step} {done}/{total}")
+
+    cull(run.project.dataset_dir, progress=report, **run.project.cull.options())
+    return _Ran()
+
+
+# ------------------------------------------------------------------------------- review
+
+
+def _review_inputs(project: Project, state: _State) -> dict[str, Any]:
+    return {"cull": _fingerprint(_cull_inputs(project, state))}
+
+
+def _review_output(_project: Project, state: _State, inputs: Mapping[str, Any]) -> _Output:
+    reviewed = (state.get("review") or {}).get("fingerprint") == _fingerprint(inputs)
+    detail = "looked through by hand" if reviewed else "onelazy run --review, or onelazy review DATASET"
+    return _Output(True, detail)
+
+
+def _run_review(run: _Run, _check: _Check) -> _Ran:
+    from onelazy.review import review as serve_review
+
+    run.say("review: look through the images; press Ctrl+C in this terminal when done to continue")
+    serve_review(run.project.dataset_dir, open_browser=run.open_browser, announce=run.say)
+    return _Ran(detail="", said=[])
+
+
+# ------------------------------------------------------------------------------- build-config
 
 
 def _dataset_digest(project: Project) -> tuple[str, int]:
@@ -221,7 +377,7 @@ def _dataset_digest(project: Project) -> tuple[str, int]:
     return digest.hexdigest()[:24], images
 
 
-def _build_inputs(project: Project) -> dict[str, Any]:
+def _build_inputs(project: Project, _state: _State) -> dict[str, Any]:
     dataset, images = _dataset_digest(project)
     return {
         "name": project.name,
@@ -235,6 +391,57 @@ def _build_inputs(project: Project) -> dict[str, Any]:
     }
 
 
+def _build_output(project: Project, state: _State, inputs: Mapping[str, Any]) -> _Output:
+    recorded = state.get("build-config") or {}
+    detail = str(recorded.get("plan", "")) or f"{inputs['dataset.images']} images to train on"
+    return _Output((project.run_path / "config.json").is_file(), detail, "no config.json")
+
+
+def _run_build(run: _Run, _check: _Check) -> _Ran:
+    from onelazy.build import build_config
+
+    project, say = run.project, run.say
+    folders = [folder for folder in project.set_folders if _has_images(folder)]
+    skipped = [folder.name for folder in project.set_folders if folder not in folders]
+    if not folders:
+        raise DatasetError(
+            f"{project.dataset_dir}: no images left to train on (cull and review rejected them all); see "
+            f"{project.dataset_dir / 'cull-report.html'}, loosen cull: in onelazy.yaml (e.g. min_side), "
+            f"then `onelazy cull {project.dataset_dir} --undo` and run again"
+        )
+    if skipped:
+        say(f"  sets with no images left after culling, not trained on: {', '.join(skipped)}")
+    built = build_config(
+        folders or project.set_folders,
+        preset=project.preset,
+        base_model=project.base_model_name,
+        output=project.output_path,
+        name=project.name,
+        prompt_source=project.train.prompt_source,
+        steps_per_image=project.train.steps_per_image,
+        total_steps=project.train.total_steps,
+        project_values=project.train.set,
+        run_dir=project.run_path,
+        separate_files=project.train.separate_files,
+        train_device=project.train.train_device,
+        sample_prompts=project.train.sample_prompts,
+    )
+    built.write()
+    for line in built.describe():
+        say(f"  {line}")
+    plan = f"{built.plan.total_steps} steps, {built.plan.epochs} epochs, {len(built.plan.saves)} checkpoints"
+    return _Ran(detail=plan, detail_as="plan")
+
+
+def _has_images(folder: Path) -> bool:
+    return folder.is_dir() and any(
+        p.suffix.lower() in _IMAGE_EXTENSIONS and not p.name.startswith(".") for p in folder.iterdir()
+    )
+
+
+# ------------------------------------------------------------------------------- launch
+
+
 def _file_digest(paths: list[Path]) -> str:
     digest = hashlib.sha256()
     for path in paths:
@@ -245,16 +452,118 @@ def _file_digest(paths: list[Path]) -> str:
     return digest.hexdigest()[:24]
 
 
-def _launch_inputs(project: Project) -> dict[str, Any]:
+def _launch_inputs(project: Project, _state: _State) -> dict[str, Any]:
     run = project.run_path
     files = [run / "config.json", run / "concepts.json", run / "samples.json"]
     onetrainer = project.onetrainer_path
     return {"config": _file_digest(files), "onetrainer": str(onetrainer) if onetrainer else None}
 
 
-def _compare_inputs(project: Project, launch_fp: str) -> dict[str, Any]:
+def _launch_output(project: Project, state: _State, inputs: Mapping[str, Any]) -> _Output:
+    finished = state.get("launch") or {}
+    attempt = state.get("launch-attempt") or {}
+    last = finished or (attempt if attempt.get("fingerprint") == _fingerprint(inputs) else {})
+    detail = (
+        f"{last.get('outcome', '?')} at step {last.get('global_step', '?')}" if last else "not trained yet"
+    )
+    output = project.output_path
+    return _Output(
+        output.is_file() and finished.get("outcome") == "finished",
+        detail,
+        "training did not finish; `onelazy run` continues it" if last else f"no final model at {output}",
+        started=bool(last),
+    )
+
+
+def _run_launch(run: _Run, check: _Check) -> _Ran:
+    from onelazy.training import launch
+
+    project, say = run.project, run.say
+    config = _resume_config(run, check)
+    if config is not None:
+        say(f"launch: continuing from OneTrainer's last backup ({config.name})")
+    else:
+        config = project.run_path / "config.json"
+        _set_aside_earlier_training(project, config, say)
+    secrets = project.run_path / "secrets.json"
+    result = launch(
+        config,
+        onetrainer=project.onetrainer_path,
+        python=project.python,
+        secrets_path=secrets if secrets.is_file() else None,
+        on_event=run.on_training_event,
+        allow_config_warnings=project.train.allow_config_warnings,
+        run_dir=project.run_path,
+    )
+    facts = {"outcome": result.outcome, "global_step": result.global_step, "epochs_done": result.epochs_done}
+    if result.outcome == "finished":
+        return _Ran(detail=f"finished at step {result.global_step}", facts=facts)
+    # Not done: the next run continues it (from OneTrainer's backup when it made one).
+    run.state.record("launch-attempt", check.inputs, **facts)
+    run.state.forget("launch")
+    if result.outcome == "interrupted":
+        backup = any(item.kind == "backup" for item in result.saved)
+        say(
+            "launch: interrupted; OneTrainer saved a backup. `onelazy run` again continues training."
+            if backup
+            else "launch: interrupted before OneTrainer saved a backup; `onelazy run` again starts "
+            "training from the beginning."
+        )
+        return _Ran(detail=result.error or "", stopped="interrupted")
+    say(f"launch: failed: {result.error or 'see ' + str(result.log_path)}")
+    return _Ran(detail=result.error or "", stopped="failed")
+
+
+# ------------------------------------------------------------------------------- compare
+
+
+def _compare_inputs(project: Project, state: _State) -> dict[str, Any]:
     settings = {k: v for k, v in project.compare_options().items() if k != "keep"}
-    return {"launch": launch_fp, **dict(_flat(settings, "compare"))}
+    return {"launch": state.finished_as("launch"), **dict(_flat(settings, "compare"))}
+
+
+def _compare_output(project: Project, state: _State, _inputs: Mapping[str, Any]) -> _Output:
+    recorded = state.get("compare")
+    detail = (
+        f"{recorded.get('checkpoints', '?')} checkpoints, {recorded.get('images', '?')} images"
+        if recorded
+        else "nothing rendered yet"
+    )
+    return _Output((project.run_path / "compare" / "grid.png").is_file(), detail, "no grid")
+
+
+def _run_compare(run: _Run, _check: _Check) -> _Ran:
+    from onelazy.comparison import CompareProgress, compare
+
+    def report(state: CompareProgress) -> None:
+        run.progress("compare", f"{state.done}/{state.total} images {state.current}".rstrip())
+
+    compared = compare(run.project.run_path, on_progress=report, **run.project.compare_options())
+    run.checkpoints = compared.checkpoints
+    return _Ran(
+        detail=f"{len(compared.checkpoints)} checkpoints",
+        facts={"checkpoints": len(compared.checkpoints), "images": len(compared.cells)},
+        said=[f"compare: {line}" for line in compared.describe()],
+    )
+
+
+#: The pipeline, in order.
+PIPELINE: tuple[Stage, ...] = (
+    Stage("generate", _generate_inputs, _generate_output, _run_generate),
+    Stage("cull", _cull_inputs, _cull_output, _run_cull),
+    Stage("review", _review_inputs, _review_output, _run_review, optional=True),
+    Stage("build-config", _build_inputs, _build_output, _run_build),
+    Stage("launch", _launch_inputs, _launch_output, _run_launch),
+    Stage(
+        "compare",
+        _compare_inputs,
+        _compare_output,
+        _run_compare,
+        configured=lambda project: project.compare is not None,
+        unconfigured="no compare: section in the file",
+    ),
+)
+assert tuple(stage.name for stage in PIPELINE) == STAGES
 
 
 # =============================================================================== status
@@ -274,144 +583,28 @@ class StageStatus:
         return f"{self.stage:<13} {self.state:<8} {self.detail}{why}"
 
 
-@dataclass
-class _Check:
-    """A stage's current inputs, and whether its recorded run still stands."""
-
-    stage: str
-    inputs: dict[str, Any]
-    complete: bool
-    detail: str
-    incomplete_reason: str = ""
-    started: bool = False
-    """Some output exists although the stage never completed (it was interrupted)."""
-
-    @property
-    def fingerprint(self) -> str:
-        return _fingerprint(self.inputs)
-
-
-def _verdict(check: _Check, recorded: Mapping[str, Any] | None) -> tuple[StageState, str]:
-    if recorded is None:
-        if check.started and not check.complete:
-            return "pending", f"not finished: {check.incomplete_reason}"
-        return "pending", "not run yet"
-    if recorded.get("fingerprint") != check.fingerprint:
-        return "stale", _why_changed(recorded.get("inputs") or {}, check.inputs)
-    if not check.complete:
-        return "stale", check.incomplete_reason or "its output is incomplete"
-    return "done", ""
-
-
-def _checks(project: Project, stages: Mapping[str, Any]) -> list[_Check]:
-    """Every stage's check, each chained to the fingerprint the stage before it recorded."""
-
-    def recorded_fp(stage: str) -> str:
-        # fingerprint and time: a stage that ran again with the same inputs still made new output
-        entry = stages.get(stage)
-        if not isinstance(entry, dict):
-            return "none"
-        return f"{entry.get('fingerprint')}@{entry.get('finished')}"
-
-    checks = []
-    counts = _manifest_counts(project)
-    want = sum(spec.count for spec in project.generate.sets)
-    have = sum(counts.values())
-    checks.append(
-        _Check(
-            "generate",
-            _generate_inputs(project),
-            have >= want,
-            f"{have}/{want} images",
-            f"{want - have} images missing",
-            started=have > 0,
-        )
-    )
-    cull_counts = _cull_counts(project)
-    cull_detail = (
-        f"kept {cull_counts['kept']}, rejected {cull_counts['rejected']}" if cull_counts else "no report yet"
-    )
-    checks.append(
-        _Check(
-            "cull",
-            _cull_inputs(project, recorded_fp("generate")),
-            cull_counts is not None,
-            cull_detail,
-            "no cull report",
-        )
-    )
-    build_inputs = _build_inputs(project)
-    config = project.run_path / "config.json"
-    build_entry = stages.get("build-config") or {}
-    build_detail = str(build_entry.get("plan", "")) or f"{build_inputs['dataset.images']} images to train on"
-    checks.append(_Check("build-config", build_inputs, config.is_file(), build_detail, "no config.json"))
-    launch_entry = stages.get("launch") or {}
-    attempt = stages.get("launch-attempt") or {}
-    output = project.output_path
-    launch_inputs = _launch_inputs(project)
-    last = launch_entry or (attempt if attempt.get("fingerprint") == _fingerprint(launch_inputs) else {})
-    launch_detail = (
-        f"{last.get('outcome', '?')} at step {last.get('global_step', '?')}" if last else "not trained yet"
-    )
-    checks.append(
-        _Check(
-            "launch",
-            launch_inputs,
-            output.is_file() and launch_entry.get("outcome") == "finished",
-            launch_detail,
-            "training did not finish; `onelazy run` continues it" if last else f"no final model at {output}",
-            started=bool(last),
-        )
-    )
-    if project.compare is not None:
-        grid = project.run_path / "compare" / "grid.png"
-        compare_entry = stages.get("compare") or {}
-        compare_detail = (
-            f"{compare_entry.get('checkpoints', '?')} checkpoints, {compare_entry.get('images', '?')} images"
-            if compare_entry
-            else "nothing rendered yet"
-        )
-        checks.append(
-            _Check(
-                "compare",
-                _compare_inputs(project, recorded_fp("launch")),
-                grid.is_file(),
-                compare_detail,
-                "no grid",
-            )
-        )
-    return checks
-
-
 def project_status(path: str | os.PathLike[str] = "onelazy.yaml") -> list[StageStatus]:
     """Each stage of the project: done, stale (and why), pending, with counts."""
     project = load_project(path)
-    stages = _read_state(project)
+    state = _State(project)
     statuses = []
     upstream_not_done = False
-    for check in _checks(project, stages):
-        state, reason = _verdict(check, stages.get(check.stage))
-        if state == "done" and upstream_not_done:
-            state, reason = "stale", "a stage before it will run again"
-        if state != "done":
-            upstream_not_done = True
-        statuses.append(StageStatus(check.stage, state, check.detail, reason))
-        if check.stage == "cull":
-            review = stages.get("review")
-            reviewed = isinstance(review, dict) and review.get("fingerprint") == _fingerprint(
-                {"cull": check.fingerprint}
-            )
+    for stage in PIPELINE:
+        if not stage.configured(project):
+            statuses.append(StageStatus(stage.name, "optional", stage.unconfigured))
+            continue
+        check = stage.check(project, state)
+        verdict, reason = _verdict(check, state.get(stage.name))
+        if stage.optional:
             statuses.append(
-                StageStatus(
-                    "review",
-                    "done" if reviewed else "optional",
-                    "looked through by hand"
-                    if reviewed
-                    else "onelazy run --review, or onelazy review DATASET",
-                )
+                StageStatus(stage.name, "done" if verdict == "done" else "optional", check.output.detail)
             )
-    if project.compare is None:
-        statuses.append(StageStatus("compare", "optional", "no compare: section in the file"))
+            continue
+        if verdict == "done" and upstream_not_done:
+            verdict, reason = "stale", "a stage before it will run again"
+        if verdict != "done":
+            upstream_not_done = True
+        statuses.append(StageStatus(stage.name, verdict, check.output.detail, reason))
     return statuses
 
 
@@ -442,6 +635,35 @@ class RunSummary:
         return {"finished": 0, "paused": 0, "interrupted": 130, "failed": 1}[self.outcome]
 
 
+@dataclass
+class _Run:
+    """One ``onelazy run``: the project, its state, and where its lines and events go."""
+
+    project: Project
+    state: _State
+    say: Echo
+    progress: Callable[[str, str], None]
+    on_training_event: Callable[[Any], None] | None
+    open_browser: bool
+    checkpoints: Sequence[Checkpoint] | None = None
+    """The checkpoints compare found, when it ran."""
+
+
+def _stages_up_to(stop_after: str | None) -> tuple[Stage, ...]:
+    """The stages a run goes through: all, or up to ``stop_after`` and the optional ones after it
+    (``--stop-after cull --review`` still pauses for the review)."""
+    if stop_after is None:
+        return PIPELINE
+    if stop_after not in STAGES:
+        from onelazy.errors import UsageError
+
+        raise UsageError(f"stop_after: {stop_after!r} is not a stage; allowed: {', '.join(STAGES)}")
+    last = STAGES.index(stop_after)
+    while last + 1 < len(PIPELINE) and PIPELINE[last + 1].optional:
+        last += 1
+    return PIPELINE[: last + 1]
+
+
 def run_project(
     path: str | os.PathLike[str] = "onelazy.yaml",
     *,
@@ -461,132 +683,65 @@ def run_project(
     run after the named stage. Ctrl+C anywhere stops the run; running it again continues.
     """
     say: Echo = echo or (lambda _line: None)
-    progress = on_progress or (lambda _stage, _text: None)
-    if stop_after is not None and stop_after not in STAGES:
-        from onelazy.errors import UsageError
-
-        raise UsageError(f"stop_after: {stop_after!r} is not a stage; allowed: {', '.join(STAGES)}")
+    stages = _stages_up_to(stop_after)
     project = load_project(path)
+    state = _State(project)
     summary = RunSummary(project=project.file)
-    trains = stop_after is None or STAGES.index(stop_after) >= STAGES.index("launch")
-    if trains and "launch" not in _read_state(project):
+    if any(stage.name == "launch" for stage in stages) and state.get("launch") is None:
         # a wrong OneTrainer folder is found now, not after hours of generating images
         from onelazy.onetrainer.install import find_onetrainer
 
         find_onetrainer(
             project.onetrainer_path, python=project.python, given_as=f"{project.file.name}: onetrainer"
         )
-
-    def decide(check: _Check) -> tuple[bool, str]:
-        recorded = _read_state(project).get(check.stage)
-        state, reason = _verdict(check, recorded)
-        if state == "done":
-            say(f"{check.stage}: skipped (done: {check.detail})")
-            summary.results.append(StageResult(check.stage, "skipped", "done", check.detail))
-            return False, ""
-        say(f"{check.stage}: runs ({reason})")
-        return True, reason
-
-    def current(stage: str) -> _Check:
-        return next(c for c in _checks(project, _read_state(project)) if c.stage == stage)
-
-    def run_stage(stage: str, work: Callable[[], str | None], recorded_as: str | None = None) -> None:
-        """Run ``stage`` unless done; record it with ``work``'s result (or its detail) as ``recorded_as``."""
-        run_it, reason = decide(current(stage))
-        if run_it:
-            detail = work()
-            check = current(stage)
-            detail = check.detail if detail is None else detail
-            _record(project, stage, check.inputs, **({recorded_as: detail} if recorded_as else {}))
-            summary.results.append(StageResult(stage, "ran", reason, detail))
-            say(f"{stage}: done ({detail})")
-
-    # a changed prompt (or model, size...) asks for images of the new settings: the old ones go aside
-    replace_stale = _inputs_changed(project, current("generate"))
-    run_stage("generate", lambda: _run_generate(project, progress, say, replace_stale), recorded_as="images")
-    if stop_after == "generate":
-        return summary
-    run_stage("cull", lambda: _run_cull(project, progress))
-    cull_fp = current("cull").fingerprint
-
-    # -- review (optional pause)
-    review_inputs = {"cull": cull_fp}
-    reviewed = (_read_state(project).get("review") or {}).get("fingerprint") == _fingerprint(review_inputs)
-    if review and not reviewed:
-        from onelazy.review import review as serve_review
-
-        say("review: look through the images; press Ctrl+C in this terminal when done to continue")
-        serve_review(project.dataset_dir, open_browser=open_browser, announce=say)
-        _record(project, "review", review_inputs)
-        summary.results.append(StageResult("review", "ran", "asked with --review"))
-    if stop_after in ("cull", "review"):
-        return summary
-
-    run_stage("build-config", lambda: _run_build(project, say), recorded_as="plan")
-    if stop_after == "build-config":
-        return summary
-
-    # -- launch
-    check = current("launch")
-    run_it, reason = decide(check)
-    if run_it:
-        result = _run_launch(project, check, say, on_training_event)
-        facts = {
-            "outcome": result.outcome,
-            "global_step": result.global_step,
-            "epochs_done": result.epochs_done,
-        }
-        if result.outcome == "finished":
-            _record(project, "launch", check.inputs, **facts)
-            summary.results.append(
-                StageResult("launch", "ran", reason, f"finished at step {result.global_step}")
-            )
-            say(f"launch: done (finished at step {result.global_step})")
-        else:
-            # Not done: the next run continues it (from OneTrainer's backup when it made one).
-            _record(project, "launch-attempt", check.inputs, **facts)
-            _forget(project, "launch")
-            summary.results.append(StageResult("launch", "stopped", result.outcome, result.error or ""))
-            summary.outcome = "interrupted" if result.outcome == "interrupted" else "failed"
-            if result.outcome == "interrupted":
-                backup = any(item.kind == "backup" for item in result.saved)
-                say(
-                    "launch: interrupted; OneTrainer saved a backup. `onelazy run` again continues training."
-                    if backup
-                    else "launch: interrupted before OneTrainer saved a backup; `onelazy run` again starts "
-                    "training from the beginning."
-                )
-            else:
-                say(f"launch: failed: {result.error or 'see ' + str(result.log_path)}")
-            return summary
-    if stop_after == "launch":
-        return summary
-
-    # -- compare
-    if project.compare is None:
-        say("compare: skipped (no compare: section in the file)")
-        summary.results.append(StageResult("compare", "skipped", "not configured"))
-        return summary
-    check = current("compare")
-    run_it, reason = decide(check)
-    grid = project.run_path / "compare" / "grid.png"
-    checkpoints: Sequence[Checkpoint] | None = None
-    if run_it:
-        compared = _run_compare(project, progress)
-        checkpoints = compared.checkpoints
-        check = current("compare")
-        images = len(compared.cells)
-        _record(project, "compare", check.inputs, checkpoints=len(compared.checkpoints), images=images)
-        summary.results.append(
-            StageResult("compare", "ran", reason, f"{len(compared.checkpoints)} checkpoints")
-        )
-        for line in compared.describe():
-            say(f"compare: {line}")
-    summary.compare_grid = grid
-    steps = ", ".join(_checkpoint_steps(project, checkpoints))
-    say(
-        f"Look at {grid}, then keep the best: onelazy compare {project.run_path} --pick STEP (steps: {steps})"
+    run = _Run(
+        project,
+        state,
+        say,
+        on_progress or (lambda _stage, _text: None),
+        on_training_event,
+        open_browser,
     )
+    for stage in stages:
+        if not stage.configured(project):
+            say(f"{stage.name}: skipped ({stage.unconfigured})")
+            summary.results.append(StageResult(stage.name, "skipped", "not configured"))
+            continue
+        check = stage.check(project, state)
+        verdict, reason = _verdict(check, state.get(stage.name))
+        if stage.optional:
+            if not review or verdict == "done":
+                continue
+            reason = "asked with --review"
+        elif verdict == "done":
+            say(f"{stage.name}: skipped (done: {check.output.detail})")
+            summary.results.append(StageResult(stage.name, "skipped", "done", check.output.detail))
+            continue
+        else:
+            say(f"{stage.name}: runs ({reason})")
+        ran = stage.run(run, check)
+        if ran.stopped is not None:
+            summary.results.append(StageResult(stage.name, "stopped", ran.stopped, ran.detail or ""))
+            summary.outcome = ran.stopped
+            return summary
+        detail = ran.detail
+        if detail is None:  # the output as the work left it
+            detail = stage.output(project, state, check.inputs).detail
+        facts = {**ran.facts, **({ran.detail_as: detail} if ran.detail_as else {})}
+        state.record(stage.name, check.inputs, **facts)
+        summary.results.append(StageResult(stage.name, "ran", reason, detail))
+        for line in [f"{stage.name}: done ({detail})"] if ran.said is None else ran.said:
+            say(line)
+        if stage.name == "compare":
+            summary.compare_grid = project.run_path / "compare" / "grid.png"
+    if summary.compare_grid is None and any(s.name == "compare" and s.configured(project) for s in stages):
+        summary.compare_grid = project.run_path / "compare" / "grid.png"
+    if summary.compare_grid is not None:
+        steps = ", ".join(_checkpoint_steps(project, run.checkpoints))
+        say(
+            f"Look at {summary.compare_grid}, then keep the best: onelazy compare {project.run_path} "
+            f"--pick STEP (steps: {steps})"
+        )
     return summary
 
 
@@ -608,84 +763,15 @@ def _checkpoint_steps(project: Project, checkpoints: Sequence[Checkpoint] | None
 # =============================================================================== stages
 
 
-def _inputs_changed(project: Project, check: _Check) -> bool:
-    """Did the stage run before with other inputs than it has now?"""
-    recorded = _read_state(project).get(check.stage)
-    return isinstance(recorded, dict) and recorded.get("fingerprint") != check.fingerprint
-
-
-def _run_generate(
-    project: Project, progress: Callable[[str, str], None], say: Echo, replace_stale: bool
-) -> None:
-    from onelazy.generation import GenerateProgress, generate
-
-    def report(state: GenerateProgress) -> None:
-        progress("generate", f"{state.done}/{state.total} images ({state.skipped} already there)")
-
-    summary = generate(
-        project.generate_config(), project.dataset_dir, on_progress=report, replace_stale=replace_stale
-    )
-    for line in summary.notes():
-        say(f"generate: {line}")
-
-
-def _run_cull(project: Project, progress: Callable[[str, str], None]) -> None:
-    from onelazy.culling import cull
-
-    def report(step: str, done: int, total: int) -> None:
-        progress("cull", f"{step} {done}/{total}")
-
-    cull(project.dataset_dir, progress=report, **project.cull.options())
-
-
-def _run_build(project: Project, say: Echo) -> str:
-    from onelazy.build import build_config
-
-    folders = [folder for folder in project.set_folders if _has_images(folder)]
-    skipped = [folder.name for folder in project.set_folders if folder not in folders]
-    if not folders:
-        raise DatasetError(
-            f"{project.dataset_dir}: no images left to train on (cull and review rejected them all); see "
-            f"{project.dataset_dir / 'cull-report.html'}, loosen cull: in onelazy.yaml (e.g. min_side), "
-            f"then `onelazy cull {project.dataset_dir} --undo` and run again"
-        )
-    if skipped:
-        say(f"  sets with no images left after culling, not trained on: {', '.join(skipped)}")
-    built = build_config(
-        folders or project.set_folders,
-        preset=project.preset,
-        base_model=project.base_model_name,
-        output=project.output_path,
-        name=project.name,
-        prompt_source=project.train.prompt_source,
-        steps_per_image=project.train.steps_per_image,
-        total_steps=project.train.total_steps,
-        project_values=project.train.set,
-        run_dir=project.run_path,
-        separate_files=project.train.separate_files,
-        train_device=project.train.train_device,
-        sample_prompts=project.train.sample_prompts,
-    )
-    built.write()
-    for line in built.describe():
-        say(f"  {line}")
-    return f"{built.plan.total_steps} steps, {built.plan.epochs} epochs, {len(built.plan.saves)} checkpoints"
-
-
-def _has_images(folder: Path) -> bool:
-    return folder.is_dir() and any(
-        p.suffix.lower() in _IMAGE_EXTENSIONS and not p.name.startswith(".") for p in folder.iterdir()
-    )
-
-
-def _resume_config(project: Project, check: _Check) -> Path | None:
+def _resume_config(run: _Run, check: _Check) -> Path | None:
     """``config.resume.json`` (``continue_last_backup`` on) when the last attempt of this very config
     was interrupted after OneTrainer made a backup; None to start from the beginning."""
-    attempt = _read_state(project).get("launch-attempt")
-    if not isinstance(attempt, dict) or attempt.get("fingerprint") != check.fingerprint:
+    attempt = run.state.get("launch-attempt")
+    if attempt is None or attempt.get("fingerprint") != check.fingerprint:
         return None
     from onelazy.comparison import run_paths
 
+    project = run.project
     _config, workspace, _output = run_paths(project.run_path)
     backups = workspace / "backup"
     if not backups.is_dir() or not any(entry.is_dir() for entry in backups.iterdir()):
@@ -694,29 +780,8 @@ def _resume_config(project: Project, check: _Check) -> Path | None:
     from onelazy.onetrainer import read_train_config, to_onetrainer_json
 
     config = read_train_config(project.run_path / "config.json")
-    resumed = config.model_copy(update={"continue_last_backup": True})
-    return atomic_write_text(project.run_path / RESUME_CONFIG, to_onetrainer_json(resumed))
-
-
-def _run_launch(project: Project, check: _Check, say: Echo, on_event: Callable[[Any], None] | None) -> Any:
-    from onelazy.training import launch
-
-    config = _resume_config(project, check)
-    if config is not None:
-        say(f"launch: continuing from OneTrainer's last backup ({config.name})")
-    else:
-        config = project.run_path / "config.json"
-        _set_aside_earlier_training(project, config, say)
-    secrets = project.run_path / "secrets.json"
-    return launch(
-        config,
-        onetrainer=project.onetrainer_path,
-        python=project.python,
-        secrets_path=secrets if secrets.is_file() else None,
-        on_event=on_event,
-        allow_config_warnings=project.train.allow_config_warnings,
-        run_dir=project.run_path,
-    )
+    config.continue_last_backup = True  # an assignment the model validates
+    return atomic_write_text(project.run_path / RESUME_CONFIG, to_onetrainer_json(config))
 
 
 def _set_aside_earlier_training(project: Project, config: Path, say: Echo) -> None:
@@ -739,14 +804,3 @@ def _set_aside_earlier_training(project: Project, config: Path, say: Echo) -> No
         lock.release()
     for line in moved.describe():
         say(f"launch: {line}")
-
-
-def _run_compare(project: Project, progress: Callable[[str, str], None]) -> Any:
-    from onelazy.comparison import CompareProgress, compare
-
-    settings = project.compare_options()
-
-    def report(state: CompareProgress) -> None:
-        progress("compare", f"{state.done}/{state.total} images {state.current}".rstrip())
-
-    return compare(project.run_path, on_progress=report, **settings)

@@ -25,6 +25,7 @@ the OneTrainer model, so a preset can never hold a value OneTrainer would drop.
 
 from __future__ import annotations
 
+import copy
 import json
 import math
 from collections.abc import Iterable, Mapping, Sequence
@@ -164,8 +165,20 @@ def _builtin_files(root: Path) -> dict[str, Path]:
     return files
 
 
+#: Parsed preset files by path, with the text they were parsed from: one command reads a preset's
+#: chain several times (the project check, the build, every built-in's name), and parsing YAML is
+#: the slow part, so a file is parsed again only when its text changed.
+_PARSED: dict[Path, tuple[str, Any]] = {}
+
+
 def _read_yaml(path: Path) -> Any:
-    return _yaml.load(path, PresetError)[1]
+    """The data of a preset file (a copy: callers layer its values into configs they change)."""
+    text = _yaml.read_text(path, PresetError)
+    known = _PARSED.get(path)
+    if known is None or known[0] != text:
+        known = (text, _yaml.parse(path, text, PresetError)[1])
+        _PARSED[path] = known
+    return copy.deepcopy(known[1])
 
 
 def _mapping(path: Path, data: Any, allowed: set[str], required: Iterable[str]) -> dict[str, Any]:

@@ -9,9 +9,8 @@ from typing import Any
 
 import click
 
+from onelazy._stages import STAGES
 from onelazy.cli._options import backend_option
-
-_STAGES = ("generate", "cull", "review", "build-config", "launch", "compare")
 
 
 @click.command("init")
@@ -52,7 +51,7 @@ def init_command(directory: Path, **options: Any) -> None:
     "--review", is_flag=True, help="After cull, open the review page; Ctrl+C there continues the run."
 )
 @click.option("--no-browser", is_flag=True, help="With --review: print the page's address, do not open it.")
-@click.option("--stop-after", type=click.Choice(_STAGES), help="End the run after this stage.")
+@click.option("--stop-after", type=click.Choice(STAGES), help="End the run after this stage.")
 @click.option("--quiet", is_flag=True, help="Only the stage decisions, no progress lines.")
 def run_command(project: Path, review: bool, no_browser: bool, stop_after: str | None, quiet: bool) -> None:
     """Run every stage of onelazy.yaml that is not already done.
