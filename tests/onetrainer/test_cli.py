@@ -214,3 +214,19 @@ def test_check_never_prints_a_token_from_a_file_of_the_wrong_shape(tmp_path: Pat
         assert result.exit_code in (1, 2), result.output
         assert said in result.output, result.output
         assert token not in result.output
+
+
+def test_migrate_refuses_a_newer_config_and_writes_nothing(tmp_path: Path) -> None:
+    source = _write(tmp_path / "new.json", {"__version": 12, "training_method": "LORA", "new_key": 1})
+    target = tmp_path / "out.json"
+    result = CliRunner().invoke(cli, ["migrate", str(source), "-o", str(target)])
+    assert result.exit_code == 2, result.output
+    assert result.stderr.startswith(
+        f"Error: {source}: __version: config version 12 is newer than 11, the newest onelazy knows"
+    )
+    assert not target.exists() and [p.name for p in tmp_path.iterdir()] == ["new.json"]
+    to_stdout = CliRunner().invoke(cli, ["migrate", str(source)])
+    assert to_stdout.exit_code == 2 and to_stdout.stdout == ""
+    concepts = _write(tmp_path / "concepts.json", [{"__version": 3, "path": str(tmp_path)}])
+    refused = CliRunner().invoke(cli, ["migrate", str(concepts), "-o", str(target)])
+    assert refused.exit_code == 2 and "newer than 2" in refused.stderr and not target.exists()

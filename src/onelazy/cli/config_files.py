@@ -57,7 +57,9 @@ def migrate(source: Path, output: Path | None) -> None:
 
     Runs OneTrainer's migrations step by step and writes the complete current config. Keys and
     values OneTrainer would drop on the way are listed on stderr; where OneTrainer's own migration
-    would crash (a partial config without "__version"), nothing is written and the exit code is 2.
+    would crash (a partial config without "__version"), or when the file is newer than the version
+    onelazy knows (writing it as that version would lose what the newer one added), nothing is
+    written and the exit code is 2.
 
     \b
     Example:

@@ -20,7 +20,8 @@ from pathlib import Path
 from typing import Any
 
 from onelazy._files import atomic_write_text
-from onelazy.errors import ConfigError
+from onelazy.errors import ConfigError, MigrationError
+from onelazy.onetrainer import CONCEPT_CONFIG_VERSION, CONFIG_VERSION
 from onelazy.onetrainer.enums import (
     ADAPTIVE_OPTIMIZERS,
     WALL_CLOCK_UNITS,
@@ -28,7 +29,7 @@ from onelazy.onetrainer.enums import (
     TimeUnit,
     TrainingMethod,
 )
-from onelazy.onetrainer.migrations import migrate_concept_config
+from onelazy.onetrainer.migrations import config_version, migrate_concept_config
 from onelazy.onetrainer.model_types import model_type_info
 from onelazy.onetrainer.models import ConceptConfig, TrainConfig
 from onelazy.onetrainer.problems import Problem, did_you_mean_hint
@@ -367,6 +368,28 @@ def check_files(paths: Iterable[str | os.PathLike[str]]) -> list[Problem]:
     return [problem for path in paths for problem in check_file(path)]
 
 
+def _refuse_newer(data: Any, kind: str, source: str) -> None:
+    """A MigrationError for a file whose ``__version`` is newer than onelazy's (or an entry's, in a
+    concepts file): there is nothing to upgrade, and reading it as the current version would
+    downgrade it."""
+    if kind == "train":
+        versioned, newest = [data] if isinstance(data, Mapping) else [], CONFIG_VERSION
+    elif kind == "concepts":
+        versioned, newest = [item for item in data if isinstance(item, Mapping)], CONCEPT_CONFIG_VERSION
+    else:
+        return
+    for entry in versioned:
+        version = config_version(entry, source=source)
+        if version > newest:
+            raise MigrationError(
+                f"config version {version} is newer than {newest}, the newest onelazy knows; "
+                "migrating would write it as an older version and drop what the newer one added",
+                file=source,
+                key="__version",
+                hint="nothing was written; use it with the OneTrainer that wrote it, or a newer onelazy",
+            )
+
+
 def migrate_file(
     source_path: str | os.PathLike[str], target_path: str | os.PathLike[str] | None = None
 ) -> tuple[str, list[Problem]]:
@@ -375,11 +398,13 @@ def migrate_file(
     Returns the upgraded JSON text and what OneTrainer would drop or replace on the way (removed
     keys, values it no longer accepts; those are written with their defaults, as OneTrainer would
     use them). With ``target_path`` the text is also written there atomically. Nothing is written
-    when the file cannot be read or migrated (ConfigError / MigrationError).
+    when the file cannot be read or migrated (ConfigError / MigrationError), nor when it is newer
+    than onelazy knows: writing it as the current version would drop what the newer one added.
     """
     source = str(source_path)
     data = read_json(source_path)
     kind = file_kind(data)
+    _refuse_newer(data, kind, source)
     if kind == "concepts":
         concepts, problems = load_concepts_lenient(data, source=source)
         text = to_onetrainer_json(concepts)
