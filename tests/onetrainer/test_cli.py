@@ -230,3 +230,28 @@ def test_migrate_refuses_a_newer_config_and_writes_nothing(tmp_path: Path) -> No
     concepts = _write(tmp_path / "concepts.json", [{"__version": 3, "path": str(tmp_path)}])
     refused = CliRunner().invoke(cli, ["migrate", str(concepts), "-o", str(target)])
     assert refused.exit_code == 2 and "newer than 2" in refused.stderr and not target.exists()
+
+
+def test_migrate_writes_the_number_onetrainer_converts_a_wrong_type_to(tmp_path: Path) -> None:
+    # OneTrainer's from_dict stores int(value) / float(value) / str(value) for a value of the key's
+    # type family and keeps the default only where that conversion fails.
+    source = _write(
+        tmp_path / "v2.json",
+        {
+            "__version": 2,
+            "model_type": "STABLE_DIFFUSION_15",
+            "weight_dtype": "FLOAT_32",
+            "prior": {"weight_dtype": "NONE"},
+            "save_every": 2.5,
+            "learning_rate": "0.0002",
+            "optimizer_defaults": {"LAMB": {"optimizer": "LAMB", "percentile_clipping": 100.0, "eps": "x"}},
+        },
+    )
+    result = CliRunner().invoke(cli, ["migrate", str(source)])
+    assert result.exit_code == 0, result.output
+    written = json.loads(result.stdout)
+    lamb = written["optimizer_defaults"]["LAMB"]
+    assert lamb["percentile_clipping"] == 100 and type(lamb["percentile_clipping"]) is int
+    assert lamb["eps"] is None  # float("x") fails: OneTrainer keeps the default
+    assert written["save_every"] == 2 and written["learning_rate"] == 0.0002
+    assert "OneTrainer would cut it to 100" in result.stderr

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import copy
 import json
+import math
 import os
 import types
 import typing
@@ -263,7 +264,7 @@ def _problem(root: type[BaseModel], error: Mapping[str, Any], source: str | None
         return Problem(source, key, f"expected true or false, got {_describe(value)}", allowed)
     if kind in ("int_type", "int_from_float", "int_parsing"):
         cut: str | None = None
-        if isinstance(value, float) and not isinstance(value, bool):
+        if isinstance(value, float) and math.isfinite(value):
             if name in INTERVAL_KEYS:
                 cut = (
                     f"OneTrainer would cut it to {int(value)}; intervals count whole units "
@@ -318,12 +319,61 @@ def _drop(data: Any, loc: Loc) -> None:
         del data[last]
 
 
+_NO_VALUE = object()
+# pydantic's error types for a value of the wrong type that OneTrainer converts with int/float/str
+_CONVERTIBLE = frozenset({"int_type", "int_from_float", "int_parsing", "float_type", "string_type"})
+
+
+def _is_secret(root: type[BaseModel], loc: Loc) -> bool:
+    return root is SecretsConfig or (bool(loc) and loc[0] == "secrets")
+
+
+def onetrainer_conversion(annotation: Any, value: Any) -> Any:
+    """What OneTrainer's ``from_dict`` stores for a value of the wrong type, if the model can hold it.
+
+    OneTrainer converts with the key's type: ``int(value)`` for an int key (``100.0`` → ``100``,
+    ``0.5`` → ``0``, ``"12"`` → ``12``, ``true`` → ``1``), ``float(value)`` for a float key
+    (``"0.5"`` → ``0.5``), ``str(value)`` for a string key (``768`` → ``"768"``); where that
+    conversion fails it keeps the default. Returns the converted value, or ``_NO_VALUE`` when
+    OneTrainer keeps the default or stores something the model cannot hold (a string in a bool key).
+    """
+    inner, _ = unwrap_annotation(annotation)
+    if value is None or isinstance(value, (Mapping, list)):
+        return _NO_VALUE
+    try:
+        if inner is int:
+            return int(value)
+        if inner is float:
+            return float(value)
+        if inner is str and isinstance(value, (int, float)):
+            return str(value)
+    except (TypeError, ValueError, OverflowError):
+        return _NO_VALUE
+    return _NO_VALUE
+
+
+def _set(data: Any, loc: Loc, value: Any) -> None:
+    *parents, last = loc
+    for part in parents:
+        try:
+            data = data[part]
+        except (KeyError, IndexError, TypeError):
+            return
+    if isinstance(data, dict):
+        data[last] = value
+        return
+    if isinstance(data, list) and isinstance(last, int) and last < len(data):
+        data[last] = value
+
+
 def validate_model(
     cls: type[ConfigT], data: Any, *, source: str | None = None, prefix: Loc = (), lenient: bool = False
 ) -> tuple[ConfigT | None, list[Problem]]:
     """Validate ``data`` into ``cls``; return the model (None if strict and invalid) and the problems.
 
-    Lenient: each refused value is removed so its default applies, and validation runs again.
+    Lenient: each refused value is replaced by what OneTrainer would store for it
+    (:func:`onetrainer_conversion`) or, where OneTrainer keeps the default, removed so the default
+    applies; then validation runs again.
     """
     if not isinstance(data, Mapping):
         return None, [Problem(source, key_path(prefix), f"expected a JSON object, got {_describe(data)}")]
@@ -341,8 +391,14 @@ def validate_model(
                 loc = tuple(error["loc"])
                 if error["type"] == "version_type":
                     _drop(work, (*loc, "__version"))
-                else:
+                    continue
+                converted = _NO_VALUE
+                if error["type"] in _CONVERTIBLE and not _is_secret(cls, loc):
+                    converted = onetrainer_conversion(_annotation_at(cls, loc), error.get("input"))
+                if converted is _NO_VALUE:
                     _drop(work, loc)
+                else:
+                    _set(work, loc, converted)
     raise ConfigError("the config could not be repaired", file=source)  # pragma: no cover
 
 
