@@ -82,11 +82,20 @@ def test_a_python_that_cannot_run_is_named_before_anything_starts(
         find_onetrainer(root, python=tmp_path)
 
 
-def test_newer_onetrainer_names_both_versions(fake_onetrainer: Callable[..., Path]) -> None:
+def test_newer_onetrainer_is_a_warning_naming_both_versions(fake_onetrainer: Callable[..., Path]) -> None:
+    # OneTrainer migrates an older config itself when it loads it
     install = find_onetrainer(fake_onetrainer(config_version=12))
     assert install.config_version == 12
+    warning = install.check_config_version(11)
+    assert warning is not None
+    assert "expects TrainConfig version 12, newer than version 11 that onelazy writes" in warning
+    assert find_onetrainer(fake_onetrainer(config_version=11)).check_config_version(11) is None
+
+
+def test_older_onetrainer_is_refused_naming_both_versions(fake_onetrainer: Callable[..., Path]) -> None:
+    install = find_onetrainer(fake_onetrainer(config_version=10))
     with pytest.raises(
-        OneTrainerVersionMismatch, match=r"expects TrainConfig version 12.*writes version 11.*newer"
+        OneTrainerVersionMismatch, match=r"expects TrainConfig version 10, older than version 11.*update"
     ):
         install.check_config_version(11)
 

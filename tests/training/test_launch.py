@@ -24,6 +24,7 @@ from onelazy.training import (
     Saved,
     Started,
     Stopping,
+    Warning,
     check_launch,
     launch,
     run_events,
@@ -269,12 +270,10 @@ def test_missing_onetrainer_is_one_line(train_config: Callable[..., Path], tmp_p
     assert len(done.stderr.strip().splitlines()) == 1
 
 
-def test_wrong_config_version_starts_nothing(
-    fake_onetrainer: Tree, train_config: Callable[..., Path]
-) -> None:
-    root = fake_onetrainer(config_version=12)
+def test_older_onetrainer_starts_nothing(fake_onetrainer: Tree, train_config: Callable[..., Path]) -> None:
+    root = fake_onetrainer(config_version=10)
     config = train_config()
-    with pytest.raises(OneTrainerVersionMismatch, match=r"version 12.*version 11"):
+    with pytest.raises(OneTrainerVersionMismatch, match=r"version 10.*version 11"):
         launch(config, onetrainer=root)
     assert not (config.parent / "launch.log").exists()
     assert not (config.parent / "workspace").exists()
@@ -285,7 +284,36 @@ def test_wrong_config_version_starts_nothing(
         timeout=60,
     )
     assert done.returncode == 1 and "Traceback" not in done.stderr
-    assert "expects TrainConfig version 12" in done.stderr
+    assert "expects TrainConfig version 10, older than version 11" in done.stderr
+
+
+def test_newer_onetrainer_trains_with_a_warning_naming_both_versions(
+    fake_onetrainer: Tree, train_config: Callable[..., Path]
+) -> None:
+    root = fake_onetrainer(config_version=12)
+    config = train_config()
+    events: list[Event] = []
+    result = launch(config, onetrainer=root, on_event=events.append)
+    assert result.outcome == "finished"
+    warnings = [e for e in events if isinstance(e, Warning) and e.category == "launcher"]
+    assert len(warnings) == 1 and "version 12, newer than version 11" in warnings[0].message
+    assert "migrates the config" in warnings[0].message
+    assert "warning onetrainer: " in result.log_path.read_text(encoding="utf-8")
+    done = subprocess.run(
+        [sys.executable, "-m", "onelazy", "launch", str(config), "--onetrainer", str(root)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "Warning: the OneTrainer at" in done.stdout and "version 12, newer than version 11" in done.stdout
+    dry = subprocess.run(
+        [sys.executable, "-m", "onelazy", "launch", str(config), "--onetrainer", str(root), "--dry-run"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert dry.returncode == 0 and "warn onetrainer: " in dry.stdout
 
 
 # --------------------------------------------------------------------------- awkward children

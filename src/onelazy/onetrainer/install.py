@@ -35,20 +35,30 @@ class OneTrainerInstall:
     config_version: int | None
     config_version_source: Path
 
-    def check_config_version(self, expected: int) -> None:
-        """Raise :class:`OneTrainerVersionMismatch` unless this install expects ``expected``."""
+    def check_config_version(self, expected: int) -> str | None:
+        """Whether this install can train a config of version ``expected``: None if it expects that
+        version, a warning if it is newer (OneTrainer migrates an older config itself when it loads
+        it), :class:`OneTrainerVersionMismatch` if it is older or its version cannot be read (it
+        would not know the config's keys)."""
         if self.config_version is None:
             raise OneTrainerVersionMismatch(
                 f"{self.config_version_source}: cannot read the TrainConfig config_version of the OneTrainer "
                 f"at {self.root}; onelazy writes version {expected}"
             )
-        if self.config_version != expected:
-            newer_or_older = "newer" if self.config_version > expected else "older"
+        if self.config_version < expected:
             raise OneTrainerVersionMismatch(
                 f"the OneTrainer at {self.root} expects TrainConfig version {self.config_version}, "
-                f"onelazy writes version {expected} (that OneTrainer is {newer_or_older} than this onelazy "
-                "supports); use a matching OneTrainer or onelazy"
+                f"older than version {expected} that onelazy writes: it would drop or misread what "
+                "changed since; update OneTrainer (git pull in its folder)"
             )
+        if self.config_version > expected:
+            return (
+                f"the OneTrainer at {self.root} expects TrainConfig version {self.config_version}, "
+                f"newer than version {expected} that onelazy writes; OneTrainer migrates the config to "
+                f"version {self.config_version} when it loads it, but onelazy checks it only as version "
+                f"{expected}"
+            )
+        return None
 
 
 def find_onetrainer(

@@ -168,7 +168,8 @@ class PlainDisplay:
             where = _position(event.global_step, event.epoch)
             self._line(f"Saved {SAVE_LABELS[event.kind]}: {event.path} ({where})")
         elif isinstance(event, Warning):
-            self._line(f"OneTrainer: {event.message}", error=event.category != "other")
+            who = "Warning" if event.category == "launcher" else "OneTrainer"
+            self._line(f"{who}: {event.message}", error=event.category not in ("other", "launcher"))
         elif isinstance(event, Failed):
             pass  # the summary says it
 
@@ -257,8 +258,9 @@ class RichDisplay:
                 soft_wrap=True,
             )
         elif isinstance(event, Warning):
-            colour = "yellow" if event.category == "other" else "red"
-            print_(f"[{colour}]OneTrainer: {escape(event.message)}[/]", highlight=False)
+            colour = "yellow" if event.category in ("other", "launcher") else "red"
+            who = "Warning" if event.category == "launcher" else "OneTrainer"
+            print_(f"[{colour}]{who}: {escape(event.message)}[/]", highlight=False)
         elif isinstance(event, Stopping):
             print_(f"[bold yellow]{escape(event.message)}[/]", highlight=False)
         elif isinstance(event, Ended):
@@ -290,7 +292,10 @@ def make_display(mode: DisplayMode = "auto") -> JsonDisplay | PlainDisplay | Ric
 
 def report_lines(report: PreflightReport) -> list[str]:
     """The dry-run printout: each check, then the exact command and its folder."""
-    lines = [f"{'ok  ' if check.ok else 'FAIL'} {check.name}: {check.detail}" for check in report.checks]
+    lines = [
+        f"{'FAIL' if not check.ok else 'warn' if check.warning else 'ok  '} {check.name}: {check.detail}"
+        for check in report.checks
+    ]
     lines.append("command: " + shlex.join(report.command))
     lines.append(f"in: {report.install.root}")
     lines.append("env: PYTHONUNBUFFERED=1")

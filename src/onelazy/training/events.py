@@ -104,11 +104,12 @@ class Warning(_Event):
 
     ``category`` is ``config`` for ``Could not set <key> as <value>`` (OneTrainer dropped a value
     and will train with its default: the launcher stops the run unless told otherwise), ``save``
-    for a save or backup that failed, ``other`` for the rest.
+    for a save or backup that failed, ``other`` for the rest; ``launcher`` is onelazy's own
+    warning from the checks before the start (a OneTrainer newer than onelazy), not OneTrainer's.
     """
 
     message: str
-    category: Literal["config", "save", "other"]
+    category: Literal["config", "save", "other", "launcher"]
     key: str | None = None
     value: str | None = None
     event: ClassVar[str] = "warning"

@@ -44,6 +44,8 @@ class Check:
     ok: bool
     detail: str
     error: type[OnelazyError] = PreflightError
+    #: Passed, but with something the person should know (printed as a warning; nothing stops).
+    warning: bool = False
 
 
 @dataclass
@@ -66,6 +68,11 @@ class PreflightReport:
     def failures(self) -> list[Check]:
         return [check for check in self.checks if not check.ok]
 
+    @property
+    def warnings(self) -> list[Check]:
+        """Checks that passed with a warning (e.g. a OneTrainer newer than onelazy)."""
+        return [check for check in self.checks if check.ok and check.warning]
+
     def raise_for_failures(self) -> None:
         """Raise the first failure's error type, naming every failure (one per line)."""
         failures = self.failures
@@ -83,7 +90,9 @@ class PreflightReport:
             "ok": self.ok,
             "command": list(self.command),
             "cwd": str(self.install.root),
-            "checks": [{"name": c.name, "ok": c.ok, "detail": c.detail} for c in self.checks],
+            "checks": [
+                {"name": c.name, "ok": c.ok, "warning": c.warning, "detail": c.detail} for c in self.checks
+            ],
         }
 
 
@@ -110,8 +119,11 @@ def preflight(
     checks = report.checks
     expected = CONFIG_VERSION  # the TrainConfig __version onelazy writes
     try:
-        install.check_config_version(expected)
-        checks.append(Check("onetrainer", True, f"{install.root} expects config version {expected}"))
+        newer = install.check_config_version(expected)
+        if newer is None:
+            checks.append(Check("onetrainer", True, f"{install.root} expects config version {expected}"))
+        else:
+            checks.append(Check("onetrainer", True, newer, warning=True))
     except OneTrainerVersionMismatch as exc:
         checks.append(Check("onetrainer", False, str(exc), OneTrainerVersionMismatch))
     if secrets_path is not None:
@@ -127,8 +139,8 @@ def preflight(
             Check(
                 "config",
                 False,
-                f"{config_path}: __version is {facts.config_version}, this OneTrainer expects {expected}; "
-                "run onelazy migrate",
+                f"{config_path}: __version is {facts.config_version}, onelazy checks and launches "
+                f"version {expected}; run onelazy migrate",
                 ConfigError,
             )
         )

@@ -204,6 +204,9 @@ class TrainingRun:
         parser = OutputParser(root=root, workspace_dir=workspace, output_model_destination=destination)
         try:
             log = LaunchLog(self.log_path)
+            for check in self.report.warnings:
+                log.note(f"warning {check.name}: {check.detail}")
+                yield Warning(check.detail, "launcher")
             restore = self._install_handlers()
             process = self._spawn(root, log)
             yield Started(process.pid, self.command, self.log_path)
