@@ -211,7 +211,7 @@ def test_swarmui_backend_end_to_end(swarm: SwarmStandin, tmp_path: Path) -> None
         retry=FAST_RETRY,
     )
     entries = assert_complete(dataset, {"front": 4, "side": 3})
-    assert {e["model"] for e in entries} == {"SD15/tiny_sd15"}
+    assert {e["model"] for e in entries} == {"SD15/tiny_sd15.safetensors"}  # as SwarmUI lists it
     assert sorted(b["seed"] for b in swarm.generate_bodies) == [1000, 1000, 1001, 1001, 1002, 1002, 1003]
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -103,3 +104,24 @@ def test_cull_rejects_and_undo_are_left_alone(comfy: ComfyStandin, tmp_path: Pat
         assert sha(dataset / entry["file"]) == entry["sha256"]
     report = json.loads((dataset / "cull-report.json").read_text(encoding="utf-8"))
     assert all("stale" not in str(entry.get("moved_to")) for entry in report["files"])
+
+
+def test_a_model_name_the_server_completes_is_recorded_as_the_server_names_it(
+    comfy: ComfyStandin, tmp_path: Path
+) -> None:
+    """``tiny_sd15`` renders with ComfyUI's ``tiny_sd15.safetensors``: the manifest says so, and
+    neither that full name nor the short one makes the images stale afterwards."""
+    dataset = tmp_path / "dataset"
+    config = write_config(tmp_path, [comfy.url], front=2, side=1, model="tiny_sd15")
+    generate(config, dataset, retry=FAST_RETRY)
+    assert {entry["model"] for entry in manifest(dataset)} == {"tiny_sd15.safetensors"}
+
+    for typed in ("tiny_sd15.safetensors", "tiny_sd15"):
+        config.write_text(re.sub(r"model: \S+", f"model: {typed}", config.read_text()))
+        again = generate(config, dataset, retry=FAST_RETRY, replace_stale=True)
+        assert (again.made, again.skipped, again.stale, again.replaced) == (0, 3, 0, 0), typed
+    assert not (dataset / ".rejected").exists()
+
+    # another checkpoint is still another model
+    config.write_text(re.sub(r"model: \S+", "model: sub/juggernaut_xl", config.read_text()))
+    assert generate(config, dataset, retry=FAST_RETRY).stale == 3

@@ -34,6 +34,7 @@ __all__ = [
     "SamplerChoices",
     "check_backend",
     "detect_kind",
+    "names_match",
     "open_backend",
     "require_ready",
 ]
@@ -103,6 +104,10 @@ class GeneratedImage:
     batch_index: int
     elapsed: float
     backend_url: str
+    model: str
+    """The checkpoint as the server names it (``sd15`` asked may render as ``sd15.safetensors``)."""
+    loras: tuple[tuple[str, float], ...] = ()
+    """The LoRAs and weights, named as the server names them."""
 
 
 @dataclass(frozen=True)
@@ -184,6 +189,20 @@ def open_backend(
 
         return ComfyUIBackend(url, retry=policy, timeout=timeout)
     raise UsageError(f"backend kind {kind!r} is not known; allowed: {', '.join(KINDS)}")
+
+
+def names_match(kind: str, named: str, asked: str) -> bool:
+    """Does ``named`` (a model or LoRA as a server named it) mean what ``asked`` asks for, by the
+    rule of that kind of server? ComfyUI completes ``.safetensors``; SwarmUI also ignores case,
+    spaces and the file extension. So a manifest line names the file the server rendered with, and
+    a setting that says the same in another spelling does not make its images stale."""
+    if named == asked:
+        return True
+    if kind == "swarmui":
+        from onelazy.backends.swarmui import model_key
+
+        return model_key(named) == model_key(asked)
+    return named == f"{asked}.safetensors"
 
 
 def require_ready(kind: str, url: str) -> None:

@@ -534,6 +534,8 @@ class ComfyUIBackend:
                             batch_index=batch_index,
                             elapsed=elapsed,
                             backend_url=self.url,
+                            model=request.model,
+                            loras=request.loras,
                         )
                     )
             return images

@@ -54,7 +54,7 @@ _TRANSIENT_ERRORS = (
 )
 
 
-def _model_key(name: str) -> str:
+def model_key(name: str) -> str:
     """How SwarmUI compares names exactly: case- and space-insensitive, extension optional."""
     key = name.replace("\\", "/").strip().lower().replace(" ", "")
     for suffix in _MODEL_SUFFIXES:
@@ -237,12 +237,12 @@ class SwarmUIBackend:
                 with contextlib.suppress(BackendError):
                     self.call("TriggerRefresh", {"strong": True})
             listed = self._list_models(subtype, refresh=refresh)
-            exact = [entry for entry in listed if _model_key(entry) == _model_key(name)]
+            exact = [entry for entry in listed if model_key(entry) == model_key(name)]
             if len(exact) == 1:
                 return exact[0]
             if len(exact) > 1:
                 raise UnknownBackendName(f"{what} {name!r} is ambiguous: {', '.join(exact)}", url=self.url)
-        near = [entry for entry in listed if _model_key(name) in _model_key(entry)]
+        near = [entry for entry in listed if model_key(name) in model_key(entry)]
         if near:
             raise UnknownBackendName(
                 f"{what} {name!r} is not an exact name (SwarmUI would guess); "
@@ -329,6 +329,8 @@ class SwarmUIBackend:
                     batch_index=batch_index,
                     elapsed=elapsed,
                     backend_url=self.url,
+                    model=str(body["model"]),
+                    loras=tuple(zip(body.get("loras", ()), body.get("loraweights", ()), strict=True)),
                 )
             )
         return images

@@ -36,6 +36,7 @@ from onelazy.backends import (
     GeneratedImage,
     GenerationRequest,
     RetryPolicy,
+    names_match,
     open_backend,
     require_ready,
 )
@@ -453,11 +454,15 @@ def _made_as_planned(entry: Mapping[str, Any], plan: _SetPlan, index: int, confi
         same = (
             entry["prompt"] == request.prompt
             and entry["negative"] == request.negative_prompt
-            and entry["model"] == request.model
+            and names_match(config.backend, entry["model"], request.model)
             and (entry["width"], entry["height"], entry["steps"])
             == (request.width, request.height, request.steps)
             and float(entry["cfg"]) == request.cfg
-            and [tuple(lora) for lora in entry["loras"]] == [tuple(lora) for lora in request.loras]
+            and len(entry["loras"]) == len(request.loras)
+            and all(
+                names_match(config.backend, name, asked) and float(weight) == asked_weight
+                for (name, weight), (asked, asked_weight) in zip(entry["loras"], request.loras, strict=False)
+            )
         )
         if entry.get("batch") is None and config.batch == 1:
             same = same and entry["seed"] == plan.base_seed + index
@@ -682,14 +687,14 @@ def _save(
             "caption": plan.caption,
             "seed": image.seed,
             "batch": {"size": batch_size, "index": image.batch_index} if config.batch > 1 else None,
-            "model": request.model,
+            "model": image.model,
             "width": request.width,
             "height": request.height,
             "steps": request.steps,
             "cfg": request.cfg,
             "sampler": request.sampler,
             "scheduler": request.scheduler,
-            "loras": [list(lora) for lora in request.loras],
+            "loras": [list(lora) for lora in image.loras],
             "backend": config.backend,
             "url": image.backend_url,
             "elapsed": round(image.elapsed, 3),
