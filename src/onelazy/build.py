@@ -11,6 +11,8 @@ What a run folder gets::
     RUN_DIR/samples.json     with separate_files
     RUN_DIR/prompts.txt      the prompts given inline, for prompt_source "concept"
     RUN_DIR/secrets.json     the Hugging Face token, mode 0600, only when one is given
+    RUN_DIR/train/<set>/     with validation (the default): the images trained on, hard links
+    RUN_DIR/validation/<set>/  the held-out images, OneTrainer's VALIDATION concept (hard links)
     RUN_DIR/workspace/ and RUN_DIR/cache/ are OneTrainer's (created by OneTrainer)
 
 Every path in the files is absolute (OneTrainer resolves relative ones against its own working
@@ -29,7 +31,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from onelazy._files import atomic_write_text, check_writable, file_in_the_way
-from onelazy.errors import ConfigError, DatasetError
+from onelazy.errors import ConfigError, DatasetError, StorageError
 from onelazy.plan import ConceptCount, TrainingPlan, default_steps_per_image, make_plan
 
 if TYPE_CHECKING:
@@ -52,8 +54,13 @@ PLAN_KEYS = (
     "sample_after",
     "sample_after_unit",
     "sample_skip_first",
+    "validation",
+    "validate_after",
+    "validate_after_unit",
 )
 _MISSING_SHOWN = 5
+#: The VALIDATION concept's name, which is also its TensorBoard label (``loss/validation_step/<name>``).
+VALIDATION_CONCEPT = "validation"
 
 
 @dataclass(frozen=True)
@@ -82,6 +89,9 @@ class BuiltConfig:
     """Every file :meth:`write` writes, path → text."""
     notes: list[str] = field(default_factory=list)
     """Things the person should know (a resolution override, the prompt source chosen)."""
+    links: dict[Path, dict[Path, Path]] = field(default_factory=dict)
+    """Folders :meth:`write` makes afresh, each as link → the dataset file it links (with validation
+    on: the training images and the held-out images, with their captions)."""
 
     @property
     def config_path(self) -> Path:
@@ -99,8 +109,12 @@ class BuiltConfig:
         """
         for path in self.files:
             check_writable(path)
+        for folder in self.links:
+            check_writable(folder / "any")
         order = sorted(self.files, key=lambda path: path == self.config_path)
         written = []
+        for folder, links in self.links.items():
+            written.append(_write_link_folder(folder, links))
         for path in order:
             mode = 0o600 if path == self.secrets_path else None
             written.append(atomic_write_text(path, self.files[path], mode=mode))
@@ -142,6 +156,7 @@ def build_config(
     hf_token: str | None = None,
     sample_prompts: Sequence[str] | None = None,
     intermediate_saves: bool = True,
+    validation: bool = True,
 ) -> BuiltConfig:
     """Decide every file of a training run; nothing is written (call :meth:`BuiltConfig.write`).
 
@@ -150,7 +165,9 @@ def build_config(
     are written to ``RUN_DIR/prompts.txt``, or ``prompt_file``), ``"sample"`` (a ``.txt`` beside each
     image) or ``"filename"``; by default ``"concept"`` when prompts are given, else ``"sample"``.
     The target is ``steps_per_image`` (default 100 for SDXL-family models, 40 for SD 1.5) or
-    ``total_steps``. ``hf_token`` defaults to ``$HF_TOKEN``.
+    ``total_steps``. ``hf_token`` defaults to ``$HF_TOKEN``. With ``validation`` (the default) some
+    images are held out of training as OneTrainer's VALIDATION concept (:mod:`onelazy.heldout`) and
+    validated at every save; too few images to spare them is an error that says how many are needed.
     """
     from onelazy.onetrainer import (
         ConceptConfig,
@@ -225,6 +242,13 @@ def build_config(
 
     # The layers under the run's own values, read once: validated with --set for the plan (which
     # needs the batch size), then the run's values go on top and --set again so that it still wins.
+    split = None
+    if validation:
+        from onelazy.heldout import split_held_out
+
+        split = split_held_out(
+            {scan.name: scan.images for scan in scans}, {scan.name: scan.path for scan in scans}
+        )
     data = layered_dict(preset, train_device=train_device, project_values=project_values)
     layered = copy.deepcopy(data)
     apply_overrides(layered, overrides)
@@ -232,13 +256,15 @@ def build_config(
     info = _model_facts(config)
     if steps_per_image is None and total_steps is None:
         steps_per_image = default_steps_per_image(info.sdxl_family)
+    trained = {scan.name: split.training[scan.name] if split else scan.images for scan in scans}
     plan = make_plan(
-        [ConceptCount(scan.name, len(scan.images)) for scan in scans],
+        [ConceptCount(scan.name, len(trained[scan.name])) for scan in scans],
         batch_size=config.batch_size,
         steps_per_image=steps_per_image,
         total_steps=total_steps,
         gradient_accumulation_steps=config.gradient_accumulation_steps,
         intermediate_saves=intermediate_saves,
+        validation_images=split.count if split else 0,
     )
 
     notes: list[str] = []
@@ -248,26 +274,59 @@ def build_config(
         files[prompt_path] = "\n".join(prompt_lines) + "\n"
     train_resolution = _largest_side(config.resolution)
     concepts = []
+    checked = []  # the same concepts at the dataset folders: the link folders exist only once written
+    links: dict[Path, dict[Path, Path]] = {}
+    # (concept name, dataset folder, image sizes, include subfolders, link folder or None)
+    groups: list[tuple[str, Path, tuple[tuple[int, int], ...], bool, str | None]] = []
     for scan in scans:
+        if split is None:
+            groups.append((scan.name, scan.path, scan.sizes, scan.recursive, None))
+            continue
+        size_of = dict(zip(scan.images, scan.sizes, strict=True))
+        folder = run / "train" / scan.name
+        kept = trained[scan.name]
+        links.setdefault(run / "train", {}).update(_links(scan.path, kept, folder))
+        groups.append((scan.name, scan.path, tuple(size_of[i] for i in kept), scan.recursive, str(folder)))
+    if split is not None:
+        held_sizes: list[tuple[int, int]] = []
+        validation_links: dict[Path, Path] = {}
+        for scan in scans:
+            images = split.held_out.get(scan.name, ())
+            size_of = dict(zip(scan.images, scan.sizes, strict=True))
+            held_sizes += [size_of[i] for i in images]
+            validation_links.update(_links(scan.path, images, run / "validation" / scan.name))
+        links[run / "validation"] = validation_links
+        groups.append((VALIDATION_CONCEPT, scans[0].path, tuple(held_sizes), True, str(run / "validation")))
+        notes.append(
+            f"Validation: {split.count} images held out of training (the same ones on every run), "
+            f"in {run / 'validation'}: {_held_out_listing(split.held_out)}."
+        )
+    for name, path, sizes, recursive, link_folder in groups:
         concept_data: dict[str, Any] = {
-            "name": scan.name,
-            "path": str(scan.path),
-            "include_subdirectories": scan.recursive,
-            "text": {"prompt_source": scan.prompt_source},
+            "name": name,
+            "path": str(path),
+            "include_subdirectories": recursive,
+            "text": {"prompt_source": source},
         }
+        if name == VALIDATION_CONCEPT and link_folder is not None:
+            concept_data["type"] = "VALIDATION"
         if prompt_path is not None:
             concept_data["text"]["prompt_path"] = str(prompt_path)
-        larger = sum(1 for width, height in scan.sizes if min(width, height) > train_resolution)
-        if larger * 2 > len(scan.sizes):
+        larger = sum(1 for width, height in sizes if min(width, height) > train_resolution)
+        if larger * 2 > len(sizes):
             concept_data["image"] = {
                 "enable_resolution_override": True,
                 "resolution_override": config.resolution,
             }
             notes.append(
-                f"Concept {scan.name!r}: {larger} of {len(scan.sizes)} images are larger than the "
-                f"{config.resolution} px this model trains at (e.g. {_size(scan.sizes)}); resolution "
+                f"Concept {name!r}: {larger} of {len(sizes)} images are larger than the "
+                f"{config.resolution} px this model trains at (e.g. {_size(sizes)}); resolution "
                 f"override on at {config.resolution}."
             )
+        checked.append(ConceptConfig.model_validate(concept_data))
+        if link_folder is not None:
+            # the seed is part of OneTrainer's cache key: derived from the folder trained on
+            concept_data = {**concept_data, "path": link_folder}
         concepts.append(ConceptConfig.model_validate(concept_data))
     samples = _samples(
         sample_prompts if sample_prompts is not None else _default_sample_prompts(prompt_lines, scans),
@@ -287,12 +346,17 @@ def build_config(
             "sample_definition_file_name": str(run / "samples.json"),
         }
     )
-    data["concepts"] = [to_onetrainer_dict(concept) for concept in concepts]
     data["samples"] = [to_onetrainer_dict(sample) for sample in samples]
-    apply_overrides(data, overrides)
     source_name = str(run / "config.json")
+    data["concepts"] = [to_onetrainer_dict(concept) for concept in checked]
+    check_data = copy.deepcopy(data)
+    apply_overrides(check_data, overrides)
+    raise_first(
+        check_train_config(load_train_config(check_data, source=source_name, strict=True), source=source_name)
+    )
+    data["concepts"] = [to_onetrainer_dict(concept) for concept in concepts]
+    apply_overrides(data, overrides)
     final = load_train_config(data, source=source_name, strict=True)
-    raise_first(check_train_config(final, source=source_name))
     if separate_files:
         # Checked with the lists inline (the files do not exist yet); written with them beside it.
         final = load_train_config(
@@ -309,7 +373,59 @@ def build_config(
         secrets = SecretsConfig.model_validate({"huggingface_token": token})
         files[run / "secrets.json"] = to_onetrainer_json(secrets)
     notes.insert(0, f"Captions: prompt source {source!r}" + _source_detail(source, prompt_path))
-    return BuiltConfig(run, final, concepts, samples, secrets, plan, files, notes)
+    return BuiltConfig(run, final, concepts, samples, secrets, plan, files, notes, links)
+
+
+# --------------------------------------------------------------------------- the held-out split
+
+
+def _links(root: Path, images: Sequence[Path], folder: Path) -> dict[Path, Path]:
+    """Link → source for ``images`` of the set at ``root`` under ``folder``, with the files
+    OneTrainer reads beside each (caption, mask, conditioning image)."""
+    links: dict[Path, Path] = {}
+    for image in images:
+        inside = image.relative_to(root)
+        links[folder / inside] = image
+        for companion in (
+            image.with_suffix(".txt"),
+            *(image.with_name(image.stem + suffix + ".png") for suffix in _SIDECAR_SUFFIXES),
+        ):
+            if companion.is_file():
+                links[folder / inside.with_name(companion.name)] = companion
+    return links
+
+
+def _write_link_folder(folder: Path, links: Mapping[Path, Path]) -> Path:
+    """Make ``folder`` afresh from ``links`` (hard links, copies across file systems), built beside
+    it and swapped in, so a failure never leaves a half-made folder in its place."""
+    import shutil
+
+    partial = folder.with_name(folder.name + ".partial")
+    old = folder.with_name(folder.name + ".old")
+    try:
+        for stale in (partial, old):
+            if stale.exists():
+                shutil.rmtree(stale)
+        partial.mkdir(parents=True)
+        for link, source in links.items():
+            target = partial / link.relative_to(folder)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                os.link(source, target)
+            except OSError:
+                shutil.copy2(source, target)
+        if folder.exists():
+            folder.rename(old)
+        partial.rename(folder)
+        if old.exists():
+            shutil.rmtree(old)
+    except OSError as exc:
+        raise StorageError(f"{folder}: cannot write: {exc.strerror or exc}") from None
+    return folder
+
+
+def _held_out_listing(held_out: Mapping[str, Sequence[Path]]) -> str:
+    return ", ".join(f"{len(images)} from {name!r}" for name, images in held_out.items())
 
 
 # --------------------------------------------------------------------------- images and captions

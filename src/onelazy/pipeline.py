@@ -425,6 +425,7 @@ def _run_build(run: _Run, _check: _Check) -> _Ran:
         separate_files=project.train.separate_files,
         train_device=project.train.train_device,
         sample_prompts=project.train.sample_prompts,
+        validation=project.train.validation != "none",
     )
     built.write()
     for line in built.describe():

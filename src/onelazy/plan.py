@@ -21,13 +21,18 @@ OneTrainer's rules, as its trainer applies them (checked once per step, before t
 * With gradient accumulation a save waits for the next step that starts a new accumulation cycle.
 * Sampling (``sample_after``) fires at the start: EPOCH at the first step of every epoch divisible
   by N (including epoch 0, before any training), STEP when ``g % N == 0``.
+* Validation (``validate_after``) follows the sampling rule but runs *after* the optimizer step of
+  step ``g`` and is logged at ``g``: EPOCH after the first step of every epoch divisible by N, STEP
+  when ``g % N == 0``. It does not wait for an accumulation cycle. The plan validates on the save
+  interval, so every intermediate save has a validation within a step or so of it
+  (:attr:`SavePoint.validation_step`); the final model is saved after the last step and has none.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from onelazy.errors import ConfigError
 
@@ -84,6 +89,9 @@ class SavePoint:
     """``steps`` as a fraction of the planned steps (1.0 = the target)."""
     final: bool = False
     """True for the final model (``output_model_destination``), False for a ``save/`` file."""
+    validation_step: int | None = None
+    """The step at which OneTrainer logs the validation loss that stands for this checkpoint (None:
+    no validation measures it; always None for the final model)."""
 
     @property
     def name_suffix(self) -> str:
@@ -118,6 +126,12 @@ class TrainingPlan:
     """Trained steps at which the sample prompts are rendered."""
     arithmetic: str
     notes: tuple[str, ...] = field(default=())
+    validation_images: int = 0
+    """Images held out as the validation concept (0: no validation loss)."""
+    validate_after: int = 0
+    validate_after_unit: str = NEVER
+    validation_steps: tuple[int, ...] = ()
+    """Steps at which OneTrainer logs a validation loss."""
 
     @property
     def images(self) -> int:
@@ -127,9 +141,12 @@ class TrainingPlan:
     def samples_per_epoch(self) -> int:
         return sum(concept.samples_per_epoch for concept in self.concepts)
 
-    def onetrainer_values(self) -> dict[str, int | str]:
+    def onetrainer_values(self) -> dict[str, int | str | bool]:
         """The TrainConfig keys the plan sets (OneTrainer names, enums by member name)."""
         return {
+            "validation": self.validation_images > 0,
+            "validate_after": self.validate_after,
+            "validate_after_unit": self.validate_after_unit,
             "epochs": self.epochs,
             "batch_size": self.batch_size,
             "save_every": self.save_every,
@@ -159,6 +176,15 @@ class TrainingPlan:
             shown = ", ".join(f"{step:,}" for step in self.sample_steps)
             every = f"every {_plural(self.sample_after, self.sample_after_unit.lower())}"
             lines.append(f"Samples {every}, at steps {shown}.")
+        if self.validation_images:
+            shown = ", ".join(f"{step:,}" for step in self.validation_steps)
+            every = f"every {_plural(self.validate_after, self.validate_after_unit.lower())}"
+            lines.append(
+                f"Validation: {_plural(self.validation_images, 'image')} held out of training; "
+                f"validation loss {every}, at steps {shown}."
+            )
+        else:
+            lines.append("Validation: off (no images held out, no validation loss).")
         lines.extend(self.notes)
         return lines
 
@@ -176,11 +202,13 @@ def make_plan(
     total_steps: int | None = None,
     gradient_accumulation_steps: int = 1,
     intermediate_saves: bool = True,
+    validation_images: int = 0,
 ) -> TrainingPlan:
     """Plan a run: epochs from image counts and a target, saves around and past it, sample cadence.
 
     Exactly one of ``steps_per_image`` (how often each image is seen) and ``total_steps`` is given.
     With ``intermediate_saves=False`` training stops at the target and only the final model is saved.
+    ``validation_images`` (held out, not in ``concepts``) turns on a validation at every save.
     """
     if (steps_per_image is None) == (total_steps is None):
         raise ConfigError("give exactly one of steps per image and total steps", key="target")
@@ -292,6 +320,15 @@ def make_plan(
         epochs=epochs,
         gradient_accumulation_steps=gradient_accumulation_steps,
     )
+    validate_after, validate_unit = (save_every, mode) if mode != NEVER else (sample_after, sample_unit)
+    validation_steps: tuple[int, ...] = ()
+    if validation_images > 0:
+        validation_steps = onetrainer_validation_steps(
+            validate_after, validate_unit, steps_per_epoch=steps_per_epoch, epochs=epochs
+        )
+        saves = _with_validations(saves, validation_steps, gradient_accumulation_steps)
+    else:
+        validate_after, validate_unit = 0, NEVER
     if batch_size > 1:
         notes.append(
             "With mixed aspect ratios OneTrainer also drops each aspect bucket's incomplete batch, so "
@@ -319,7 +356,65 @@ def make_plan(
         sample_steps=sample_steps,
         arithmetic=arithmetic,
         notes=tuple(notes),
+        validation_images=validation_images,
+        validate_after=validate_after,
+        validate_after_unit=validate_unit,
+        validation_steps=validation_steps,
     )
+
+
+def onetrainer_validation_steps(
+    validate_after: int, validate_after_unit: str, *, steps_per_epoch: int, epochs: int
+) -> tuple[int, ...]:
+    """Replay OneTrainer's validation rule: the steps at which a validation loss is logged.
+
+    Checked after every step (not only at the end of an accumulation cycle), from the start: EPOCH
+    at the first step of every N-th epoch, STEP when ``g % N == 0``.
+    """
+    steps: list[int] = []
+    for g in _steps(steps_per_epoch, epochs):
+        epoch, epoch_step = divmod(g, steps_per_epoch)
+        if validate_after <= 0:
+            break
+        at_epoch = validate_after_unit == EPOCH and epoch_step == 0 and epoch % validate_after == 0
+        if at_epoch or (validate_after_unit == STEP and g % validate_after == 0):
+            steps.append(g)
+    return tuple(steps)
+
+
+def nearest_validation(step: int, validation_steps: Sequence[int], tolerance: int) -> int | None:
+    """The validation step closest to a checkpoint's step, if one is within ``tolerance`` steps
+    (ties go to the later one, which has seen the checkpoint's whole training)."""
+    close = [v for v in validation_steps if abs(v - step) <= tolerance]
+    return min(close, key=lambda v: (abs(v - step), -v)) if close else None
+
+
+def validation_tolerance(gradient_accumulation_steps: int) -> int:
+    """How far a checkpoint's validation may sit from its step: a STEP save holds one step fewer
+    than the round number the validation falls on, and a save waits for an accumulation cycle."""
+    return max(1, gradient_accumulation_steps)
+
+
+def _with_validations(
+    saves: tuple[SavePoint, ...], validation_steps: Sequence[int], gradient_accumulation_steps: int
+) -> tuple[SavePoint, ...]:
+    """The saves with the validation that stands for each; the plan's promise: every intermediate
+    save has one (an error here is a planning bug, not the person's)."""
+    tolerance = validation_tolerance(gradient_accumulation_steps)
+    points = []
+    for point in saves:
+        if point.final:
+            points.append(point)
+            continue
+        step = nearest_validation(point.steps, validation_steps, tolerance)
+        if step is None:
+            raise ConfigError(
+                f"no validation within {tolerance} steps of the save at step {point.steps} "
+                f"(validations at {list(validation_steps)})",
+                key="validate_after",
+            )
+        points.append(replace(point, validation_step=step))
+    return tuple(points)
 
 
 def onetrainer_save_points(

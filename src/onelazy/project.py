@@ -102,6 +102,8 @@ class TrainSettings(_Strict):
     train_device: str = "cuda"
     separate_files: bool = False
     allow_config_warnings: bool = False
+    validation: Literal["auto", "none"] = "auto"
+    """``auto``: hold about 10 % of the images out for OneTrainer's validation loss; ``none``: train on all."""
 
     @model_validator(mode="after")
     def _one_target(self) -> TrainSettings:
@@ -425,6 +427,7 @@ train:
   # total_steps: 2000
   set: {{}}           # OneTrainer keys on top of the preset, dotted: {{lora_rank: 48, optimizer.d_coef: 2}}
   train_device: cuda
+  validation: auto    # ~10 % of the images held out, for OneTrainer's validation loss (none: train on all)
 
 # Step 4: render each checkpoint with fixed seeds, to pick the best one (often not the last).
 compare:

@@ -47,6 +47,7 @@ def build(tmp_path: Path, **kwargs: Any) -> BuiltConfig:
         "output": tmp_path / "out" / "faery.safetensors",
         "prompts": ["a photo of a faery in a forest"],
         "run_dir": tmp_path / "run",
+        "validation": False,  # the held-out split has its own tests (test_validation.py)
     }
     options.update(kwargs)
     images = options.pop("images", tmp_path / "faery")
@@ -288,6 +289,7 @@ def test_cli_writes_prints_the_plan_and_the_launch_command(tmp_path: Path) -> No
     result = run_cli(
         [
             "build-config",
+            "--no-validation",
             str(tmp_path / "faery"),
             "--preset",
             "lazy-sd15",
@@ -332,6 +334,7 @@ def test_cli_bad_input_is_one_line_exit_2_and_writes_nothing(tmp_path: Path) -> 
     for extra in cases:
         args = [
             "build-config",
+            "--no-validation",
             *extra[:1],
             "--preset",
             "lazy-sd15",
@@ -359,6 +362,7 @@ def test_cli_dry_run_writes_nothing(tmp_path: Path) -> None:
     result = run_cli(
         [
             "build-config",
+            "--no-validation",
             str(tmp_path / "faery"),
             "--preset",
             "nonlazy-sdxl",

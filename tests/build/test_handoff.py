@@ -22,7 +22,7 @@ def test_printed_launch_command_passes_preflight(
     onetrainer = make_onetrainer(tmp_path / "OneTrainer", onetrainer_facts)
     make_images(tmp_path / "faery", 8, captions=True)
     args = [
-        "build-config", str(tmp_path / "faery"), "--preset", "nonlazy-sdxl",
+        "build-config", str(tmp_path / "faery"), "--no-validation", "--preset", "nonlazy-sdxl",
         "--base-model", "stabilityai/stable-diffusion-xl-base-1.0",
         "--output", str(tmp_path / "out" / "faery.safetensors"),
         "-o", str(tmp_path / "run"), "--onetrainer", str(onetrainer),
