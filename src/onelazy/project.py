@@ -103,7 +103,7 @@ class TrainSettings(_Strict):
     separate_files: bool = False
     allow_config_warnings: bool = False
     validation: Literal["auto", "none"] = "auto"
-    """``auto``: hold about 10 % of the images out for OneTrainer's validation loss; ``none``: train on all."""
+    """``auto``: about 10 % of the images held out for OneTrainer's validation loss; ``none``: none."""
 
     @model_validator(mode="after")
     def _one_target(self) -> TrainSettings:
