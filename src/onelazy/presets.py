@@ -302,9 +302,12 @@ def _raise_for_keys(data: Mapping[str, Any], keys: Sequence[str], *, source: str
     if not keys:
         return
     from onelazy.onetrainer.models import TrainConfig
+    from onelazy.onetrainer.ranges import range_problems
     from onelazy.onetrainer.reading import validate_model
 
-    _, problems = validate_model(TrainConfig, data, source=source)
+    model, problems = validate_model(TrainConfig, data, source=source)
+    if model is not None:  # valid types: now the values OneTrainer could not train with
+        problems = range_problems(model, source=source)
     for problem in problems:
         if any(problem.key == key or problem.key.startswith((f"{key}.", f"{key}[")) for key in keys):
             raise problem.to_error()

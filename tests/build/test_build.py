@@ -326,6 +326,8 @@ def test_cli_bad_input_is_one_line_exit_2_and_writes_nothing(tmp_path: Path) -> 
         [str(tmp_path / "faery"), "--set", "lora_rnak=48"],
         [str(tmp_path / "faery"), "--set", "samples=[1]"],
         [str(tmp_path / "faery"), "--set", "concepts=[]"],
+        [str(tmp_path / "faery"), "--set", "lora_rank=0"],
+        [str(tmp_path / "faery"), "--set", "learning_rate=-1"],
         [str(tmp_path / "faery"), "--preset", "nope"],
         [str(tmp_path / "faery"), "--output", str(tmp_path / "notes.txt" / "f.safetensors")],
         [str(tmp_path / "faery"), "--name", ".."],

@@ -255,3 +255,24 @@ def test_migrate_writes_the_number_onetrainer_converts_a_wrong_type_to(tmp_path:
     assert lamb["eps"] is None  # float("x") fails: OneTrainer keeps the default
     assert written["save_every"] == 2 and written["learning_rate"] == 0.0002
     assert "OneTrainer would cut it to 100" in result.stderr
+
+
+def test_check_refuses_values_onetrainer_cannot_train_with(tmp_path: Path) -> None:
+    path = _clean(tmp_path)
+    data = json.loads(path.read_text(encoding="utf-8"))
+    data.update(lora_rank=0, learning_rate=-1, epochs=-3, batch_size=0, dropout_probability=1.5)
+    data.update(gradient_accumulation_steps=0, resolution="1024x0")
+    _write(path, data)
+    result = CliRunner().invoke(cli, ["check", str(path)])
+    assert result.exit_code == 1, result.output
+    lines = result.stdout.splitlines()
+    for line in (
+        "lora_rank: 0 is out of range; expected at least 1",
+        "learning_rate: -1 is out of range; expected above 0",
+        "epochs: -3 is out of range; expected at least 1",
+        "batch_size: 0 is out of range; expected at least 1",
+        "gradient_accumulation_steps: 0 is out of range; expected at least 1",
+        "dropout_probability: 1.5 is out of range; expected between 0 and 1",
+        "resolution: '1024x0': every size must be above 0",
+    ):
+        assert any(row.startswith(f"{path}: {line}") for row in lines), (line, lines)

@@ -82,6 +82,8 @@ def test_init_refuses_a_value_that_could_not_run_and_writes_nothing(
         (("preset: lazy-sd15", "preset: lazy-sd16", 1), ":{line}:9: preset: "),
         (("set: {}", "set: {lora_rnak: 48}", 1), ":{line}:9: train.set.lora_rnak: "),
         (("set: {}", "set: {lora_rank: abc}", 1), ":{line}:9: train.set.lora_rank: "),
+        (("set: {}", "set: {lora_rank: -4}", 1), ":{line}:9: train.set.lora_rank: -4 is out of range"),
+        (("set: {}", "set: {batch_size: 0}", 1), ":{line}:9: train.set.batch_size: 0 is out of range"),
         (("backend: swarmui", "backend: a1111", 1), ":{line}:12: generate.backend: "),
     ],
 )
@@ -199,3 +201,20 @@ def test_init_comments_cull_defaults_that_cull_really_uses(tmp_path: Path) -> No
     help_text = CliRunner().invoke(cli, ["cull", "--help"]).output
     near_help = help_text.split("--near-distance", 1)[1].split("\n  --", 1)[0]
     assert f"{DEFAULT_NEAR_DISTANCE} is measured" in " ".join(near_help.split())
+
+
+def test_a_training_value_out_of_range_stops_status_and_run_before_any_stage(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from onelazy.cli import cli
+
+    result = init_project(tmp_path)
+    fill(result.path, prompt="p", model="m.safetensors", lora_dir=str(tmp_path / "loras"))
+    text = result.path.read_text(encoding="utf-8").replace("set: {}", "set: {lora_rank: -4}", 1)
+    result.path.write_text(text, encoding="utf-8")
+    for command in (["status", str(result.path)], ["run", str(result.path)]):
+        done = CliRunner().invoke(cli, command)
+        assert done.exit_code == 2, (command, done.output)
+        assert "train.set.lora_rank: -4 is out of range; expected at least 1" in done.stderr
+        assert "Traceback" not in done.output
+    assert not (tmp_path / "run").exists() and not (tmp_path / "dataset").exists()

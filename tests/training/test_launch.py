@@ -420,6 +420,11 @@ def test_preflight_failures(fake_onetrainer: Tree, train_config: Callable[..., P
     hub = train_config(base_model_name="stable-diffusion-v1-5/stable-diffusion-v1-5")
     assert check_launch(hub, onetrainer=root).ok
 
+    zero_batch = train_config(batch_size=0)  # OneTrainer would load it and divide by it
+    with pytest.raises(ConfigError, match=r"batch_size: 0 is out of range; expected at least 1"):
+        launch(zero_batch, onetrainer=root)
+    assert not (zero_batch.parent / "launch.log").exists()
+
     huge = train_config(lora_rank=10_000_000)  # a LoRA of ~76 TiB cannot fit
     disk = [c for c in check_launch(huge, onetrainer=root).failures if c.name == "disk"]
     assert len(disk) == 1 and "free at" in disk[0].detail and "TiB" not in disk[0].detail

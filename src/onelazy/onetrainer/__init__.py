@@ -76,6 +76,7 @@ _LAZY: dict[str, str] = {
     "check_file": "onelazy.onetrainer.checks",
     "check_files": "onelazy.onetrainer.checks",
     "migrate_file": "onelazy.onetrainer.checks",
+    "range_problems": "onelazy.onetrainer.ranges",
     # --set and layering
     "coerce_dotted": "onelazy.onetrainer.dotted",
     "apply_dotted": "onelazy.onetrainer.dotted",
@@ -139,6 +140,7 @@ if TYPE_CHECKING:
     from onelazy.onetrainer.models import stable_embedding_uuid as stable_embedding_uuid
     from onelazy.onetrainer.problems import Problem as Problem
     from onelazy.onetrainer.problems import did_you_mean as did_you_mean
+    from onelazy.onetrainer.ranges import range_problems as range_problems
     from onelazy.onetrainer.reading import load_concepts as load_concepts
     from onelazy.onetrainer.reading import load_concepts_lenient as load_concepts_lenient
     from onelazy.onetrainer.reading import load_samples as load_samples

@@ -40,6 +40,7 @@ from onelazy.onetrainer.models import (
     TrainConfig,
 )
 from onelazy.onetrainer.problems import Problem, did_you_mean_hint, raise_first
+from onelazy.onetrainer.ranges import range_problems
 
 if typing.TYPE_CHECKING:
     from onelazy.onetrainer.enums import ModelType
@@ -437,7 +438,9 @@ def load_train_config_lenient(
             data = migrate_train_config(data, source=source)
     model, found = validate_model(TrainConfig, data, source=source, lenient=True)
     problems.extend(found)
-    return _finish(model, problems, strict=False), problems
+    config = _finish(model, problems, strict=False)
+    problems.extend(range_problems(config, source=source))
+    return config, problems
 
 
 def load_train_config(
@@ -465,6 +468,8 @@ def load_train_config(
         data = migrate_train_config(data, source=source)
     model, found = validate_model(TrainConfig, data, source=source)
     problems.extend(found)
+    if model is not None:
+        problems.extend(range_problems(model, source=source))
     return _finish(model, problems, strict=True)
 
 
