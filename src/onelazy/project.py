@@ -31,6 +31,7 @@ from pydantic import (
 from onelazy import _yaml
 from onelazy._files import atomic_write_text
 from onelazy._yaml import place as _place
+from onelazy.backends import DEFAULT_KIND, kind_facts
 from onelazy.comparison import lora_weight_problem
 from onelazy.errors import ConfigError, ProjectFileError, UsageError
 from onelazy.generation import GenerateConfig
@@ -62,7 +63,6 @@ DEFAULT_BASE_MODELS = {
     "sd15": "stable-diffusion-v1-5/stable-diffusion-v1-5",
     "sdxl": "stabilityai/stable-diffusion-xl-base-1.0",
 }
-DEFAULT_URLS = {"swarmui": "http://127.0.0.1:7801", "comfyui": "http://127.0.0.1:8188"}
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
 
 
@@ -129,6 +129,19 @@ class CompareSettings(_Strict):
     sampler: str | None = None
     scheduler: str | None = None
     keep: bool = False
+
+    @field_validator("url")
+    @classmethod
+    def _check_url(cls, url: str | None) -> str | None:
+        """Refused when the file is read, not when compare opens it after training."""
+        if url is None:
+            return None
+        from onelazy.backends.urls import normalize_url
+
+        try:
+            return normalize_url(url)
+        except UsageError as exc:  # a ValueError, so the message names the line and the key
+            raise ValueError(str(exc)) from None
 
     @field_validator("weights")
     @classmethod
@@ -461,7 +474,7 @@ def init_project(
     *,
     name: str | None = None,
     preset: str = "lazy-sd15",
-    backend: str = "swarmui",
+    backend: str = DEFAULT_KIND,
     url: str | None = None,
     model: str | None = None,
     prompt: str | None = None,
@@ -479,12 +492,11 @@ def init_project(
     target = folder / PROJECT_FILE
     if target.exists() and not force:
         raise UsageError(f"{target}: already exists; edit it, or pass --force to start over")
-    if backend not in DEFAULT_URLS:
-        raise UsageError(f"backend {backend!r} is not known; allowed: {', '.join(DEFAULT_URLS)}")
+    default_url = kind_facts(backend).default_url
     if preset.startswith("onetrainer:"):
         raise UsageError(f"preset {preset!r}: start from a onelazy preset (lazy-sd15, lazy-sdxl, ...)")
     # A file that cannot run is not written: the preset and URL are checked here, not at `run`.
-    from onelazy.backends._http import normalize_url
+    from onelazy.backends.urls import normalize_url
     from onelazy.presets import load_preset
 
     load_preset(preset)
@@ -514,7 +526,7 @@ def init_project(
         base_model=DEFAULT_BASE_MODELS["sdxl" if sdxl else "sd15"],
         onetrainer=json.dumps(ot) if ot else "",
         backend=backend,
-        url=url or DEFAULT_URLS[backend],
+        url=url or default_url,
         model=scalar(model),
         prompt=scalar(prompt),
         lora_dir=scalar(lora_dir),

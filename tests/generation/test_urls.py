@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from click.testing import CliRunner
 
-from onelazy.backends._http import normalize_url
+from onelazy.backends.urls import normalize_url
 from onelazy.cli import cli
 from onelazy.errors import UsageError
 

@@ -203,6 +203,51 @@ def test_init_comments_cull_defaults_that_cull_really_uses(tmp_path: Path) -> No
     assert f"{DEFAULT_NEAR_DISTANCE} is measured" in " ".join(near_help.split())
 
 
+@pytest.mark.parametrize(
+    "url",
+    ["ftp://user:secretpw@host", "http://user:secretpw@127.0.0.1:8188", "localhost:8188", "http://h:99999"],
+)
+def test_a_bad_compare_url_is_refused_when_the_file_is_read_without_echoing_a_password(
+    tmp_path: Path, url: str
+) -> None:
+    """Not after generating and training, when compare finally opens it."""
+    result = init_project(tmp_path)
+    fill(result.path, prompt="p", model="m.safetensors", lora_dir="loras")
+    text = result.path.read_text(encoding="utf-8").replace("  seed: 1234\n", f"  seed: 1234\n  url: {url}\n")
+    result.path.write_text(text, encoding="utf-8")
+    line = next(n for n, row in enumerate(text.splitlines(), start=1) if row == f"  url: {url}")
+    with pytest.raises(ProjectFileError) as caught:
+        load_project(result.path)
+    message = str(caught.value)
+    assert f"onelazy.yaml:{line}:8: compare.url: " in message, message
+    assert "secretpw" not in message and "\n" not in message
+
+
+def test_a_compare_url_is_kept_normalized(tmp_path: Path) -> None:
+    result = init_project(tmp_path)
+    fill(result.path, prompt="p", model="m.safetensors", lora_dir="loras")
+    text = result.path.read_text(encoding="utf-8")
+    result.path.write_text(text.replace("  seed: 1234\n", "  seed: 1234\n  url: http://127.0.0.1:9/\n"))
+    project = load_project(result.path)
+    assert project.compare is not None and project.compare_options()["url"] == "http://127.0.0.1:9"
+
+
+def test_reading_a_project_loads_no_http_client(tmp_path: Path) -> None:
+    """Reading onelazy.yaml (status, --help paths) checks URLs without importing httpx."""
+    import subprocess
+    import sys
+
+    result = init_project(tmp_path, url="http://127.0.0.1:7801/")
+    fill(result.path, prompt="p", model="m.safetensors", lora_dir="loras")
+    code = (
+        "import sys\n"
+        "import onelazy.project\n"
+        f"project = onelazy.project.load_project({str(result.path)!r})\n"
+        "assert project.generate.urls == ['http://127.0.0.1:7801'], project.generate.urls\n"
+        "print(sorted(name for name in sys.modules if name.split('.')[0] in ('httpx', 'httpcore')))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]", done.stdout
 def test_a_training_value_out_of_range_stops_status_and_run_before_any_stage(tmp_path: Path) -> None:
     from click.testing import CliRunner
 

@@ -13,9 +13,9 @@ settings, seed and LoRAs with weights. Only this package speaks HTTP to an image
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Literal, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Literal, Protocol, get_args, runtime_checkable
 
-from onelazy.backends._http import RetryPolicy
+from onelazy.backends.retry import RetryPolicy
 from onelazy.errors import BackendError, BackendProtocolError, BackendRejected, UsageError
 
 if TYPE_CHECKING:
@@ -23,24 +23,57 @@ if TYPE_CHECKING:
     from onelazy.backends.swarmui import SwarmUIBackend
 
 __all__ = [
+    "DEFAULT_KIND",
     "KINDS",
+    "KIND_FACTS",
     "Backend",
     "BackendHealth",
     "BackendKind",
     "BackendReport",
     "GeneratedImage",
     "GenerationRequest",
+    "KindFacts",
     "RetryPolicy",
     "SamplerChoices",
     "check_backend",
     "detect_kind",
+    "kind_facts",
     "names_match",
     "open_backend",
     "require_ready",
 ]
 
+#: The backend kinds, as ``onelazy.yaml``'s ``backend:`` and ``--backend`` spell them: the one place
+#: they are written; everything else uses this type, :data:`KINDS` or :data:`KIND_FACTS`.
 BackendKind = Literal["swarmui", "comfyui"]
-KINDS: tuple[BackendKind, ...] = ("swarmui", "comfyui")
+KINDS: tuple[BackendKind, ...] = get_args(BackendKind)
+#: The kind ``onelazy init`` writes when none is asked for.
+DEFAULT_KIND: BackendKind = KINDS[0]
+
+
+@dataclass(frozen=True)
+class KindFacts:
+    """What onelazy knows of a backend kind beyond its client."""
+
+    display_name: str
+    default_url: str
+    in_flight: int
+    """Requests each URL gets at once: ComfyUI renders one at a time, so two more queued hide the
+    download and the next submit; SwarmUI may fan out over several GPUs."""
+
+
+KIND_FACTS: dict[BackendKind, KindFacts] = {
+    "swarmui": KindFacts("SwarmUI", "http://127.0.0.1:7801", in_flight=4),
+    "comfyui": KindFacts("ComfyUI", "http://127.0.0.1:8188", in_flight=3),
+}
+
+
+def kind_facts(kind: str) -> KindFacts:
+    """:data:`KIND_FACTS` of ``kind``; a usage error naming the allowed kinds when it is none."""
+    for known, facts in KIND_FACTS.items():
+        if known == kind:
+            return facts
+    raise UsageError(f"backend kind {kind!r} is not known; allowed: {', '.join(KINDS)}")
 
 
 @dataclass(frozen=True)
@@ -188,7 +221,8 @@ def open_backend(
         from onelazy.backends.comfyui import ComfyUIBackend
 
         return ComfyUIBackend(url, retry=policy, timeout=timeout)
-    raise UsageError(f"backend kind {kind!r} is not known; allowed: {', '.join(KINDS)}")
+    kind_facts(kind)  # raises: not a kind
+    raise AssertionError(kind)
 
 
 def names_match(kind: str, named: str, asked: str) -> bool:
@@ -220,7 +254,8 @@ def require_ready(kind: str, url: str) -> None:
 def detect_kind(url: str, *, retry: RetryPolicy | None = None) -> BackendKind:
     """Which kind of server answers at ``url``: ComfyUI's ``/api/system_stats``, else SwarmUI's
     ``/API/GetNewSession``; a protocol error when it is neither."""
-    from onelazy.backends._http import BEARER_TOKEN_ENV, HttpClient, auth_from_env, normalize_url
+    from onelazy.backends._http import HttpClient, auth_from_env
+    from onelazy.backends.urls import BEARER_TOKEN_ENV, normalize_url
 
     base = normalize_url(url)
     headers, cookies = auth_from_env("swarmui")

@@ -12,87 +12,22 @@ import base64
 import binascii
 import functools
 import os
-import random
 import ssl
 import threading
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote
 
 import httpx
 
-from onelazy.errors import BackendInterrupted, BackendProtocolError, BackendUnreachable, UsageError
-
-#: environment variable holding a SwarmUI auth token (sent as the ``swarm_token`` cookie)
-SWARM_TOKEN_ENV = "SWARM_TOKEN"
-#: environment variable holding a bearer token for a reverse proxy in front of either backend
-BEARER_TOKEN_ENV = "ONELAZY_BACKEND_TOKEN"
+from onelazy.backends.retry import RetryPolicy
+from onelazy.backends.urls import BEARER_TOKEN_ENV, SWARM_TOKEN_ENV
+from onelazy.errors import BackendInterrupted, BackendProtocolError, BackendUnreachable
 
 #: the largest image onelazy accepts from a server (a data: URL or a download)
 MAX_IMAGE_BYTES = 256 * 1024 * 1024
 
 _RETRY_STATUS = frozenset({500, 502, 503, 504})
-
-
-@dataclass(frozen=True)
-class RetryPolicy:
-    """How often and how patiently a failing call is retried: ``attempts`` tries in all, the wait
-    doubling from ``first_delay`` up to ``max_delay`` seconds (with a little jitter). The default
-    waits about 30 s in all: long enough for a ComfyUI restart (~10 s until its port opens)."""
-
-    attempts: int = 8
-    first_delay: float = 0.5
-    max_delay: float = 8.0
-
-    def delay(self, attempt: int) -> float:
-        """Seconds to wait after failed try number ``attempt`` (1-based)."""
-        base = min(self.max_delay, self.first_delay * 2.0 ** (attempt - 1))
-        return float(base * (0.85 + 0.3 * random.random()))
-
-
-def _redacted(url: str) -> str:
-    """``url`` with any ``user:password@``, query and fragment replaced by ``***``, so a message never
-    shows a credential (some proxies take their token as ``?token=...``)."""
-    scheme, sep, rest = url.partition("://")
-    if not sep:
-        scheme, rest = "", url
-    end = min((i for i in map(rest.find, "/?#") if i >= 0), default=len(rest))
-    authority, tail = rest[:end], rest[end:]
-    if "@" in authority:
-        authority = "***@" + authority.rpartition("@")[2]
-    cut = min((i for i in map(tail.find, "?#") if i >= 0), default=-1)
-    if cut >= 0:
-        tail = tail[: cut + 1] + "***"
-    return f"{scheme}{sep}{authority}{tail}"
-
-
-def normalize_url(url: str) -> str:
-    """``url`` without a trailing slash, after checking it is an http(s) URL with a host and a valid port.
-
-    A URL carrying ``user:password@`` is refused (without echoing it): tokens come from the
-    environment only, so they never end up in a config file, a log or an error message.
-    """
-    text = url.strip()
-    shown = repr(_redacted(text))
-    expected = "expected http://host:port (for example http://127.0.0.1:8188)"
-    try:
-        parts = urlsplit(text)
-        port = parts.port
-    except ValueError as exc:  # "Invalid IPv6 URL", "Port out of range 0-65535", a non-numeric port
-        raise UsageError(f"{shown} is not a backend URL ({exc}); {expected}") from None
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise UsageError(f"{shown} is not a backend URL; {expected}")
-    if port == 0:
-        raise UsageError(f"{shown}: port 0 is not a server's port; {expected}")
-    if parts.username is not None or parts.password is not None:
-        raise UsageError(
-            f"{shown}: a backend URL carries no user or password; put a token in {SWARM_TOKEN_ENV} "
-            f"(SwarmUI) or {BEARER_TOKEN_ENV} (a bearer token for a proxy)"
-        )
-    if parts.query or parts.fragment:
-        raise UsageError(f"{shown}: a backend URL has no query or fragment")
-    return text.rstrip("/")
 
 
 def auth_from_env(kind: str) -> tuple[dict[str, str], dict[str, str]]:

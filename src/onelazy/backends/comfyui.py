@@ -33,15 +33,14 @@ from wsproto.events import TextMessage
 
 from onelazy.backends import BackendHealth, BackendKind, GeneratedImage, GenerationRequest, SamplerChoices
 from onelazy.backends._http import (
-    BEARER_TOKEN_ENV,
     HttpClient,
-    RetryPolicy,
     auth_from_env,
     check_image_bytes,
     has_unsafe_segment,
     json_body,
-    normalize_url,
 )
+from onelazy.backends.retry import RetryPolicy
+from onelazy.backends.urls import BEARER_TOKEN_ENV, normalize_url
 from onelazy.errors import (
     BackendError,
     BackendInterrupted,

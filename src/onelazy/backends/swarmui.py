@@ -23,17 +23,16 @@ from typing import Any
 
 from onelazy.backends import BackendHealth, BackendKind, GeneratedImage, GenerationRequest, SamplerChoices
 from onelazy.backends._http import (
-    SWARM_TOKEN_ENV,
     HttpClient,
-    RetryPolicy,
     auth_from_env,
     check_image_bytes,
     decode_data_url,
     has_unsafe_segment,
     json_body,
-    normalize_url,
     quote_relative_path,
 )
+from onelazy.backends.retry import RetryPolicy
+from onelazy.backends.urls import SWARM_TOKEN_ENV, normalize_url
 from onelazy.errors import (
     BackendError,
     BackendInterrupted,

@@ -7,6 +7,8 @@ from typing import Any, TypeVar
 
 import click
 
+from onelazy.backends import KINDS
+
 _Command = TypeVar("_Command", bound=Callable[..., Any])
 
 _RENDER_OPTIONS = (
@@ -19,10 +21,6 @@ _RENDER_OPTIONS = (
 )
 
 
-#: the backend kinds, as onelazy.yaml's ``backend:`` spells them
-BACKEND_KINDS = ("swarmui", "comfyui")
-
-
 def backend_option(
     help: str = "Backend: swarmui or comfyui (--kind is the older name).", **extra: Any
 ) -> Callable[[_Command], _Command]:
@@ -30,7 +28,7 @@ def backend_option(
     (``generate``, ``compare`` and ``backends check`` used to call it that). The value arrives as
     the parameter ``kind`` unless ``extra`` names another."""
     names = ("--backend", "--kind", extra.pop("dest", "kind"))
-    return click.option(*names, type=click.Choice(BACKEND_KINDS), help=help, **extra)
+    return click.option(*names, type=click.Choice(KINDS), help=help, **extra)
 
 
 def render_options(command: _Command) -> _Command:

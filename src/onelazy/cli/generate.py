@@ -244,11 +244,11 @@ def check_command(url: str, kind: str | None) -> None:
     Example:
         onelazy backends check http://127.0.0.1:8188 --backend comfyui
     """
-    from onelazy.backends import check_backend
+    from onelazy.backends import KIND_FACTS, check_backend
 
     report = check_backend(url, kind)
     health = report.health
-    name = {"swarmui": "SwarmUI", "comfyui": "ComfyUI"}[health.kind]
+    name = KIND_FACTS[health.kind].display_name
     state = (
         "ready"
         if health.ready

@@ -10,6 +10,7 @@ from typing import Any
 import click
 
 from onelazy._stages import STAGES
+from onelazy.backends import DEFAULT_KIND
 from onelazy.cli._options import backend_option
 
 
@@ -17,7 +18,7 @@ from onelazy.cli._options import backend_option
 @click.argument("directory", required=False, default=".", type=click.Path(file_okay=False, path_type=Path))
 @click.option("--name", help="The LoRA's name (default: the folder's name).")
 @click.option("--preset", default="lazy-sd15", show_default=True, help="lazy-sd15, lazy-sdxl, nonlazy-...")
-@backend_option(dest="backend", default="swarmui", show_default=True)
+@backend_option(dest="backend", default=DEFAULT_KIND, show_default=True)
 @click.option("--url", help="Backend URL (default: SwarmUI's 7801 or ComfyUI's 8188 on this machine).")
 @click.option("--model", help="Fills in generate.model: the checkpoint name as the backend lists it.")
 @click.option("--prompt", help="Fills in the prompt both image sets use.")

@@ -32,6 +32,7 @@ from typing import Any, Literal, TypeVar
 from onelazy._files import atomic_write_bytes, atomic_write_text, file_in_the_way
 from onelazy._manifest import MANIFEST_NAME, STALE_REASON
 from onelazy.backends import (
+    KIND_FACTS,
     Backend,
     GeneratedImage,
     GenerationRequest,
@@ -58,9 +59,6 @@ _T = TypeVar("_T")
 _I = TypeVar("_I")
 
 LOCK_NAME = ".generate.lock"
-#: how many requests each URL gets at once, by backend kind: ComfyUI renders one at a time, so two
-#: more queued hide the download and the next submit; SwarmUI may fan out over several GPUs.
-DEFAULT_IN_FLIGHT = {"comfyui": 3, "swarmui": 4}
 #: tries per image before it counts as failed in this run (a rerun tries again)
 ATTEMPTS_PER_IMAGE = 3
 
@@ -529,7 +527,7 @@ def _run(
     results: queue.Queue[_Result] = queue.Queue()
     for unit in units:
         jobs.put(unit)
-    depth = config.in_flight or DEFAULT_IN_FLIGHT[config.backend]
+    depth = config.in_flight or KIND_FACTS[config.backend].in_flight
     live_workers: dict[str, int] = {}
     for backend in backends:
         live_workers[backend.url] = depth

@@ -13,6 +13,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from onelazy.backends import BackendKind
 from onelazy.errors import ProjectFileError, UsageError
 
 SET_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
@@ -69,7 +70,7 @@ class PromptSet(_RenderSettings):
 class GenerateConfig(_Strict):
     """The ``generate:`` section: shared settings and the prompt sets."""
 
-    backend: Literal["swarmui", "comfyui"]
+    backend: BackendKind
     urls: list[str] = Field(min_length=1)
     model: str = Field(min_length=1)
     width: int = Field(default=512, ge=64, le=16384, multiple_of=8)
@@ -102,7 +103,7 @@ class GenerateConfig(_Strict):
     @field_validator("urls")
     @classmethod
     def _check_urls(cls, urls: list[str]) -> list[str]:
-        from onelazy.backends._http import normalize_url
+        from onelazy.backends.urls import normalize_url
 
         normalized = [normalize_url(url) for url in urls]
         if len(set(normalized)) != len(normalized):
