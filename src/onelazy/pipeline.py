@@ -32,6 +32,7 @@ from onelazy._manifest import MANIFEST_NAME, STALE_REASON, read_manifest
 from onelazy._stages import STAGES
 from onelazy.errors import DatasetError, StorageError
 from onelazy.project import Project, load_project
+from onelazy.render import RENDER_FIELDS
 
 if TYPE_CHECKING:
     from onelazy.comparison import Checkpoint
@@ -519,7 +520,14 @@ def _run_launch(run: _Run, check: _Check) -> _Ran:
 
 
 def _compare_inputs(project: Project, state: _State) -> dict[str, Any]:
-    settings = {k: v for k, v in project.compare_options().items() if k != "keep"}
+    options = project.compare_options()
+    render = options.pop("render")
+    del options["keep"]  # where the LoRA copies stay does not change the images
+    settings = {
+        **options,
+        **{name: getattr(render, name) for name in RENDER_FIELDS if name != "loras"},
+        **({"loras": [list(lora) for lora in render.loras]} if render.loras else {}),
+    }
     return {"launch": state.finished_as("launch"), **dict(_flat(settings, "compare"))}
 
 

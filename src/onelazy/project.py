@@ -32,9 +32,11 @@ from onelazy import _yaml
 from onelazy._files import atomic_write_text
 from onelazy._yaml import place as _place
 from onelazy.backends import DEFAULT_KIND, kind_facts
-from onelazy.comparison import lora_weight_problem
+from onelazy.comparison import COMPARE_SEED, lora_weight_problem
 from onelazy.errors import ConfigError, ProjectFileError, UsageError
 from onelazy.generation import GenerateConfig
+from onelazy.generation.settings import Cfg, ModelName, RenderLayer, Seed, Side, Steps
+from onelazy.render import RenderSettings
 
 __all__ = [
     "FILL_IN",
@@ -112,20 +114,22 @@ class TrainSettings(_Strict):
         return self
 
 
-class CompareSettings(_Strict):
-    """What ``onelazy compare`` renders; unset render settings come from the ``generate:`` section."""
+class CompareSettings(RenderLayer):
+    """What ``onelazy compare`` renders; unset render settings come from the ``generate:`` section
+    (its first set's, then the shared ones), except the seed (one for every image) and the LoRAs
+    (only the checkpoint compared)."""
 
     lora_dir: str = Field(min_length=1)
     prompts: list[str] | None = None
     negative: str | None = None
     weights: list[float] = Field(default_factory=lambda: [0.7, 1.0], min_length=1)
-    seed: int = Field(default=1234, ge=0)
+    seed: Seed = COMPARE_SEED
     url: str | None = None
-    model: str | None = None
-    width: int | None = Field(default=None, ge=64, multiple_of=8)
-    height: int | None = Field(default=None, ge=64, multiple_of=8)
-    steps: int | None = Field(default=None, ge=1)
-    cfg: float | None = Field(default=None, ge=0, le=100)
+    model: ModelName | None = None
+    width: Side | None = None
+    height: Side | None = None
+    steps: Steps | None = None
+    cfg: Cfg | None = None
     sampler: str | None = None
     scheduler: str | None = None
     keep: bool = False
@@ -237,29 +241,29 @@ class Project(_Strict):
         return seen
 
     def compare_options(self) -> dict[str, Any]:
-        """Keyword arguments for :func:`onelazy.compare`: the ``compare:`` section, unset render
-        settings taken from the ``generate:`` section (its first set's size and negative prompt)."""
+        """Keyword arguments for :func:`onelazy.compare`: the ``compare:`` section, its render
+        settings over the first set's (:meth:`compare_render`), its negative prompt else the first
+        set's."""
         if self.compare is None:
             raise UsageError(f"{self.file}: has no compare: section (lora_dir:, weights:, ...)")
         c, g = self.compare, self.generate
-        first = g.sets[0]
         return {
             "kind": g.backend,
             "url": c.url or g.urls[0],
-            "model": c.model or first.model or g.model,
+            "render": self.compare_render(),
             "lora_dir": str(self.path(c.lora_dir)),
             "prompts": self.compare_prompts(),
-            "negative": c.negative if c.negative is not None else first.negative,
+            "negative": c.negative if c.negative is not None else g.sets[0].negative,
             "weights": list(c.weights),
-            "seed": c.seed,
-            "width": c.width or first.width or g.width,
-            "height": c.height or first.height or g.height,
-            "steps": c.steps or first.steps or g.steps,
-            "cfg": c.cfg if c.cfg is not None else (first.cfg if first.cfg is not None else g.cfg),
-            "sampler": c.sampler or first.sampler or g.sampler,
-            "scheduler": c.scheduler or first.scheduler or g.scheduler,
             "keep": c.keep,
         }
+
+    def compare_render(self) -> RenderSettings:
+        """What compare renders with: the ``compare:`` section's values over the first set's (which
+        are over the shared ones); its own seed, and no LoRA but the checkpoint compared."""
+        assert self.compare is not None
+        first = self.generate.set_render(self.generate.sets[0])
+        return self.compare.over(first).with_values(loras=())
 
     def generate_config(self) -> GenerateConfig:
         """The ``generate:`` section with the project's dataset folder."""

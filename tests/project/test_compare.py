@@ -12,8 +12,9 @@ from typing import Any
 import pytest
 from PIL import Image
 
-from onelazy.comparison import compare, find_checkpoints, pick_checkpoint
+from onelazy.comparison import COMPARE_SEED, compare, find_checkpoints, pick_checkpoint
 from onelazy.errors import BackendUnreachable, ConfigError, UsageError
+from onelazy.render import RenderSettings
 from tests.project.standins import FolderComfy, FolderSwarm
 
 SAVES = [(3, 0, 3), (7, 0, 7), (11, 1, 3)]
@@ -56,12 +57,10 @@ def run_compare(run: Path, server: Any, kind: str, loras: Path, **options: Any) 
         run,
         kind=kind,
         url=server.url,
-        model=model,
+        render=RenderSettings(model=model, width=512, height=768, seed=COMPARE_SEED),
         lora_dir=loras,
         prompts=["a faery in a forest", "a faery, portrait"],
         weights=[0.6, 1.0],
-        width=512,
-        height=768,
         **options,
     )
 
@@ -139,7 +138,7 @@ def test_no_checkpoints_and_bad_lora_dir(tmp_path: Path) -> None:
             run,
             kind="comfyui",
             url="http://127.0.0.1:9",
-            model="m",
+            render=RenderSettings(model="m"),
             lora_dir=tmp_path / "nope",
             prompts=["p"],
         )
@@ -149,7 +148,14 @@ def test_no_checkpoints_and_bad_lora_dir(tmp_path: Path) -> None:
     config.update(workspace_dir=str(empty / "ws"), output_model_destination=str(empty / "x.safetensors"))
     (empty / "config.json").write_text(json.dumps(config), encoding="utf-8")
     with pytest.raises(UsageError, match="no checkpoints yet"):
-        compare(empty, kind="comfyui", url="http://127.0.0.1:9", model="m", lora_dir=tmp_path, prompts=["p"])
+        compare(
+            empty,
+            kind="comfyui",
+            url="http://127.0.0.1:9",
+            render=RenderSettings(model="m"),
+            lora_dir=tmp_path,
+            prompts=["p"],
+        )
 
 
 def test_pick_copies_the_checkpoint_and_keeps_the_trained_final_model(tmp_path: Path) -> None:
@@ -244,7 +250,7 @@ def test_one_weight_rule_for_flags_the_project_file_and_python(tmp_path: Path) -
             run,
             kind="comfyui",
             url="http://127.0.0.1:9",
-            model="m",
+            render=RenderSettings(model="m"),
             lora_dir=loras,
             prompts=["a"],
             weights=[50],

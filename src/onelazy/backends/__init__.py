@@ -13,10 +13,11 @@ settings, seed and LoRAs with weights. Only this package speaks HTTP to an image
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Literal, Protocol, get_args, runtime_checkable
+from typing import TYPE_CHECKING, ClassVar, Literal, Protocol, get_args, runtime_checkable
 
 from onelazy.backends.retry import RetryPolicy
 from onelazy.errors import BackendError, BackendProtocolError, BackendRejected, UsageError
+from onelazy.render import RenderSettings
 
 if TYPE_CHECKING:
     from onelazy.backends.comfyui import ComfyUIBackend
@@ -76,46 +77,55 @@ def kind_facts(kind: str) -> KindFacts:
     raise UsageError(f"backend kind {kind!r} is not known; allowed: {', '.join(KINDS)}")
 
 
-@dataclass(frozen=True)
-class GenerationRequest:
-    """One txt2img job: ``images`` renders with seeds ``seed + j * batch_size``, each of
-    ``batch_size`` images in one latent batch.
+@dataclass(frozen=True, kw_only=True)
+class GenerationRequest(RenderSettings):
+    """One txt2img job: a prompt with its render settings. ``images`` renders with seeds
+    ``seed + j * batch_size``, each of ``batch_size`` images in one latent batch.
 
     ``batch_size`` 1 gives one image per seed, which is reproducible one by one; on ComfyUI image
-    *k* of a batch is *not* the image a single render with seed + k gives. ``loras`` is a sequence
-    of ``(name, weight)`` pairs, applied in order. ``sampler``/``scheduler`` None leave the
-    backend's default.
+    *k* of a batch is *not* the image a single render with seed + k gives.
     """
 
     prompt: str
-    model: str
     negative_prompt: str = ""
-    width: int = 512
-    height: int = 512
-    steps: int = 20
-    cfg: float = 7.0
-    sampler: str | None = None
-    scheduler: str | None = None
-    seed: int = 0
     images: int = 1
     batch_size: int = 1
-    loras: tuple[tuple[str, float], ...] = ()
 
-    def __post_init__(self) -> None:
-        checks = [
+    _what: ClassVar[str] = "generation request"
+
+    @classmethod
+    def rendering(
+        cls,
+        settings: RenderSettings,
+        *,
+        prompt: str,
+        negative_prompt: str = "",
+        images: int = 1,
+        batch_size: int = 1,
+    ) -> GenerationRequest:
+        """``prompt`` rendered with ``settings``."""
+        return cls(
+            prompt=prompt,
+            negative_prompt=negative_prompt,
+            images=images,
+            batch_size=batch_size,
+            model=settings.model,
+            width=settings.width,
+            height=settings.height,
+            steps=settings.steps,
+            cfg=settings.cfg,
+            sampler=settings.sampler,
+            scheduler=settings.scheduler,
+            seed=settings.seed,
+            loras=settings.loras,
+        )
+
+    def _checks(self) -> list[tuple[bool, str]]:
+        return [
             (self.images >= 1, "images must be at least 1"),
             (self.batch_size >= 1, "batch_size must be at least 1"),
-            (self.width >= 64 and self.height >= 64, "width and height must be at least 64"),
-            (self.width % 8 == 0 and self.height % 8 == 0, "width and height must be multiples of 8"),
-            (self.steps >= 1, "steps must be at least 1"),
-            (0 <= self.cfg <= 100, "cfg must be between 0 and 100"),
-            (self.seed >= 0, "seed must be 0 or more"),
-            (bool(self.model.strip()), "a model (checkpoint) name is required"),
+            *super()._checks(),
         ]
-        for ok, message in checks:
-            if not ok:
-                raise UsageError(f"generation request: {message}")
-        object.__setattr__(self, "loras", tuple((str(name), float(weight)) for name, weight in self.loras))
 
     def job_seeds(self) -> list[int]:
         """The seed of each backend job, in order."""

@@ -90,18 +90,26 @@ def compare_command(run_dir: Path, project: Path | None, pick: int | str | None,
         for line in pick_checkpoint(run_dir, "final" if pick == "final" else int(pick)).describe():
             click.echo(line)
         return
-    from onelazy.comparison import compare
+    from onelazy.comparison import COMPARE_SEED, compare
+    from onelazy.render import RENDER_FIELDS, RenderSettings
 
     options = _project_options(run_dir, project)
     given = {key: value for key, value in flags.items() if value not in (None, ())}
     options.update({key: list(value) if isinstance(value, tuple) else value for key, value in given.items()})
+    render_values = {name: options.pop(name) for name in RENDER_FIELDS if name in options}
+    base: RenderSettings | None = options.pop("render", None)
+    known = {**options, "model": render_values.get("model") or (base.model if base else None)}
     required = {"kind": "--backend", "url": "--url", "model": "--model", "lora_dir": "--lora-dir"}
-    missing = [flag for name, flag in required.items() if not options.get(name)]
+    missing = [flag for name, flag in required.items() if not known.get(name)]
     if not options.get("prompts"):
         missing.append("--prompt")
     if missing:
         raise click.UsageError(f"give {', '.join(missing)} (or --project with a compare: section)")
-    result = compare(run_dir, on_progress=_progress, **options)
+    if base is None:
+        render = RenderSettings(**{"seed": COMPARE_SEED, **render_values})
+    else:
+        render = base.with_values(**render_values)
+    result = compare(run_dir, on_progress=_progress, render=render, **options)
     for line in result.describe():
         click.echo(line)
 

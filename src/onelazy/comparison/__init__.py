@@ -18,6 +18,7 @@ from onelazy.comparison.checkpoints import (
 from onelazy.comparison.pick import PickResult, pick_checkpoint
 from onelazy.comparison.rendering import (
     COMPARE_DIR,
+    COMPARE_SEED,
     CompareProgress,
     CompareResult,
     compare,
@@ -26,6 +27,7 @@ from onelazy.comparison.rendering import (
 
 __all__ = [
     "COMPARE_DIR",
+    "COMPARE_SEED",
     "Checkpoint",
     "CompareProgress",
     "CompareResult",

@@ -41,8 +41,11 @@ from onelazy.errors import BackendError, UsageError
 
 if TYPE_CHECKING:
     from onelazy.backends import Backend
+    from onelazy.render import RenderSettings
 
 COMPARE_DIR = "compare"
+#: The one seed every comparison image is rendered with, unless one is given.
+COMPARE_SEED = 1234
 #: The name stem of the copies put into the backend's LoRA folder.
 LORA_PREFIX = "onelazy-"
 #: A comparison weight lies within -LIMIT..LIMIT: beyond that a LoRA only burns the image, so a
@@ -94,35 +97,26 @@ class CompareResult:
         ]
 
 
-@dataclass(frozen=True)
-class _Settings:
-    model: str
-    negative: str
-    seed: int
-    width: int
-    height: int
-    steps: int
-    cfg: float
-    sampler: str | None
-    scheduler: str | None
-
-
-def _cell_key(settings: _Settings, sha: str | None, prompt: str, weight: float | None) -> str:
+def _cell_key(
+    render: RenderSettings, negative: str, sha: str | None, prompt: str, weight: float | None
+) -> str:
     """A name for one image from everything that decides its pixels."""
-    decided = [
+    decided: list[object] = [
         sha or "no-lora",
         prompt,
         weight,
-        settings.negative,
-        settings.seed,
-        settings.model,
-        settings.width,
-        settings.height,
-        settings.steps,
-        settings.cfg,
-        settings.sampler,
-        settings.scheduler,
+        negative,
+        render.seed,
+        render.model,
+        render.width,
+        render.height,
+        render.steps,
+        render.cfg,
+        render.sampler,
+        render.scheduler,
     ]
+    if render.loras:  # LoRAs under the one compared (none from a project: keys stay as they were)
+        decided.append([list(lora) for lora in render.loras])
     return hashlib.sha256(json.dumps(decided).encode()).hexdigest()[:20]
 
 
@@ -139,18 +133,11 @@ def compare(
     backend: Backend | None = None,
     kind: str | None = None,
     url: str | None = None,
-    model: str,
+    render: RenderSettings,
     lora_dir: str | os.PathLike[str],
     prompts: Sequence[str],
     negative: str = "",
     weights: Sequence[float] = (0.7, 1.0),
-    seed: int = 1234,
-    width: int = 512,
-    height: int = 512,
-    steps: int = 20,
-    cfg: float = 7.0,
-    sampler: str | None = None,
-    scheduler: str | None = None,
     keep: bool = False,
     output_dir: str | os.PathLike[str] | None = None,
     on_progress: Callable[[CompareProgress], None] | None = None,
@@ -158,9 +145,10 @@ def compare(
 ) -> CompareResult:
     """Render every checkpoint of the run in ``run_dir`` and write ``compare/grid.png`` and ``index.html``.
 
-    The backend is ``backend``, or one opened from ``kind`` and ``url``; ``model`` is the
-    checkpoint it renders with, ``lora_dir`` the folder it loads LoRAs from. Only images not
-    rendered before are rendered. Raises :class:`UsageError` when the run has no checkpoint yet.
+    The backend is ``backend``, or one opened from ``kind`` and ``url``; ``render`` says how it
+    renders (the checkpoint, size, sampling and the one seed; its LoRAs are applied under the
+    checkpoint compared), ``lora_dir`` is the folder it loads LoRAs from. Only images not rendered
+    before are rendered. Raises :class:`UsageError` when the run has no checkpoint yet.
     """
     prompt_list = [p.strip() for p in prompts if p.strip()]
     if not prompt_list:
@@ -188,7 +176,6 @@ def compare(
         )
     out = Path(output_dir).expanduser() if output_dir is not None else facts.config_path.parent / COMPARE_DIR
     images = out / "images"
-    settings = _Settings(model, negative, seed, width, height, steps, cfg, sampler, scheduler)
 
     rows: list[tuple[str, Checkpoint | None]] = [("no LoRA", None)] + [(c.label, c) for c in checkpoints]
     cells: dict[tuple[int, int, int], str] = {}
@@ -197,7 +184,8 @@ def compare(
         for p, prompt in enumerate(prompt_list):
             for w, weight in enumerate(weight_list):
                 lora_weight = None if checkpoint is None else weight
-                key = _cell_key(settings, checkpoint.sha256 if checkpoint else None, prompt, lora_weight)
+                sha = checkpoint.sha256 if checkpoint else None
+                key = _cell_key(render, negative, sha, prompt, lora_weight)
                 cells[(r, p, w)] = key
                 wanted.setdefault(key, (checkpoint, prompt, lora_weight))
     found = {key: path for key in wanted if (path := _existing(images, key)) is not None}
@@ -218,7 +206,7 @@ def compare(
         try:
             found.update(
                 _render_missing(
-                    backend, missing, wanted, settings, lora_folder, images, keep, reused, on_progress
+                    backend, missing, wanted, render, negative, lora_folder, images, keep, reused, on_progress
                 )
             )
         finally:
@@ -257,7 +245,8 @@ def _render_missing(
     backend: Backend,
     missing: list[str],
     wanted: dict[str, tuple[Checkpoint | None, str, float | None]],
-    settings: _Settings,
+    render: RenderSettings,
+    negative: str,
     lora_folder: Path,
     images: Path,
     keep: bool,
@@ -289,18 +278,11 @@ def _render_missing(
         try:
             for key in keys:
                 _, prompt, weight = wanted[key]
-                request = GenerationRequest(
+                checkpoint_lora = ((lora_name, weight),) if weight is not None else ()
+                request = GenerationRequest.rendering(
+                    render.with_values(loras=(*render.loras, *checkpoint_lora)),
                     prompt=prompt,
-                    negative_prompt=settings.negative,
-                    model=settings.model,
-                    width=settings.width,
-                    height=settings.height,
-                    steps=settings.steps,
-                    cfg=settings.cfg,
-                    sampler=settings.sampler,
-                    scheduler=settings.scheduler,
-                    seed=settings.seed,
-                    loras=((lora_name, weight),) if weight is not None else (),
+                    negative_prompt=negative,
                 )
                 result = backend.generate(request)
                 if not result:
@@ -316,5 +298,3 @@ def _render_missing(
                 with contextlib.suppress(OSError):
                     copy.unlink()
     return made
-
-

@@ -87,24 +87,9 @@ class _SetPlan:
 
 
 def _plan_set(config: GenerateConfig, spec: PromptSet) -> _SetPlan:
-    def pick(name: str) -> Any:
-        value = getattr(spec, name)
-        return getattr(config, name) if value is None else value
-
-    loras = spec.loras if spec.loras is not None else config.loras
-    request = GenerationRequest(
-        prompt=spec.prompt,
-        negative_prompt=spec.negative,
-        model=pick("model"),
-        width=pick("width"),
-        height=pick("height"),
-        steps=pick("steps"),
-        cfg=pick("cfg"),
-        sampler=pick("sampler"),
-        scheduler=pick("scheduler"),
-        loras=tuple((lora.name, lora.weight) for lora in loras),
-    )
-    return _SetPlan(spec=spec, caption=spec.caption or spec.prompt, base_seed=pick("seed"), request=request)
+    render = config.set_render(spec)
+    request = GenerationRequest.rendering(render, prompt=spec.prompt, negative_prompt=spec.negative)
+    return _SetPlan(spec=spec, caption=spec.caption or spec.prompt, base_seed=render.seed, request=request)
 
 
 def plan_seeds(base_seed: int, count: int, batch: int = 1) -> list[tuple[int, int, int]]:

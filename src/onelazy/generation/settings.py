@@ -9,12 +9,13 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from onelazy.backends import BackendKind
 from onelazy.errors import ProjectFileError, UsageError
+from onelazy.render import RENDER_FIELDS, RenderSettings
 
 SET_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
 
@@ -39,21 +40,43 @@ class LoraWeight(_Strict):
         return {"name": data} if isinstance(data, str) else data
 
 
-class _RenderSettings(_Strict):
-    """Settings a prompt set may override; None means "use the shared value"."""
+# The limits of each render setting, said once for every section of onelazy.yaml that sets one.
+ModelName = Annotated[str, Field(min_length=1)]
+Side = Annotated[int, Field(ge=64, le=16384, multiple_of=8)]
+Steps = Annotated[int, Field(ge=1, le=500)]
+Cfg = Annotated[float, Field(ge=0, le=100)]
+Seed = Annotated[int, Field(ge=0, le=2**63)]
 
-    model: str | None = None
-    width: int | None = Field(default=None, ge=64, le=16384, multiple_of=8)
-    height: int | None = Field(default=None, ge=64, le=16384, multiple_of=8)
-    steps: int | None = Field(default=None, ge=1, le=500)
-    cfg: float | None = Field(default=None, ge=0, le=100)
+
+class RenderLayer(_Strict):
+    """A section of ``onelazy.yaml`` that may set render settings; a value left None takes the one
+    of the layer under it (:meth:`over`)."""
+
+    def over(self, base: RenderSettings) -> RenderSettings:
+        """``base`` with the render settings this section gives."""
+        given: dict[str, Any] = {}
+        for name in RENDER_FIELDS:
+            value = getattr(self, name, None)
+            if value is not None:
+                given[name] = tuple((lora.name, lora.weight) for lora in value) if name == "loras" else value
+        return base.with_values(**given)
+
+
+class RenderValues(RenderLayer):
+    """Render settings a prompt set may override; None means "use the shared value"."""
+
+    model: ModelName | None = None
+    width: Side | None = None
+    height: Side | None = None
+    steps: Steps | None = None
+    cfg: Cfg | None = None
     sampler: str | None = None
     scheduler: str | None = None
-    seed: int | None = Field(default=None, ge=0, le=2**63)
+    seed: Seed | None = None
     loras: list[LoraWeight] | None = None
 
 
-class PromptSet(_RenderSettings):
+class PromptSet(RenderValues):
     """One prompt set: ``count`` images of ``prompt`` into ``DATASET/<name>/``.
 
     ``caption`` is what the LoRA's users will type (close to, not the same as, the prompt);
@@ -72,20 +95,40 @@ class GenerateConfig(_Strict):
 
     backend: BackendKind
     urls: list[str] = Field(min_length=1)
-    model: str = Field(min_length=1)
-    width: int = Field(default=512, ge=64, le=16384, multiple_of=8)
-    height: int = Field(default=512, ge=64, le=16384, multiple_of=8)
-    steps: int = Field(default=20, ge=1, le=500)
-    cfg: float = Field(default=7.0, ge=0, le=100)
+    # the shared render settings, each set's defaults (RenderSettings' own defaults)
+    model: ModelName
+    width: Side = 512
+    height: Side = 512
+    steps: Steps = 20
+    cfg: Cfg = 7.0
     sampler: str | None = None
     scheduler: str | None = None
-    seed: int = Field(default=0, ge=0, le=2**63)
+    seed: Seed = 0
     loras: list[LoraWeight] = Field(default_factory=list)
     batch: int = Field(default=1, ge=1, le=64)
     captions: Literal["image", "set", "none"] = "image"
     in_flight: int | None = Field(default=None, ge=1, le=64)
     dataset: str | None = None
     sets: list[PromptSet] = Field(min_length=1)
+
+    def render(self) -> RenderSettings:
+        """The shared render settings: what a set renders with where it says nothing else."""
+        return RenderSettings(
+            model=self.model,
+            width=self.width,
+            height=self.height,
+            steps=self.steps,
+            cfg=self.cfg,
+            sampler=self.sampler,
+            scheduler=self.scheduler,
+            seed=self.seed,
+            loras=tuple((lora.name, lora.weight) for lora in self.loras),
+        )
+
+    def set_render(self, spec: PromptSet) -> RenderSettings:
+        """What the set ``spec`` renders with: its own values over the shared ones (its ``seed``
+        is the base seed: image ``i`` gets ``seed + i``)."""
+        return spec.over(self.render())
 
     @model_validator(mode="before")
     @classmethod
