@@ -24,6 +24,7 @@ cause (a server, OneTrainer, the disk).
     ├── LaunchError                     exit 1: running OneTrainer
     │   ├── PreflightError
     │   └── WorkspaceLocked
+    ├── EvidenceError                   exit 1: OneTrainer's logs (reader missing, file damaged)
     └── StorageError                    exit 1: a file could not be written or moved
 """
 
@@ -158,6 +159,14 @@ class PreflightError(LaunchError):
 
 class WorkspaceLocked(LaunchError):
     """Another launch is already running in the same workspace (its lock file is held)."""
+
+
+# --------------------------------------------------------------------------- the training's logs
+
+
+class EvidenceError(OnelazyError):
+    """OneTrainer's logs of a run cannot be read: the optional reader (``onelazy[evidence]``) is not
+    installed, or an event file is damaged."""
 
 
 # --------------------------------------------------------------------------- the disk

@@ -16,6 +16,16 @@ It writes what OneTrainer writes, where and when OneTrainer writes it:
   ``output_model_format``: none for directory formats), ``backup/<time>-backup-<...>/`` (no prefix,
   pruned with ``rolling_backup``), ``samples/<index> - <prompt>/<prefix><time>-training-sample-<...>``,
   ``config/<prefix><time>.json``; the ``Saving``/``Creating Backup`` lines name those files;
+* TensorBoard event files, written with a real writer (tensorboardX) to
+  ``tensorboard/<prefix><time>/`` (one folder per start, so a resumed run has two), with
+  OneTrainer's tags at OneTrainer's steps: ``loss/train_step`` and ``smooth_loss/train_step`` (the
+  values the step bar shows) and ``lr/unet`` after every optimizer step, and with ``validation`` on,
+  ``loss/validation_step/<concept name or folder name>`` (``(1)``... on a collision) for each
+  VALIDATION concept plus ``loss/validation_step/total_average`` with more than one, after the step
+  by the sampling rule with ``validate_after``. The validation loss is a V over the run's updates
+  (``validation_loss`` in ``standin.json``: ``floor + depth * |x - best_at| / best_at``, x = updates
+  ÷ the run's updates, plus ``ripple`` alternating in sign). Every scalar is also appended to
+  ``scripts/written-scalars.jsonl`` so that tests know what was written without reading it back;
 * every model file is a small valid safetensors file whose one tensor holds the number of optimizer
   updates trained so far (so checkpoints of different steps differ, and equal weights give equal
   bytes), a resumed run reads it back from the backup.
@@ -145,8 +155,28 @@ def could_not_set(config: dict) -> list[str]:
     return messages
 
 
-def count_images(folder: Path) -> int:
-    return sum(1 for p in folder.iterdir() if p.suffix.lower() in IMAGE_EXTENSIONS)
+def count_images(folder: Path, recursive: bool = False) -> int:
+    found = folder.rglob("*") if recursive else folder.iterdir()
+    return sum(1 for p in found if p.suffix.lower() in IMAGE_EXTENSIONS)
+
+
+class Scalars:
+    """OneTrainer's SummaryWriter: event files through a real writer, and a record for the tests."""
+
+    def __init__(self, logdir: Path) -> None:
+        from tensorboardX import SummaryWriter
+
+        self.writer = SummaryWriter(str(logdir))
+        self.record = HERE / "written-scalars.jsonl"
+
+    def add_scalar(self, tag: str, value: float, step: int) -> None:
+        self.writer.add_scalar(tag, value, step)
+        self.writer.flush()  # a killed run keeps what it logged, as OneTrainer's writer's flushes do
+        with self.record.open("a", encoding="utf-8") as handle:
+            handle.write(json.dumps({"tag": tag, "step": step, "value": value}) + "\n")
+
+    def close(self) -> None:
+        self.writer.close()
 
 
 def timestamp() -> str:
@@ -280,7 +310,11 @@ class Trainer:
         self.tensorboard: subprocess.Popen | None = None
         self.epoch_bar = Bar("epoch", self.epochs)
         # like OneTrainer's trainer: the run's TensorBoard folder, and TensorBoard started, on creation
-        (self.workspace / "tensorboard" / f"{self.prefix}{timestamp()}").mkdir(parents=True, exist_ok=True)
+        logdir = self.workspace / "tensorboard" / f"{self.prefix}{timestamp()}"
+        logdir.mkdir(parents=True, exist_ok=True)
+        self.scalars = Scalars(logdir)
+        self.validations = 0
+        self.run_updates = 1
         if self.option("tensorboard"):
             # <dirname(sys.executable)>/tensorboard, same process group, inherited pipes
             tensorboard = Path(sys.executable).parent / "tensorboard"
@@ -326,7 +360,13 @@ class Trainer:
         self.epoch_bar.n = self.progress.epoch
 
     def concepts(self) -> list[dict]:
-        return [c for c in self.config.get("concepts") or [] if c.get("enabled", True)]
+        """The concepts trained on (VALIDATION ones only feed the validation loss)."""
+        enabled = [c for c in self.config.get("concepts") or [] if c.get("enabled", True)]
+        return [c for c in enabled if c.get("type") != "VALIDATION"]
+
+    def validation_concepts(self) -> list[dict]:
+        enabled = [c for c in self.config.get("concepts") or [] if c.get("enabled", True)]
+        return [c for c in enabled if c.get("type") == "VALIDATION"]
 
     @staticmethod
     def samples_per_epoch(concept: dict, images: int) -> int:
@@ -361,10 +401,64 @@ class Trainer:
         self.nested(step_bar)
 
     def next_loss(self) -> str:
+        """The step bar's postfix; the same numbers go to TensorBoard at this step."""
         losses = REPLAY["losses"]
         loss, smooth = losses[self.loss_index % len(losses)]
         self.loss_index += 1
+        step = self.progress.global_step
+        try:
+            rate = float(self.option("learning_rate"))
+        except (TypeError, ValueError):  # "Could not set": OneTrainer keeps its default
+            rate = float(REPLAY["defaults"]["learning_rate"])
+        self.scalars.add_scalar("lr/unet", rate, step)
+        self.scalars.add_scalar("loss/train_step", float(loss), step)
+        self.scalars.add_scalar("smooth_loss/train_step", float(smooth), step)
         return f"loss={loss}, smooth loss={smooth}"
+
+    def needs_validate(self) -> bool:
+        if not self.option("validation"):
+            return False
+        unit = self.option("validate_after_unit")
+        every = self.option("validate_after")
+        return self.intervals.due("validate", every, unit, self.progress, at_start=True)
+
+    def validation_value(self, offset: float) -> float:
+        shape = {"floor": 0.12, "depth": 0.05, "best_at": 0.6, "ripple": 0.0}
+        shape.update(SETTINGS.get("validation_loss", {}))
+        x = self.updates / self.run_updates
+        best = shape["best_at"]
+        ripple = shape["ripple"] * (1 if self.validations % 2 == 0 else -1)
+        return shape["floor"] + offset + shape["depth"] * abs(x - best) / best + ripple
+
+    def validate(self, step_bar: Bar | None) -> None:
+        """After the step: one loss per VALIDATION concept (labels as OneTrainer makes them)."""
+        concepts = self.validation_concepts()
+        labels: dict[str, int] = {}
+        totals = []
+        for index, concept in enumerate(concepts):
+            label = concept.get("name") or os.path.basename(str(concept["path"]))
+            if label in labels:
+                suffix = 1
+                while f"{label}({suffix})" in labels:
+                    suffix += 1
+                label = f"{label}({suffix})"
+            labels[label] = index
+            images = count_images(Path(concept["path"]), bool(concept.get("include_subdirectories")))
+            if images == 0:
+                continue
+            bar = Bar("validation_step", images)
+            for _ in range(images):
+                sleep(TIMING["step_seconds"] / 3)  # a forward pass, no backward
+                bar.n += 1
+                self.nested(bar, 2)
+            self.close(bar)
+            value = self.validation_value(0.01 * index)
+            totals.append((value, images))
+            self.scalars.add_scalar(f"loss/validation_step/{label}", value, self.progress.global_step)
+        if len(totals) > 1:
+            average = sum(v * n for v, n in totals) / sum(n for _, n in totals)
+            self.scalars.add_scalar("loss/validation_step/total_average", average, self.progress.global_step)
+        self.validations += 1
 
     # ------------------------------------------------------------------ timed actions
 
@@ -470,7 +564,10 @@ class Trainer:
                     self.close(enumerating)
                     raise_missing_concept(Path(concept["path"]))
             err(REPLAY["enumerated"])
-            counts = [count_images(Path(concept["path"])) for concept in concepts]
+            counts = [
+                count_images(Path(concept["path"]), bool(concept.get("include_subdirectories")))
+                for concept in concepts
+            ]
             images = sum(counts)
             caching = Bar("caching", images)
             self.nested(caching)
@@ -481,6 +578,7 @@ class Trainer:
             self.close(caching)
             samples = sum(self.samples_per_epoch(c, n) for c, n in zip(concepts, counts, strict=True))
             steps = max(1, samples // self.batch_size)
+            self.run_updates = max(1, steps * self.epochs // self.accumulation)
             first_step = progress.epoch_step  # a resumed run starts inside an epoch
             for epoch in range(progress.epoch, self.epochs):
                 progress.epoch = epoch
@@ -514,6 +612,8 @@ class Trainer:
                         self.one_step_trained = True
                         step_bar.postfix = self.next_loss()
                         self.nested(step_bar)  # set_postfix redraws with the count tqdm last showed
+                    if self.needs_validate():
+                        self.validate(step_bar)
                     progress.global_step += 1
                     progress.epoch_step += 1
                     if index % 2 == 0 or index == steps:  # tqdm's miniters: the count every 2 steps
@@ -540,6 +640,7 @@ class Trainer:
                 destination = destination / f"{self.prefix}{timestamp()}{model_extension(self.output_format)}"
             out(f"Saving {destination}")
             write_model(destination, self.updates, self.output_format)
+        self.scalars.close()
         if self.tensorboard is not None and not self.option("tensorboard_always_on"):
             self.tensorboard.terminate()
             self.tensorboard.wait()

@@ -58,6 +58,10 @@ DEFAULT_KEYS = (
     "save_every",
     "save_every_unit",
     "save_skip_first",
+    "validation",
+    "validate_after",
+    "validate_after_unit",
+    "learning_rate",
 )
 SAMPLE_DEFAULT_KEYS = ("enabled", "prompt", "width", "height", "diffusion_steps")
 
@@ -148,8 +152,13 @@ def make_onetrainer(
     train_script: str | None = None,
     with_venv: bool = True,
     timing: dict[str, float] | None = None,
+    validation_loss: dict[str, float] | None = None,
 ) -> Path:
-    """A fake OneTrainer checkout at ``root``; ``train_script`` replaces the replaying stand-in."""
+    """A fake OneTrainer checkout at ``root``; ``train_script`` replaces the replaying stand-in.
+
+    ``validation_loss`` shapes the validation loss the stand-in logs (see ``fake_train.py``):
+    ``floor``, ``depth``, ``best_at`` (a fraction of the run's optimizer updates), ``ripple``.
+    """
     scripts = root / "scripts"
     scripts.mkdir(parents=True)
     if train_script is None:
@@ -158,7 +167,7 @@ def make_onetrainer(
         (scripts / "train.py").write_text(train_script, encoding="utf-8")
     replay = build_replay(onetrainer_facts / "logs")
     (scripts / "replay.json").write_text(json.dumps(replay), encoding="utf-8")
-    settings = {"time_scale": time_scale, "timing": timing or {}}
+    settings = {"time_scale": time_scale, "timing": timing or {}, "validation_loss": validation_loss or {}}
     (scripts / "standin.json").write_text(json.dumps(settings), encoding="utf-8")
     config_dir = root / "modules" / "util" / "config"
     config_dir.mkdir(parents=True)
