@@ -31,16 +31,19 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from onelazy._files import atomic_write_text, check_writable, file_in_the_way
+from onelazy.dataset import (
+    CAPTION_EXTENSION,
+    IMAGE_EXTENSIONS,
+    SIDECAR_SUFFIXES,
+    concept_folders,
+    find_images,
+)
 from onelazy.errors import ConfigError, DatasetError, StorageError
 from onelazy.plan import ConceptCount, TrainingPlan, default_steps_per_image, make_plan
 
 if TYPE_CHECKING:
     from onelazy.onetrainer import ConceptConfig, SampleConfig, SecretsConfig, TrainConfig
 
-#: Image extensions OneTrainer's data loader reads (case-insensitive).
-IMAGE_EXTENSIONS = frozenset({".bmp", ".jpg", ".jpeg", ".png", ".tif", ".tiff", ".webp", ".avif"})
-#: File-name endings OneTrainer treats as masks / conditioning images, not training images.
-_SIDECAR_SUFFIXES = ("-masklabel", "-condlabel")
 PROMPT_SOURCES = ("concept", "sample", "filename")
 #: How many sample prompts are rendered during training, and their seeds.
 SAMPLE_COUNT = 3
@@ -235,7 +238,9 @@ def build_config(
             f"prompts are used only with prompt source 'concept', not {source!r}", key="--prompt-source"
         )
 
-    scans = [_scan_folder(Path(folder), source=source, recursive=recursive) for folder in folders]
+    scans = [
+        scan for folder in folders for scan in _scan_folder(Path(folder), source=source, recursive=recursive)
+    ]
     names = [scan.name for scan in scans]
     if len(set(names)) != len(names):
         raise DatasetError(f"two image folders share the name {_first_duplicate(names)!r}; rename one")
@@ -387,8 +392,8 @@ def _links(root: Path, images: Sequence[Path], folder: Path) -> dict[Path, Path]
         inside = image.relative_to(root)
         links[folder / inside] = image
         for companion in (
-            image.with_suffix(".txt"),
-            *(image.with_name(image.stem + suffix + ".png") for suffix in _SIDECAR_SUFFIXES),
+            image.with_suffix(CAPTION_EXTENSION),
+            *(image.with_name(image.stem + suffix + ".png") for suffix in SIDECAR_SUFFIXES),
         ):
             if companion.is_file():
                 links[folder / inside.with_name(companion.name)] = companion
@@ -431,23 +436,30 @@ def _held_out_listing(held_out: Mapping[str, Sequence[Path]]) -> str:
 # --------------------------------------------------------------------------- images and captions
 
 
-def _scan_folder(folder: Path, *, source: str, recursive: bool) -> ConceptScan:
+def _scan_folder(folder: Path, *, source: str, recursive: bool) -> list[ConceptScan]:
+    """The concepts of one folder given: the folder itself when it holds images (with its
+    subfolders when ``recursive``), else each of its set folders (``DATASET/<set>/``, as generate
+    writes them)."""
     path = folder.expanduser().resolve()
     if not path.exists():
         raise DatasetError(f"{path}: no such folder")
     if not path.is_dir():
         raise DatasetError(f"{path}: not a folder")
-    images = find_images(path, recursive=recursive)
-    if not images:
-        where = "or its subfolders " if recursive else ""
-        hint = "" if recursive else " (use --recursive to look in subfolders)"
+    found = concept_folders(path) if not recursive else [path] if find_images(path, depth=None) else []
+    if not found:
+        where = "or its subfolders " if recursive else "or the folders directly inside it "
+        hint = "" if recursive else " (use --recursive to look deeper)"
         raise DatasetError(
             f"{path}: no images in the folder {where}({', '.join(sorted(IMAGE_EXTENSIONS))}){hint}"
         )
-    if source == "sample":
-        _check_captions(path, images)
-    sizes = tuple(_image_size(image) for image in images)
-    return ConceptScan(path.name, path, tuple(images), sizes, source, recursive)
+    scans = []
+    for concept in found:
+        images = [concept / relative for relative in find_images(concept, depth=None if recursive else 0)]
+        if source == "sample":
+            _check_captions(concept, images)
+        sizes = tuple(_image_size(image) for image in images)
+        scans.append(ConceptScan(concept.name, concept, tuple(images), sizes, source, recursive))
+    return scans
 
 
 def _check_captions(folder: Path, images: Sequence[Path]) -> None:
@@ -456,7 +468,7 @@ def _check_captions(folder: Path, images: Sequence[Path]) -> None:
     missing: list[Path] = []
     not_utf8: list[Path] = []
     for image in images:
-        caption = image.with_suffix(".txt")
+        caption = image.with_suffix(CAPTION_EXTENSION)
         try:
             caption.read_bytes().decode("utf-8")
         except FileNotFoundError:
@@ -482,24 +494,6 @@ def _listing(folder: Path, paths: Sequence[Path]) -> str:
     shown = ", ".join(str(path.relative_to(folder)) for path in paths[:_MISSING_SHOWN])
     more = f" and {len(paths) - _MISSING_SHOWN} more" if len(paths) > _MISSING_SHOWN else ""
     return shown + more
-
-
-def find_images(folder: Path, *, recursive: bool = False) -> list[Path]:
-    """Training images in ``folder`` as OneTrainer finds them (its extensions, no mask files), sorted.
-
-    With ``recursive`` subfolders are searched too, skipping hidden ones as OneTrainer does.
-    """
-    found = []
-    candidates = folder.rglob("*") if recursive else folder.iterdir()
-    for path in candidates:
-        if recursive and any(part.startswith(".") for part in path.relative_to(folder).parts[:-1]):
-            continue
-        if path.suffix.lower() not in IMAGE_EXTENSIONS or not path.is_file():
-            continue
-        if path.stem.endswith(_SIDECAR_SUFFIXES):
-            continue
-        found.append(path)
-    return sorted(found)
 
 
 def _image_size(path: Path) -> tuple[int, int]:
@@ -568,7 +562,9 @@ def _default_sample_prompts(prompt_lines: Sequence[str], scans: Sequence[Concept
             if len(chosen) == SAMPLE_COUNT:
                 return chosen
             if scan.prompt_source == "sample":
-                text = image.with_suffix(".txt").read_text(encoding="utf-8", errors="replace").strip()
+                text = (
+                    image.with_suffix(CAPTION_EXTENSION).read_text(encoding="utf-8", errors="replace").strip()
+                )
                 line = next((row.strip() for row in text.splitlines() if row.strip()), "")
             else:
                 line = image.stem

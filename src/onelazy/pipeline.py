@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from onelazy._files import atomic_write_json, hash_file_into
 from onelazy._manifest import MANIFEST_NAME, STALE_REASON, read_manifest
 from onelazy._stages import STAGES
+from onelazy.dataset import CAPTION_EXTENSION, find_images
 from onelazy.errors import DatasetError, StorageError
 from onelazy.project import Project, load_project
 from onelazy.render import RENDER_FIELDS
@@ -49,7 +50,6 @@ __all__ = [
 STATE_DIR = ".onelazy"
 STATE_FILE = "state.json"
 RESUME_CONFIG = "config.resume.json"
-_IMAGE_EXTENSIONS = frozenset({".bmp", ".jpg", ".jpeg", ".png", ".tif", ".tiff", ".webp", ".avif"})
 
 StageState = Literal["done", "stale", "pending", "optional"]
 Echo = Callable[[str], None]
@@ -309,8 +309,10 @@ def _cull_inputs(project: Project, state: _State) -> dict[str, Any]:
 
 def _cull_output(project: Project, _state: _State, _inputs: Mapping[str, Any]) -> _Output:
     counts = _cull_counts(project)
-    detail = f"kept {counts['kept']}, rejected {counts['rejected']}" if counts else "no report yet"
-    return _Output(counts is not None, detail, "no cull report")
+    if counts is None:
+        return _Output(False, "no report yet", "no cull report")
+    by_hand = f", {counts['by_hand']} by hand" if counts["by_hand"] else ""
+    return _Output(True, f"kept {counts['kept']}, rejected {counts['rejected']}{by_hand}", "no cull report")
 
 
 def _cull_counts(project: Project) -> dict[str, int] | None:
@@ -321,8 +323,9 @@ def _cull_counts(project: Project) -> dict[str, int] | None:
     except (OSError, ValueError, KeyError, TypeError):
         return None
     kept = sum(1 for f in files if isinstance(f, dict) and f.get("status") == "kept")
-    rejected = sum(1 for f in files if isinstance(f, dict) and f.get("status") == "rejected")
-    return {"kept": kept, "rejected": rejected}
+    rejected = [f for f in files if isinstance(f, dict) and f.get("status") == "rejected"]
+    by_hand = sum(1 for f in rejected if f.get("reason") == "manual")
+    return {"kept": kept, "rejected": len(rejected), "by_hand": by_hand}
 
 
 def _run_cull(run: _Run, _check: _Check) -> _Ran:
@@ -364,17 +367,15 @@ def _dataset_digest(project: Project) -> tuple[str, int]:
     digest = hashlib.sha256()
     images = 0
     for folder in project.set_folders:
-        if not folder.is_dir():
-            continue
-        for path in sorted(folder.iterdir()):
-            if path.name.startswith(".") or not path.is_file():
+        found = find_images(folder)
+        captions = [os.path.splitext(name)[0] + CAPTION_EXTENSION for name in found]
+        for name in sorted({*found, *(c for c in captions if (folder / c).is_file())}):
+            try:
+                stat = (folder / name).lstat()  # a link to nothing is still a file of the set
+            except OSError:
                 continue
-            suffix = path.suffix.lower()
-            if suffix not in _IMAGE_EXTENSIONS and suffix != ".txt":
-                continue
-            stat = path.stat()
-            digest.update(f"{folder.name}/{path.name}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
-            images += suffix in _IMAGE_EXTENSIONS
+            digest.update(f"{folder.name}/{name}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
+        images += len(found)
     return digest.hexdigest()[:24], images
 
 
@@ -402,7 +403,7 @@ def _run_build(run: _Run, _check: _Check) -> _Ran:
     from onelazy.build import build_config
 
     project, say = run.project, run.say
-    folders = [folder for folder in project.set_folders if _has_images(folder)]
+    folders = [folder for folder in project.set_folders if find_images(folder)]
     skipped = [folder.name for folder in project.set_folders if folder not in folders]
     if not folders:
         raise DatasetError(
@@ -433,12 +434,6 @@ def _run_build(run: _Run, _check: _Check) -> _Ran:
         say(f"  {line}")
     plan = f"{built.plan.total_steps} steps, {built.plan.epochs} epochs, {len(built.plan.saves)} checkpoints"
     return _Ran(detail=plan, detail_as="plan")
-
-
-def _has_images(folder: Path) -> bool:
-    return folder.is_dir() and any(
-        p.suffix.lower() in _IMAGE_EXTENSIONS and not p.name.startswith(".") for p in folder.iterdir()
-    )
 
 
 # ------------------------------------------------------------------------------- launch

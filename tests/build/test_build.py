@@ -13,7 +13,8 @@ from click.testing import CliRunner, Result
 from PIL import Image
 
 from onelazy import cli as cli_module
-from onelazy.build import BuiltConfig, build_config, find_images
+from onelazy.build import BuiltConfig, build_config
+from onelazy.dataset import find_images
 from onelazy.errors import ConfigError, DatasetError, PresetError
 from onelazy.onetrainer import read_concepts, read_samples, read_train_config, to_onetrainer_json
 
@@ -224,7 +225,7 @@ def test_images_are_found_as_onetrainer_finds_them(tmp_path: Path) -> None:
     make_images(folder / "sub", 2)
     make_images(folder / ".hidden", 2)
     assert len(find_images(folder)) == 3
-    assert len(find_images(folder, recursive=True)) == 5
+    assert len(find_images(folder, depth=None)) == 5
     built = build(tmp_path, images=folder, recursive=True)
     assert built.concepts[0].include_subdirectories is True
     assert built.plan.images == 5

@@ -57,12 +57,19 @@ def print_report(report: CullReport) -> None:
     where = (
         f"Report: {report.dataset / 'cull-report.json'}, contact sheet: {report.dataset / 'cull-report.html'}"
     )
+    by_hand = (
+        f"still rejected by hand in review (not measured again): {', '.join(report.by_hand)}"
+        if report.by_hand
+        else ""
+    )
     if not sys.stdout.isatty():
         for decision in report.rejected:
             moved = f" -> {decision.moved_to}" if decision.moved_to else ""
             click.echo(f"{verb} {decision.file}{moved}: {decision.message}")
         for note in report.notes:
             click.echo(f"note: {note}")
+        if by_hand:
+            click.echo(by_hand)
         click.echo(f"{title}:")
         for outcome, count in rows:
             click.echo(f"  {outcome}: {count}")
@@ -78,6 +85,8 @@ def print_report(report: CullReport) -> None:
         console.print(f"{verb} {decision.file}{moved}: {decision.message}", markup=False, soft_wrap=True)
     for note in report.notes:
         console.print(f"note: {note}", markup=False, soft_wrap=True, style="yellow")
+    if by_hand:
+        console.print(by_hand, markup=False, soft_wrap=True)
     table = Table(title=title)
     table.add_column("outcome")
     table.add_column("files", justify="right")

@@ -33,7 +33,7 @@ import click
 @click.option(
     "--separate-files", is_flag=True, help="Write concepts.json and samples.json beside config.json."
 )
-@click.option("--recursive", is_flag=True, help="Also use images in subfolders.")
+@click.option("--recursive", is_flag=True, help="One concept with the images of every subfolder too.")
 @click.option("--train-device", default="cuda", show_default=True, help="Torch device OneTrainer trains on.")
 @click.option("--hf-token", help="Hugging Face token (default: $HF_TOKEN); goes only to secrets.json.")
 @click.option("--no-saves", is_flag=True, help="Stop at the target with no intermediate saves.")
@@ -70,9 +70,11 @@ def build_config_command(
 ) -> None:
     """Write the OneTrainer config for a folder of images, print the plan and the launch command.
 
-    One concept per image folder. Training runs past the target (to 125 %) with saves at 75 %
-    and 100 %, because the best checkpoint is often not the last. About 10 % of the images (4 to
-    20) are held out as a validation set, so OneTrainer logs a validation loss at every save.
+    One concept per image folder; a folder that holds no images itself but set folders that do
+    (generate's DATASET/<set>/) gives one concept per set folder. Training runs past the target
+    (to 125 %) with saves at 75 % and 100 %, because the best checkpoint is often not the last.
+    About 10 % of the images (4 to 20) are held out as a validation set, so OneTrainer logs a
+    validation loss at every save.
 
     \b
     Example:

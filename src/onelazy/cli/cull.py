@@ -94,7 +94,9 @@ def cull(dataset: str, dry_run: bool, undo: bool, **options: Any) -> None:
 
     Rejects move to DATASET/.rejected/<reason>/ with their captions; every decision goes to
     DATASET/cull-report.json, a contact sheet to DATASET/cull-report.html, and manifest.jsonl
-    entries get a "rejected" key. --undo puts everything back.
+    entries get a "rejected" key. --undo puts everything back. Run again (after changing a
+    threshold), cull measures its own earlier rejects again and puts back what now passes;
+    rejects made by hand in review stay rejected.
 
     \b
     Example:

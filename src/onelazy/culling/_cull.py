@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 from collections.abc import Callable, Generator, Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -14,9 +15,10 @@ from typing import Any
 
 from onelazy._files import atomic_write_bytes
 from onelazy._manifest import MANIFEST_NAME
+from onelazy.dataset import IMAGE_EXTENSIONS, deeper_image_folders, natural_key
 from onelazy.errors import DatasetError, StorageError
 
-from ._measure import IMAGE_EXTENSIONS, MEASURE_SIDE, Measure, measure_many
+from ._measure import MEASURE_SIDE, Measure, measure_many
 from ._store import (
     HTML_NAME,
     REASONS,
@@ -25,12 +27,13 @@ from ._store import (
     MoveBatch,
     check_dataset,
     companions_of,
+    files_by_stem,
     list_images,
     move_with_companions,
-    natural_key,
     read_report,
     rejected_target,
     remove_empty_dirs,
+    there,
     update_manifest,
     write_html,
     write_report,
@@ -48,6 +51,8 @@ FLAT_FLOOR = 1.0
 DEFAULT_MIN_SIDE = 512
 #: Checks that can be switched off with ``skip``.
 CHECKS: tuple[str, ...] = ("too-small", "aspect", "flat", "blurry", "duplicate", "near-duplicate")
+#: Reasons cull's own checks give (not review's "manual"): a rerun decides these files afresh.
+CHECK_REASONS: frozenset[str] = frozenset({"unreadable", *CHECKS})
 
 ProgressCallback = Callable[[str, int, int], None]
 
@@ -95,6 +100,8 @@ class CullReport:
     dry_run: bool
     notes: list[str] = field(default_factory=list)
     """Where a check could not work as configured (a degenerate dataset), in words."""
+    by_hand: list[str] = field(default_factory=list)
+    """Files rejected by hand in review: not measured again, they stay rejected."""
 
     @property
     def kept(self) -> list[Decision]:
@@ -382,19 +389,27 @@ def cull(
     if near_distance < 0 or near_distance > 64:
         raise DatasetError(f"near_distance: {near_distance} is outside 0-64 (bits of a 64-bit pHash)")
     root = check_dataset(Path(path), writable=not dry_run)
-    images, by_stem = list_images(root)
-    if not images:
+    images, _by_stem = list_images(root)
+    previous = read_report(root)
+    # An earlier cull's own rejects are measured again where they lie and decided afresh under
+    # their first names: a change of threshold puts back what now passes. Rejects by hand stay.
+    again = _earlier_automatic_rejects(root, previous, set(images))
+    if not images and not again:
         raise DatasetError(
             f"{root}: no images in this folder (looked for {', '.join(sorted(IMAGE_EXTENSIONS))},"
-            f" in subfolders too, skipping hidden ones like {REJECTED_DIR})"
+            f" in it and in the folders directly inside it, skipping hidden ones like {REJECTED_DIR})"
         )
+    where = {relative: relative for relative in images}
+    where.update((str(entry["file"]), str(entry["moved_to"])) for entry in again)
+    order = sorted(where, key=natural_key)
     measures: list[Measure] = []
     # closing(): on an error the pool is shut down now, not whenever the traceback is dropped
-    with contextlib.closing(_measure_all(root, images, _workers(workers), progress)) as measured:
-        for m in measured:
+    placed = [where[name] for name in order]
+    with contextlib.closing(_measure_all(root, placed, _workers(workers), progress)) as measured:
+        for name, m in zip(order, measured, strict=True):
             if m.missing:
                 raise StorageError(f"{root / m.file}: {m.error}; nothing was moved, run cull again")
-            measures.append(m)
+            measures.append(dataclasses.replace(m, file=name))
     decisions, thresholds, notes = _decide(
         measures,
         min_side=min_side,
@@ -406,22 +421,62 @@ def cull(
         flat_threshold=flat_threshold,
         skip=frozenset(skip),
     )
-    report = CullReport(root, decisions, thresholds, dry_run, notes)
+    deeper = deeper_image_folders(root)
+    if deeper:
+        shown = ", ".join(deeper[:3]) + (f" and {len(deeper) - 3} more" if len(deeper) > 3 else "")
+        notes.append(
+            f"not culled: images in folders deeper than {root.name}/<set>/ ({shown}); they are not part "
+            "of the dataset, and OneTrainer trains on them only with build-config --recursive"
+        )
+    by_hand = sorted(
+        (str(e["file"]) for e in _still_rejected(root, previous) if e.get("reason") == "manual"),
+        key=natural_key,
+    )
+    report = CullReport(root, decisions, thresholds, dry_run, notes, by_hand=by_hand)
     if dry_run:
         return report
     if progress:
         progress("move", 0, len(report.rejected))
-    previous = read_report(root)
-    _apply(root, report, by_stem, previous)
+    _apply(root, report, previous, again)
     return report
 
 
+def _still_rejected(root: Path, previous: dict[str, Any] | None) -> list[dict[str, Any]]:
+    """The earlier report's rejects whose file is still where it was moved to."""
+    return [
+        entry
+        for entry in (previous or {}).get("files", [])
+        if isinstance(entry, dict)
+        and entry.get("status") == "rejected"
+        and isinstance(entry.get("file"), str)
+        and isinstance(entry.get("moved_to"), str)
+        and there(root / entry["moved_to"])
+    ]
+
+
+def _earlier_automatic_rejects(
+    root: Path, previous: dict[str, Any] | None, images: set[str]
+) -> list[dict[str, Any]]:
+    """Rejects an earlier cull made by its checks (not by hand) that can go back to their place."""
+    return [
+        entry
+        for entry in _still_rejected(root, previous)
+        if entry.get("reason") in CHECK_REASONS
+        and entry["file"] not in images
+        and not there(root / entry["file"])
+    ]
+
+
 def _apply(
-    root: Path, report: CullReport, by_stem: dict[str, list[str]], previous: dict[str, Any] | None
+    root: Path, report: CullReport, previous: dict[str, Any] | None, again: list[dict[str, Any]]
 ) -> None:
-    """Move the rejects and write the report files; all or nothing."""
+    """Put the earlier automatic rejects back, move this run's rejects, write the report files;
+    all or nothing."""
     taken: set[str] = set()
     with _all_or_nothing(root) as batch:
+        for entry in again:
+            _move_back(batch, root, entry)
+        _images, by_stem = list_images(root)
         for decision in report.rejected:
             assert decision.reason is not None
             target = rejected_target(root, decision.reason, decision.file, taken)
@@ -430,14 +485,7 @@ def _apply(
             )
             decision.moved_to = target
         current = {d.file for d in report.decisions}
-        carried = [
-            entry
-            for entry in (previous or {}).get("files", [])
-            if entry.get("status") == "rejected"
-            and entry.get("moved_to")
-            and entry.get("file") not in current
-            and (root / str(entry["moved_to"])).exists()
-        ]
+        carried = [entry for entry in _still_rejected(root, previous) if entry["file"] not in current]
         data: dict[str, Any] = {
             "dataset": root.name,
             "thresholds": report.thresholds,
@@ -448,7 +496,9 @@ def _apply(
             d.file: {"reason": str(d.reason), "to": str(d.moved_to), "companions": d.companions}
             for d in report.rejected
         }
-        _record(root, data, rejected=moves, restored=())
+        _record(root, data, rejected=moves, restored=[str(entry["file"]) for entry in again])
+    if again:
+        remove_empty_dirs(root / REJECTED_DIR)
 
 
 class _SavedFiles:
@@ -510,14 +560,14 @@ def undo_cull(path: str | os.PathLike[str]) -> list[str]:
         raise DatasetError(f"{root}: no {REPORT_NAME} here, so there is nothing to undo")
     entries = [e for e in data["files"] if e.get("status") == "rejected" and e.get("moved_to")]
     for entry in entries:
-        if (root / str(entry["file"])).exists():
+        if there(root / str(entry["file"])):
             raise StorageError(
                 f"{root / str(entry['file'])}: a file is back in the place of a reject; move it away first"
             )
     restored: list[str] = []
     with _all_or_nothing(root) as batch:
         for entry in entries:
-            if not (root / str(entry["moved_to"])).exists():
+            if not there(root / str(entry["moved_to"])):
                 continue  # already put back by hand
             _move_back(batch, root, entry)
             restored.append(str(entry["file"]))
@@ -532,7 +582,7 @@ def _move_back(batch: MoveBatch, root: Path, entry: dict[str, Any]) -> None:
     """Move a reject back to its place, with each caption whose place is still free."""
     batch.move(str(entry["moved_to"]), str(entry["file"]))
     for companion in entry.get("companions", []):
-        if (root / companion["to"]).exists() and not (root / companion["from"]).exists():
+        if there(root / companion["to"]) and not there(root / companion["from"]):
             batch.move(companion["to"], companion["from"])
 
 
@@ -546,19 +596,14 @@ def _mark_restored(entry: dict[str, Any]) -> None:
 
 
 def _companions_of_one(root: Path, relative: str) -> list[str]:
-    folder = (root / relative).parent
-    prefix = "" if folder == root else folder.relative_to(root).as_posix() + "/"
-    by_stem: dict[str, list[str]] = {}
-    for entry in os.listdir(folder):
-        if not entry.startswith(".") and (folder / entry).is_file():
-            by_stem.setdefault(os.path.splitext(prefix + entry)[0], []).append(prefix + entry)
-    return companions_of(relative, by_stem)
+    folder = relative.rsplit("/", 1)[0] if "/" in relative else ""
+    return companions_of(relative, files_by_stem(root, [folder]))
 
 
 def reject_by_hand(path: str | os.PathLike[str], relative: str) -> dict[str, Any]:
     """Move one image (and its captions) to ``.rejected/manual/`` and record it in the report at once."""
     root = check_dataset(Path(path), writable=True)
-    if not (root / relative).is_file():
+    if not there(root / relative) or (root / relative).is_dir():
         raise DatasetError(f"{root / relative}: no such image in the dataset")
     with _all_or_nothing(root) as batch:
         target = rejected_target(root, "manual", relative, set())
@@ -594,7 +639,7 @@ def restore_by_hand(path: str | os.PathLike[str], relative: str) -> dict[str, An
     )
     if data is None or entry is None or not entry.get("moved_to"):
         raise DatasetError(f"{relative}: not a rejected file of this dataset, nothing to restore")
-    if (root / relative).exists():
+    if there(root / relative):
         raise StorageError(f"{root / relative}: a file is back in its place; move it away first")
     with _all_or_nothing(root) as batch:
         _move_back(batch, root, entry)  # its "file" is ``relative``

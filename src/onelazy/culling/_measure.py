@@ -18,25 +18,23 @@ from typing import Any
 import numpy as np
 from PIL import Image, ImageFile, UnidentifiedImageError
 
+from onelazy.dataset import PILLOW_FORMATS
+
 # A truncated file must fail to load; Pillow's default, restated so that no other import flips it.
 ImageFile.LOAD_TRUNCATED_IMAGES = False
 
 #: Side length (longest side, pixels) of the grey image the sharpness and contrast measures use.
 MEASURE_SIDE = 256
 
-#: Image file extensions cull looks at, and the Pillow format each must contain.
-IMAGE_EXTENSIONS: dict[str, tuple[str, ...]] = {
-    ".png": ("PNG",),
-    ".jpg": ("JPEG", "MPO"),
-    ".jpeg": ("JPEG", "MPO"),
-    ".webp": ("WEBP",),
-    ".bmp": ("BMP",),
-    ".gif": ("GIF",),
-    ".tif": ("TIFF",),
-    ".tiff": ("TIFF",),
+_FORMAT_NAMES = {
+    "JPEG": "JPEG",
+    "MPO": "JPEG",
+    "PNG": "PNG",
+    "WEBP": "WebP",
+    "GIF": "GIF",
+    "BMP": "BMP",
+    "AVIF": "AVIF",
 }
-
-_FORMAT_NAMES = {"JPEG": "JPEG", "MPO": "JPEG", "PNG": "PNG", "WEBP": "WebP", "GIF": "GIF", "BMP": "BMP"}
 
 
 @dataclass(frozen=True)
@@ -146,6 +144,8 @@ def measure_file(root: str, relative: str) -> Measure:
             warnings.simplefilter("ignore")
             reduced, fmt, width, height = _decode_reduced(path)
     except FileNotFoundError:
+        if os.path.islink(path):  # a link to nothing is a broken file, not one that went away
+            return Measure(relative, error=f"a symbolic link to {os.readlink(path)}, which does not exist")
         return Measure(relative, missing=True, error="the file disappeared while cull was reading it")
     except Image.DecompressionBombError as exc:
         return Measure(relative, error=f"too many pixels to decode safely ({exc})")
@@ -154,7 +154,7 @@ def measure_file(root: str, relative: str) -> Measure:
     except (OSError, SyntaxError, ValueError, EOFError, IndexError, TypeError) as exc:
         return Measure(relative, error=f"cannot be decoded: {exc}")
     extension = os.path.splitext(relative)[1].lower()
-    allowed = IMAGE_EXTENSIONS.get(extension, ())
+    allowed = PILLOW_FORMATS.get(extension, ())
     if allowed and fmt not in allowed:
         name = _FORMAT_NAMES.get(fmt, fmt or "unknown")
         return Measure(

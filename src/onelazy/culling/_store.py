@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import re
 import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -21,7 +20,7 @@ from typing import Any
 
 from onelazy._files import atomic_write_bytes, atomic_write_json, atomic_write_text
 from onelazy._manifest import MANIFEST_NAME, STALE_REASON, read_manifest
-from onelazy.culling._measure import IMAGE_EXTENSIONS
+from onelazy.dataset import DATASET_DEPTH, find_images, is_image_name, natural_key
 from onelazy.errors import DatasetError, StorageError
 
 REJECTED_DIR = ".rejected"
@@ -43,9 +42,9 @@ REASONS: tuple[str, ...] = (
 )
 
 
-def natural_key(name: str) -> tuple[tuple[int, int | str], ...]:
-    """Sort key that puts ``img2`` before ``img10``."""
-    return tuple((0, int(part)) if part.isdigit() else (1, part) for part in re.split(r"(\d+)", name) if part)
+def there(path: Path) -> bool:
+    """Is anything at ``path``? A link to nothing counts (it is moved like any file)."""
+    return os.path.lexists(path)
 
 
 def check_dataset(root: Path, *, writable: bool) -> Path:
@@ -68,36 +67,33 @@ def check_dataset(root: Path, *, writable: bool) -> Path:
 
 
 def list_images(root: Path) -> tuple[list[str], dict[str, list[str]]]:
-    """Image paths relative to ``root`` (POSIX, natural order) and every file path by (folder, stem).
+    """The dataset's images relative to ``root`` (POSIX, natural order; :func:`onelazy.dataset.find_images`)
+    and every file in their folders by (folder, stem), for moving an image with its captions."""
+    images = find_images(root, depth=DATASET_DEPTH)
+    folders = {relative.rsplit("/", 1)[0] if "/" in relative else "" for relative in images}
+    return images, files_by_stem(root, folders)
 
-    Hidden folders (``.rejected`` among them) are not looked into.
-    """
-    images: list[str] = []
+
+def files_by_stem(root: Path, folders: Iterable[str]) -> dict[str, list[str]]:
+    """Every file (not folder) in each of ``folders`` (relative to ``root``) by its path without extension."""
     by_stem: dict[str, list[str]] = {}
-    for folder, dirs, files in os.walk(root):
-        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-        relative_folder = os.path.relpath(folder, root)
-        for name in files:
-            if name.startswith("."):
+    for folder in folders:
+        prefix = f"{folder}/" if folder else ""
+        for name in os.listdir(root / folder):
+            relative = prefix + name
+            if os.path.isdir(root / relative) and not os.path.islink(root / relative):
                 continue
-            relative = name if relative_folder == "." else f"{Path(relative_folder).as_posix()}/{name}"
-            stem, extension = os.path.splitext(relative)
-            by_stem.setdefault(stem, []).append(relative)
-            if extension.lower() in IMAGE_EXTENSIONS:
-                images.append(relative)
-    images.sort(key=natural_key)
-    return images, by_stem
+            by_stem.setdefault(os.path.splitext(relative)[0], []).append(relative)
+    return by_stem
 
 
 def companions_of(relative: str, by_stem: dict[str, list[str]]) -> list[str]:
     """Files that belong to an image: same folder and stem, not themselves images (captions etc.)."""
     stem = os.path.splitext(relative)[0]
     siblings = by_stem.get(stem, [])
-    if sum(1 for s in siblings if os.path.splitext(s)[1].lower() in IMAGE_EXTENSIONS) > 1:
+    if sum(1 for s in siblings if is_image_name(s)) > 1:
         return []  # two images share the stem: the caption stays with the one that remains
-    return sorted(
-        s for s in siblings if s != relative and os.path.splitext(s)[1].lower() not in IMAGE_EXTENSIONS
-    )
+    return sorted(s for s in siblings if s != relative and not is_image_name(s))
 
 
 @dataclass
@@ -117,7 +113,7 @@ class MoveBatch:
 
     def move(self, source: str, target: str) -> None:
         src, dst = self.root / source, self.root / target
-        if dst.exists():
+        if there(dst):
             raise StorageError(f"{dst}: already exists; not moving {source} over it")
         try:
             dst.parent.mkdir(parents=True, exist_ok=True)
@@ -151,7 +147,7 @@ def rejected_target(root: Path, reason: str, relative: str, taken: set[str]) -> 
     base = f"{REJECTED_DIR}/{reason}/{relative}"
     stem, extension = os.path.splitext(base)
     candidate, counter = base, 0
-    while candidate in taken or (root / candidate).exists():
+    while candidate in taken or there(root / candidate):
         counter += 1
         candidate = f"{stem}~{counter}{extension}"
     taken.add(candidate)
@@ -167,7 +163,7 @@ def move_with_companions(
     moved: list[dict[str, str]] = []
     for companion in companions:
         companion_target = target_stem + os.path.splitext(companion)[1]
-        if not (batch.root / companion).exists():
+        if not there(batch.root / companion):
             continue
         batch.move(companion, companion_target)
         moved.append({"from": companion, "to": companion_target})
@@ -249,20 +245,9 @@ def update_manifest(root: Path, rejected: dict[str, dict[str, Any]], restored: I
         if entry is None or not isinstance(entry.get("file"), str):
             lines_out.append(line.raw)
             continue
-        name = Path(entry["file"]).as_posix()
+        before = dict(entry)
         original = entry.get("original_file")
-        if name in rejected and "rejected" not in entry:
-            move = rejected[name]
-            entry["original_file"] = name
-            entry["file"] = move["to"]
-            entry["rejected"] = move["reason"]
-            caption = entry.get("caption_file")
-            for companion in move.get("companions", []):
-                if isinstance(caption, str) and Path(caption).as_posix() == companion["from"]:
-                    entry["original_caption_file"] = caption
-                    entry["caption_file"] = companion["to"]
-            changed = True
-        elif (
+        if (
             isinstance(original, str)
             and original in restored_set
             and "rejected" in entry
@@ -273,10 +258,22 @@ def update_manifest(root: Path, rejected: dict[str, dict[str, Any]], restored: I
                 entry["caption_file"] = entry.pop("original_caption_file")
             for key in ("original_file", "rejected"):
                 entry.pop(key, None)
-            changed = True
-        else:
+        # after a restore, so that a cull that put its rejects back and rejected one again says so
+        name = Path(entry["file"]).as_posix()
+        if name in rejected and "rejected" not in entry:
+            move = rejected[name]
+            entry["original_file"] = name
+            entry["file"] = move["to"]
+            entry["rejected"] = move["reason"]
+            caption = entry.get("caption_file")
+            for companion in move.get("companions", []):
+                if isinstance(caption, str) and Path(caption).as_posix() == companion["from"]:
+                    entry["original_caption_file"] = caption
+                    entry["caption_file"] = companion["to"]
+        if entry == before:
             lines_out.append(line.raw)
             continue
+        changed = True
         lines_out.append(json.dumps(entry, ensure_ascii=False).encode("utf-8"))
     if changed:
         # the torn tail stays last and unterminated, so generate still sees it as torn and drops it

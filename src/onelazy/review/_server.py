@@ -26,19 +26,10 @@ from urllib.parse import unquote, urlsplit
 
 from onelazy.culling import reject_by_hand, restore_by_hand
 from onelazy.culling._store import check_dataset, list_images, read_report
+from onelazy.dataset import CONTENT_TYPES
 from onelazy.errors import UsageError
 from onelazy.review._page import PAGE
 
-_CONTENT_TYPES = {
-    ".png": "image/png",
-    ".jpg": "image/jpeg",
-    ".jpeg": "image/jpeg",
-    ".webp": "image/webp",
-    ".gif": "image/gif",
-    ".bmp": "image/bmp",
-    ".tif": "image/tiff",
-    ".tiff": "image/tiff",
-}
 _CAPTION_EXTENSIONS = (".txt", ".caption")
 _POST_PATHS = ("/api/reject", "/api/undo")
 _MAX_BODY = 64 * 1024
@@ -259,7 +250,7 @@ class _Handler(BaseHTTPRequestHandler):
                     body, content_type = session.thumbnail(file_path, relative), "image/jpeg"
                 else:
                     body = file_path.read_bytes()
-                    content_type = _CONTENT_TYPES.get(file_path.suffix.lower(), "application/octet-stream")
+                    content_type = CONTENT_TYPES.get(file_path.suffix.lower(), "application/octet-stream")
             except Exception as exc:  # a file that does not decode gets no thumbnail, not a dead thread
                 self._error(HTTPStatus.NOT_FOUND, f"cannot read this image: {exc}")
                 return

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
+from onelazy.dataset import find_images
 from onelazy.errors import (
     ConfigError,
     DatasetError,
@@ -29,7 +30,6 @@ from onelazy.onetrainer.install import OneTrainerInstall
 from onelazy.plan import onetrainer_save_points
 from onelazy.training.config_facts import ConceptFacts, ConfigFacts, concepts_relative_to, read_config_facts
 
-IMAGE_EXTENSIONS = frozenset({".bmp", ".jpg", ".jpeg", ".png", ".tif", ".tiff", ".webp", ".avif"})
 LOCK_NAME = ".onelazy-launch.lock"
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 _MIB = 1024 * 1024
@@ -207,25 +207,7 @@ def _check_base_model(name: str, root: Path) -> Check:
 
 def count_images(folder: Path, recursive: bool) -> int:
     """Training images in ``folder`` as OneTrainer's data loader counts them (masks excluded)."""
-    count = 0
-    stack = [folder]
-    while stack:
-        current = stack.pop()
-        try:
-            entries = list(os.scandir(current))
-        except OSError:
-            continue
-        for entry in entries:
-            if entry.name.startswith("."):
-                continue
-            if entry.is_dir():
-                if recursive:
-                    stack.append(Path(entry.path))
-                continue
-            stem, ext = os.path.splitext(entry.name)
-            if ext.lower() in IMAGE_EXTENSIONS and not stem.endswith(("-masklabel", "-condlabel")):
-                count += 1
-    return count
+    return len(find_images(folder, depth=None if recursive else 0))
 
 
 def _check_concepts(facts: ConfigFacts, root: Path) -> tuple[Check, int]:
