@@ -19,9 +19,12 @@ import statistics
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from onelazy.errors import EvidenceError
+
+if TYPE_CHECKING:
+    from onelazy.comparison.checkpoints import Checkpoint
 
 TRAIN_LOSS = "loss/train_step"
 SMOOTH_LOSS = "smooth_loss/train_step"
@@ -38,6 +41,13 @@ PICK_RULE = (
     "than the noise; noise = the median distance of a validation loss from the straight line "
     "through the validations before and after it: the wobble the trend does not explain "
     "(validation is deterministic, so the wobble is the model's, not the dice's)"
+)
+#: What the numbers cannot say, shown beside them.
+LIMITS = (
+    "The validation loss says how well a checkpoint predicts the noise on images it never trained "
+    "on; it is one measure, on a handful of images, and a lower loss is not always the better "
+    "likeness or style: look at the grid too. The final model is saved after the last validation, "
+    "so it has a train loss but no validation loss of its own."
 )
 _SAMPLE_NAME = re.compile(r".*-training-sample-(?P<step>\d+)-(?P<epoch>\d+)-(?P<epoch_step>\d+)\.\w+")
 
@@ -221,9 +231,12 @@ def training_samples(workspace: str | os.PathLike[str]) -> tuple[TrainingSample,
 # =============================================================================== per checkpoint
 
 
-def checkpoint_evidence(run_dir: str | os.PathLike[str]) -> RunEvidence:
+def checkpoint_evidence(
+    run_dir: str | os.PathLike[str], *, checkpoints: Sequence[Checkpoint] | None = None
+) -> RunEvidence:
     """The evidence for each checkpoint of the run in ``run_dir`` (its saves and final model) and
-    the suggestion made from it by :data:`PICK_RULE`.
+    the suggestion made from it by :data:`PICK_RULE`. ``checkpoints``: the run's, when the caller
+    has found them already (finding them hashes every file).
 
     Raises :class:`EvidenceError` when the optional reader is not installed or a log is damaged.
     """
@@ -231,12 +244,13 @@ def checkpoint_evidence(run_dir: str | os.PathLike[str]) -> RunEvidence:
     from onelazy.plan import validation_tolerance
 
     facts = read_run(run_dir)
+    found = list(checkpoints) if checkpoints is not None else find_checkpoints_of(facts)[0]
     log = read_training_log(facts.workspace)
     samples = training_samples(facts.workspace)
     tolerance = validation_tolerance(_accumulation(facts.config_path))
     evidence = tuple(
         measure(c.label, c.kind, c.step, c.path, log, samples, tolerance)
-        for c in find_checkpoints_of(facts)[0]
+        for c in found
         if c.kind in ("save", "final") and c.step is not None
     )
     return RunEvidence(evidence, log, suggest(evidence, log))

@@ -527,12 +527,17 @@ def _compare_inputs(project: Project, state: _State) -> dict[str, Any]:
 
 
 def _compare_output(project: Project, state: _State, _inputs: Mapping[str, Any]) -> _Output:
+    from onelazy.comparison import picked_label
+
     recorded = state.get("compare")
     detail = (
         f"{recorded.get('checkpoints', '?')} checkpoints, {recorded.get('images', '?')} images"
         if recorded
         else "nothing rendered yet"
     )
+    if recorded:
+        picked = picked_label(project.run_path) if (project.run_path / "config.json").is_file() else None
+        detail += f"; picked: {picked}" if picked else "; picked: none yet (the LoRA is the final model)"
     return _Output((project.run_path / "compare" / "grid.png").is_file(), detail, "no grid")
 
 

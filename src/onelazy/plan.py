@@ -326,7 +326,7 @@ def make_plan(
         validation_steps = onetrainer_validation_steps(
             validate_after, validate_unit, steps_per_epoch=steps_per_epoch, epochs=epochs
         )
-        saves = _with_validations(saves, validation_steps, gradient_accumulation_steps)
+        saves = _with_validations(saves, validation_steps, gradient_accumulation_steps, total)
     else:
         validate_after, validate_unit = 0, NEVER
     if batch_size > 1:
@@ -396,10 +396,14 @@ def validation_tolerance(gradient_accumulation_steps: int) -> int:
 
 
 def _with_validations(
-    saves: tuple[SavePoint, ...], validation_steps: Sequence[int], gradient_accumulation_steps: int
+    saves: tuple[SavePoint, ...],
+    validation_steps: Sequence[int],
+    gradient_accumulation_steps: int,
+    total: int,
 ) -> tuple[SavePoint, ...]:
     """The saves with the validation that stands for each; the plan's promise: every intermediate
-    save has one (an error here is a planning bug, not the person's)."""
+    save has one (an error here is a planning bug, not the person's), except a save in the last
+    steps, which like the final model comes after the last validation OneTrainer can run."""
     tolerance = validation_tolerance(gradient_accumulation_steps)
     points = []
     for point in saves:
@@ -407,6 +411,9 @@ def _with_validations(
             points.append(point)
             continue
         step = nearest_validation(point.steps, validation_steps, tolerance)
+        if step is None and point.steps + tolerance >= total:
+            points.append(point)
+            continue
         if step is None:
             raise ConfigError(
                 f"no validation within {tolerance} steps of the save at step {point.steps} "

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from onelazy.evidence import Scalar, read_training_log
-from onelazy.plan import make_plan
+from onelazy.plan import ConceptCount, make_plan
 from tests.training.standin import tiny_png
 from tests.training.test_standin_schedule import PLANS, plan_config, run
 
@@ -47,11 +47,14 @@ def add_validation_concepts(config: Path, base: Path, names: list[str], images: 
     config.write_text(json.dumps(data))
 
 
-@pytest.mark.parametrize("name", ["epochs", "steps", "steps-accumulated", "steps-batch-2"])
+PLANS_WITH_A_LAST_STEP_SAVE = {"steps-last": {"concepts": [ConceptCount("faery", 20)], "total_steps": 40}}
+
+
+@pytest.mark.parametrize("name", ["epochs", "steps", "steps-accumulated", "steps-batch-2", "steps-last"])
 def test_a_validation_is_logged_at_every_save_the_plan_promises(
     name: str, fake_onetrainer: Tree, tmp_path: Path, onetrainer_facts: Path
 ) -> None:
-    plan = make_plan(**PLANS[name], validation_images=4)
+    plan = make_plan(**{**PLANS, **PLANS_WITH_A_LAST_STEP_SAVE}[name], validation_images=4)
     root = fake_onetrainer(time_scale=0.005)
     config = plan_config(tmp_path, onetrainer_facts, plan)
     add_validation_concepts(config, tmp_path, ["validation"])
@@ -61,8 +64,13 @@ def test_a_validation_is_logged_at_every_save_the_plan_promises(
     validated = as_dict(log.validation_losses["validation"])
     assert list(validated) == list(plan.validation_steps)
     for point in plan.saves:
-        if not point.final:
+        if point.final:
+            assert point.validation_step is None
+        elif point.validation_step is None:  # only a save in the last step, like the final model
+            assert point.steps + plan.gradient_accumulation_steps >= plan.total_steps
+        else:
             assert point.validation_step in validated, (point, list(validated))
+            assert abs(point.validation_step - point.steps) <= plan.gradient_accumulation_steps
     # what was read is what was written (float32 on the way through the file)
     truth = written(root)
     assert validated == pytest.approx(truth["loss/validation_step/validation"], rel=1e-6)

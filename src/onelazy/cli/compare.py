@@ -24,13 +24,15 @@ def _check_weights(
 
 
 def _check_pick(_ctx: click.Context, _param: click.Parameter, value: str | None) -> int | str | None:
-    """A step number or the word ``final``."""
-    if value is None or value.strip().lower() == "final":
-        return None if value is None else "final"
+    """A step number or the word ``final`` or ``best``."""
+    if value is None:
+        return None
+    if value.strip().lower() in ("final", "best"):
+        return value.strip().lower()
     try:
         return int(value)
     except ValueError:
-        raise click.BadParameter(f"{value!r} is neither a step number nor 'final'") from None
+        raise click.BadParameter(f"{value!r} is neither a step number nor 'final' or 'best'") from None
 
 
 @click.command("compare")
@@ -61,10 +63,11 @@ def _check_pick(_ctx: click.Context, _param: click.Parameter, value: str | None)
 @click.option("--keep", is_flag=True, default=None, help="Leave the LoRA copies in the backend's folder.")
 @click.option(
     "--pick",
-    metavar="STEP|final",
+    metavar="STEP|final|best",
     callback=_check_pick,
     help="Make the checkpoint of STEP (or the trained final model) the LoRA; nothing is lost, so a "
-    "later --pick can go back.",
+    "later --pick can go back. 'best': the one with the lowest validation loss, unless the "
+    "differences are within the noise (then nothing is picked, exit 1).",
 )
 def compare_command(run_dir: Path, project: Path | None, pick: int | str | None, **flags: Any) -> None:
     """Render each checkpoint of RUN_DIR with fixed seeds: a grid PNG and a page.
@@ -72,9 +75,12 @@ def compare_command(run_dir: Path, project: Path | None, pick: int | str | None,
     Rows are the checkpoints by step (intermediate saves and the final model), with the prompt
     rendered without any LoRA first; columns are prompts x LoRA weights. Each checkpoint is
     copied into the backend's LoRA folder under a unique name while it renders, then removed.
-    Images already rendered are reused. Then --pick STEP makes the best one the LoRA; the
-    trained final model is kept beside it (NAME.final-STEP.safetensors) and stays in the
-    comparison, so --pick final (or its step) goes back to it.
+    Images already rendered are reused. Each checkpoint's row shows the validation loss and
+    train loss OneTrainer logged (with onelazy[evidence] installed), beside OneTrainer's own
+    training samples, and the page has a loss chart. Then --pick STEP makes the best one the
+    LoRA, or --pick best the one the validation loss points to; the trained final model is kept
+    beside it (NAME.final-STEP.safetensors) and stays in the comparison, so --pick final (or its
+    step) goes back to it.
 
     \b
     Example:
@@ -82,8 +88,19 @@ def compare_command(run_dir: Path, project: Path | None, pick: int | str | None,
             --model sd15.safetensors --lora-dir ~/ComfyUI/models/loras \\
             --prompt "a faery, walking in a meadow" --weight 0.7 --weight 1
         onelazy compare run --pick 1500
+        onelazy compare run --pick best
         onelazy compare run --pick final
     """
+    if pick == "best":
+        from onelazy.comparison import pick_best
+
+        evidence, picked = pick_best(run_dir)
+        for line in [*evidence.describe(), *(picked.describe() if picked else [])]:
+            click.echo(line)
+        if picked is None:
+            click.echo(f"Nothing picked; choose with: onelazy compare {run_dir} --pick STEP", err=True)
+            raise SystemExit(1)
+        return
     if pick is not None:
         from onelazy.comparison import pick_checkpoint
 

@@ -15,7 +15,7 @@ from onelazy.comparison.checkpoints import (
     run_paths,
     set_aside_earlier_training,
 )
-from onelazy.comparison.pick import PickResult, pick_checkpoint
+from onelazy.comparison.pick import PickResult, pick_best, pick_checkpoint, picked_label
 from onelazy.comparison.rendering import (
     COMPARE_DIR,
     COMPARE_SEED,
@@ -36,7 +36,9 @@ __all__ = [
     "compare",
     "find_checkpoints",
     "lora_weight_problem",
+    "pick_best",
     "pick_checkpoint",
+    "picked_label",
     "run_paths",
     "set_aside_earlier_training",
 ]

@@ -3,11 +3,25 @@
 from __future__ import annotations
 
 import html
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 #: Longest side of one grid cell, in pixels (the page links the full-size images).
 CELL_SIZE = 256
+
+
+@dataclass(frozen=True)
+class RowEvidence:
+    """What OneTrainer's logs say about one row's checkpoint, as the grid and the page show it."""
+
+    lines: tuple[str, ...]
+    """Short lines under the row's label ("validation loss 0.1234", ...)."""
+    suggested: bool = False
+    samples: tuple[Path | None, ...] = ()
+    """OneTrainer's own training sample per sample column (None: not sampled at this step)."""
 
 
 def _font(size: int) -> Any:
@@ -50,16 +64,24 @@ def grid_png(
     weights: list[float],
     cells: dict[tuple[int, int, int], str],
     files: dict[str, Path],
+    evidence: Mapping[int, RowEvidence] | None = None,
+    sample_columns: Sequence[str] = (),
 ) -> bytes:
     """The grid: a header per column (prompt and weight), a label per row, one thumbnail per cell
-    (the no-LoRA row: one per prompt, since the weight does not apply)."""
+    (the no-LoRA row: one per prompt, since the weight does not apply). With ``evidence`` each
+    checkpoint's row also shows its losses under the label, the suggested row is framed, and
+    OneTrainer's own training samples follow the renders in ``sample_columns``."""
     import io
 
     from PIL import Image, ImageDraw
 
+    evidence = evidence or {}
+    sample_files = {
+        f"sample:{path}": path for row in evidence.values() for path in row.samples if path is not None
+    }
     thumbs: dict[str, Image.Image] = {}
     cell_w = cell_h = 0
-    for key, path in files.items():
+    for key, path in {**files, **sample_files}.items():
         with Image.open(path) as opened:
             image = opened.convert("RGB")
         scale = CELL_SIZE / max(image.size)
@@ -75,7 +97,7 @@ def grid_png(
         for p, prompt in enumerate(prompts)
     ]
     header_h = pad + 18 * max(len(lines) for lines in header_lines) + 22 + pad
-    columns = len(prompts) * len(weights)
+    columns = len(prompts) * len(weights) + len(sample_columns)
     width = label_w + columns * (cell_w + pad) + pad
     height = header_h + len(labels) * (cell_h + pad) + pad
     canvas = Image.new("RGB", (width, height), (250, 250, 250))
@@ -89,10 +111,30 @@ def grid_png(
             draw.text((x, header_h - pad - 20), f"weight {weight:g}", fill=(90, 90, 90), font=font)
         if p:
             draw.line([(x0 - pad // 2, 0), (x0 - pad // 2, height)], fill=(200, 200, 200), width=1)
+    first_sample_x = label_w + len(prompts) * len(weights) * (cell_w + pad)
+    for s, name in enumerate(sample_columns):
+        x = first_sample_x + s * (cell_w + pad)
+        for n, line in enumerate(_wrap(probe, f"OneTrainer's sample: {name}", small, cell_w - pad, 3)):
+            draw.text((x, pad + 18 * n), line, fill=(20, 20, 20), font=small)
     for r, label in enumerate(labels):
         y = header_h + r * (cell_h + pad)
-        for n, line in enumerate(_wrap(probe, label, font, label_w - 2 * pad, 4)):
+        row = evidence.get(r)
+        label_lines = _wrap(probe, label, font, label_w - 2 * pad, 4)
+        for n, line in enumerate(label_lines):
             draw.text((pad, y + pad + 20 * n), line, fill=(20, 20, 20), font=font)
+        if row is not None:
+            top = y + pad + 20 * len(label_lines) + 4
+            extra = [*row.lines, *(["* suggested"] if row.suggested else [])]
+            for n, line in enumerate(extra):
+                colour = (46, 125, 50) if line == "* suggested" else (70, 70, 70)
+                draw.text((pad, top + 17 * n), line, fill=colour, font=small)
+            if row.suggested:
+                draw.rectangle([2, y - 2, width - 3, y + cell_h + 2], outline=(46, 125, 50), width=3)
+            for s, sample in enumerate(row.samples):
+                thumb = thumbs.get(f"sample:{sample}") if sample is not None else None
+                if thumb is not None:
+                    x = first_sample_x + s * (cell_w + pad)
+                    canvas.paste(thumb, (x + (cell_w - thumb.width) // 2, y + (cell_h - thumb.height) // 2))
         for p in range(len(prompts)):
             once = _one_image(cells, r, p, len(weights))
             for w in range(len(weights)):
@@ -120,15 +162,24 @@ def page_html(
     cells: dict[tuple[int, int, int], str],
     files: dict[str, Path],
     out: Path,
+    evidence: Mapping[int, RowEvidence] | None = None,
+    sample_columns: Sequence[str] = (),
+    summary: Sequence[str] = (),
+    chart: Path | None = None,
 ) -> str:
-    """A static page: the same table as the grid, each image linking to its full-size file."""
+    """A static page: the same table as the grid, each image linking to its full-size file; with
+    ``evidence``, each checkpoint's losses beside its label, the suggested row marked, the rule and
+    ``summary`` lines above the table, the loss ``chart`` and OneTrainer's own samples."""
     esc = html.escape
+    evidence = evidence or {}
     head = "".join(
         f'<th colspan="{len(weights)}">{p + 1}. {esc(prompt)}</th>' for p, prompt in enumerate(prompts)
     )
+    head += "".join(f"<th rowspan=2>OneTrainer's sample:<br>{esc(name)}</th>" for name in sample_columns)
     sub = "".join(f"<th>weight {weight:g}</th>" for _ in prompts for weight in weights)
     body = []
     for r, label in enumerate(labels):
+        row = evidence.get(r)
         tds = []
         for p in range(len(prompts)):
             once = _one_image(cells, r, p, len(weights))
@@ -142,15 +193,37 @@ def page_html(
                 tds.append(
                     f'<td{span}><a href="{src}"><img src="{src}" alt="{esc(label)}" loading="lazy"></a></td>'
                 )
-        body.append(f"<tr><th class=row>{esc(label)}</th>{''.join(tds)}</tr>")
+        for s in range(len(sample_columns)):
+            sample = row.samples[s] if row is not None and s < len(row.samples) else None
+            if sample is None:
+                tds.append('<td class="nosample">not sampled at this step</td>' if row else "<td></td>")
+                continue
+            src = esc(Path(os.path.relpath(sample, out)).as_posix())
+            image = f'<img src="{src}" alt="OneTrainer sample" loading="lazy">'
+            tds.append(f'<td><a href="{src}">{image}</a></td>')
+        notes = ""
+        if row is not None:
+            notes = "".join(f"<br><span class=loss>{esc(line)}</span>" for line in row.lines)
+            if row.suggested:
+                notes += "<br><strong class=suggested>suggested</strong>"
+        marked = ' class="suggested"' if row is not None and row.suggested else ""
+        body.append(f"<tr{marked}><th class=row>{esc(label)}{notes}</th>{''.join(tds)}</tr>")
+    intro = ""
+    if summary or chart is not None:
+        intro = "<h2>What OneTrainer logged</h2>\n" + "".join(f"<p>{esc(line)}</p>\n" for line in summary)
+        if chart is not None:
+            src = esc(Path(os.path.relpath(chart, out)).as_posix())
+            intro += f'<p><img class=chart src="{src}" alt="loss chart with the saves marked"></p>\n'
     return (
         "<!doctype html>\n<html lang=en><meta charset=utf-8><title>onelazy compare</title>\n"
         "<style>body{font-family:sans-serif;background:#fafafa}table{border-collapse:collapse}"
         "th,td{padding:4px;vertical-align:top}th.row{text-align:left;white-space:nowrap}"
-        "img{max-width:256px;max-height:256px;display:block}td.missing{color:#c33}</style>\n"
+        "img{max-width:256px;max-height:256px;display:block}td.missing{color:#c33}"
+        "img.chart{max-width:900px;max-height:none}tr.suggested{outline:3px solid #2e7d32}"
+        ".suggested{color:#2e7d32}.loss{font-weight:normal;font-size:90%}td.nosample{color:#888}</style>\n"
         "<h1>Checkpoints compared</h1><p>Each image links to its full size. Seeds are fixed, so "
         "differences come from the checkpoint and the weight. The first row has no LoRA (one image per "
-        "prompt: the same at every weight).</p>\n"
+        "prompt: the same at every weight).</p>\n" + intro +
         f"<table><tr><th></th>{head}</tr><tr><th></th>{sub}</tr>\n" + "\n".join(body) + "\n</table>\n"
     )
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-from onelazy._files import atomic_copy
+from onelazy._files import atomic_copy, atomic_write_json
 from onelazy.comparison.checkpoints import (
     Checkpoint,
     find_checkpoints_of,
@@ -15,7 +15,13 @@ from onelazy.comparison.checkpoints import (
     kept_final_name,
     read_run,
 )
-from onelazy.errors import ConfigError
+from onelazy.errors import ConfigError, OnelazyError
+
+if TYPE_CHECKING:
+    from onelazy.evidence import RunEvidence
+
+#: What the last pick made the LoRA, so that ``status`` can say it without hashing every file.
+PICKED_RECORD = "compare/picked.json"
 
 
 @dataclass(frozen=True)
@@ -64,7 +70,9 @@ def pick_checkpoint(run_dir: str | os.PathLike[str], step: int | Literal["final"
     checkpoint = chosen[0]
     output = facts.output
     current = digests.get(output)  # hashed when it is a file
+    record = facts.config_path.parent / PICKED_RECORD
     if current == checkpoint.sha256:
+        _record_pick(record, checkpoint, output)
         return PickResult(checkpoint, output, None, changed=False)
     backup: Path | None = None
     if current is not None and current not in {c.sha256 for c in pickable if c.path != output}:
@@ -75,6 +83,54 @@ def pick_checkpoint(run_dir: str | os.PathLike[str], step: int | Literal["final"
         else:
             backup = atomic_copy(output, free_name(output.with_name(output.name + ".bak")))
     atomic_copy(checkpoint.path, output)
+    _record_pick(record, checkpoint, output)
     return PickResult(checkpoint, output, backup, changed=True)
+
+
+def pick_best(run_dir: str | os.PathLike[str]) -> tuple[RunEvidence, PickResult | None]:
+    """Pick the checkpoint OneTrainer's validation loss suggests (:func:`onelazy.evidence.suggest`);
+    when the evidence does not separate the checkpoints, pick nothing (the result is None) and let
+    the person choose from the grid. The evidence comes back either way, with its rule and numbers.
+    """
+    from onelazy.evidence import checkpoint_evidence
+
+    evidence = checkpoint_evidence(run_dir)
+    step = evidence.suggestion.step
+    if step is None:
+        return evidence, None
+    chosen = evidence.for_step(step)
+    return evidence, pick_checkpoint(run_dir, "final" if chosen and chosen.kind == "final" else step)
+
+
+def picked_label(run_dir: str | os.PathLike[str]) -> str | None:
+    """Which checkpoint the run's LoRA file is, by the record of the last pick (None: never picked,
+    or the file changed since, so the record no longer says what it holds)."""
+    import json
+
+    try:
+        facts = read_run(run_dir)
+        record = facts.config_path.parent / PICKED_RECORD
+        data: dict[str, Any] = json.loads(record.read_text(encoding="utf-8"))
+        stat = facts.output.stat()
+    except (OSError, ValueError, OnelazyError):
+        return None
+    if data.get("output") != str(facts.output) or [stat.st_size, stat.st_mtime_ns] != data.get("file"):
+        return None
+    label = data.get("label")
+    return label if isinstance(label, str) else None
+
+
+def _record_pick(record: Path, checkpoint: Checkpoint, output: Path) -> None:
+    stat = output.stat()
+    atomic_write_json(
+        record,
+        {
+            "label": checkpoint.label,
+            "step": checkpoint.step,
+            "kind": checkpoint.kind,
+            "output": str(output),
+            "file": [stat.st_size, stat.st_mtime_ns],
+        },
+    )
 
 

@@ -36,11 +36,12 @@ from onelazy._files import (
     atomic_write_text,
 )
 from onelazy.comparison.checkpoints import Checkpoint, find_checkpoints_of, read_run
-from onelazy.comparison.grid import grid_png, page_html
-from onelazy.errors import BackendError, UsageError
+from onelazy.comparison.grid import RowEvidence, grid_png, page_html
+from onelazy.errors import BackendError, EvidenceError, UsageError
 
 if TYPE_CHECKING:
     from onelazy.backends import Backend
+    from onelazy.evidence import RunEvidence
     from onelazy.render import RenderSettings
 
 COMPARE_DIR = "compare"
@@ -83,18 +84,28 @@ class CompareResult:
     reused: int
     cells: dict[str, Path] = field(default_factory=dict)
     """Cell key → image file (keys as in ``compare/cells.json``)."""
+    evidence: RunEvidence | None = None
+    """What OneTrainer's logs say per checkpoint (None: they could not be read, see ``notes``)."""
+    chart: Path | None = None
+    """``compare/loss.png``: the losses over the steps with the saves marked."""
+    notes: tuple[str, ...] = ()
 
     def describe(self) -> list[str]:
         def count(n: int, word: str) -> str:
             return f"{n} {word}" if n == 1 else f"{n} {word}s"
 
-        return [
+        lines = [
             f"{count(len(self.checkpoints), 'checkpoint')} x {count(len(self.prompts), 'prompt')} x "
             f"{count(len(self.weights), 'weight')} (+ no LoRA): "
             f"{self.rendered} rendered, {self.reused} already there.",
-            f"Grid: {self.grid}",
-            f"Page: {self.page}",
         ]
+        if self.evidence is not None:
+            lines += ["What OneTrainer logged:", *self.evidence.describe()]
+        lines += list(self.notes)
+        lines += [f"Grid: {self.grid}", f"Page: {self.page}"]
+        if self.chart is not None:
+            lines.append(f"Loss chart: {self.chart}")
+        return lines
 
 
 def _cell_key(
@@ -217,6 +228,19 @@ def compare(
     page = out / "index.html"
     labels = [label for label, _ in rows]
     layout = {f"{r},{p},{w}": key for (r, p, w), key in cells.items()}
+    evidence, notes = _read_evidence(run_dir, checkpoints)
+    row_evidence, sample_columns = _row_evidence(rows, evidence)
+    chart = None
+    summary: list[str] = []
+    if evidence is not None:
+        from onelazy.comparison.chart import loss_chart_png
+        from onelazy.evidence import LIMITS
+
+        summary = [*evidence.suggestion.describe(), LIMITS]
+        try:
+            chart = atomic_write_bytes(out / "loss.png", loss_chart_png(evidence))
+        except EvidenceError as exc:
+            notes.append(str(exc))
     atomic_write_json(
         out / "cells.json",
         {
@@ -225,10 +249,18 @@ def compare(
             "weights": weight_list,
             "cells": layout,
             "files": {key: found[key].name for key in sorted(found)},
+            "evidence": {labels[r]: list(row.lines) for r, row in sorted(row_evidence.items())},
+            "suggested": next((labels[r] for r, row in row_evidence.items() if row.suggested), None),
         },
     )
-    atomic_write_bytes(grid, grid_png(labels, prompt_list, weight_list, cells, found))
-    atomic_write_text(page, page_html(labels, prompt_list, weight_list, cells, found, out))
+    atomic_write_bytes(
+        grid, grid_png(labels, prompt_list, weight_list, cells, found, row_evidence, sample_columns)
+    )
+    page_text = page_html(
+        labels, prompt_list, weight_list, cells, found, out, row_evidence, sample_columns,
+        [*summary, *notes], chart,
+    )  # fmt: skip
+    atomic_write_text(page, page_text)
     return CompareResult(
         grid=grid,
         page=page,
@@ -238,7 +270,57 @@ def compare(
         rendered=len(missing),
         reused=reused,
         cells={key: found[key] for key in wanted},
+        evidence=evidence,
+        chart=chart,
+        notes=tuple(notes),
     )
+
+
+def _read_evidence(
+    run_dir: str | os.PathLike[str], checkpoints: Sequence[Checkpoint]
+) -> tuple[RunEvidence | None, list[str]]:
+    """The run's evidence, or None and why: the page and grid work without it."""
+    from onelazy.evidence import checkpoint_evidence
+
+    try:
+        return checkpoint_evidence(run_dir, checkpoints=checkpoints), []
+    except EvidenceError as exc:
+        return None, [f"No losses shown: {exc}"]
+
+
+def evidence_lines(validation: float | None, train: float | None) -> tuple[str, ...]:
+    """A checkpoint's losses as the grid and the page show them under its label."""
+    first = f"validation loss {validation:.4f}" if validation is not None else "validation loss: none"
+    return (first, f"train loss {train:.4f}" if train is not None else "train loss: none")
+
+
+def _row_evidence(
+    rows: Sequence[tuple[str, Checkpoint | None]], evidence: RunEvidence | None
+) -> tuple[dict[int, RowEvidence], list[str]]:
+    """Per grid row with a checkpoint the logs know: its lines, whether it is suggested, its
+    OneTrainer samples (one column per sample prompt)."""
+    if evidence is None:
+        return {}, []
+    columns = sorted(
+        {s.prompt_folder for item in evidence.checkpoints for s in item.samples},
+        key=lambda name: (int(name.split(" ", 1)[0]) if name.split(" ", 1)[0].isdigit() else 0, name),
+    )
+    found: dict[int, RowEvidence] = {}
+    for r, (_label, checkpoint) in enumerate(rows):
+        if checkpoint is None:
+            continue
+        item = next(
+            (e for e in evidence.checkpoints if e.path == checkpoint.path and e.step == checkpoint.step), None
+        )
+        if item is None:
+            continue
+        by_column = {s.prompt_folder: s.path for s in item.samples}
+        found[r] = RowEvidence(
+            lines=evidence_lines(item.validation_loss, item.train_loss),
+            suggested=evidence.suggestion.step == item.step and evidence.suggestion.step is not None,
+            samples=tuple(by_column.get(name) for name in columns),
+        )
+    return found, columns
 
 
 def _render_missing(
