@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from onelazy.training.display import RichDisplay, summary_lines
-from onelazy.training.events import Ended, Saved, Started, Stopping, Warning
+from onelazy.training.events import Ended, Saved, Started, Stopping, TrainingWarning
 from onelazy.training.result import LaunchResult, SavedFile
 
 
@@ -141,7 +141,7 @@ def test_terminal_display_shows_brackets_in_paths_and_messages_as_written(
     display = RichDisplay()
     display(Started(1234, ("python",), folder / "launch.log"))
     display(Saved(final, "final", 8, 2, 0))
-    display(Warning(sampling, "other"))
+    display(TrainingWarning(sampling, "other"))
     display(Stopping("config", "Stopping: [/x] was not taken"))
     display(Ended(result))
     display.close()

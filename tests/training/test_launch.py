@@ -24,7 +24,7 @@ from onelazy.training import (
     Saved,
     Started,
     Stopping,
-    Warning,
+    TrainingWarning,
     check_launch,
     launch,
     run_events,
@@ -295,7 +295,7 @@ def test_newer_onetrainer_trains_with_a_warning_naming_both_versions(
     events: list[Event] = []
     result = launch(config, onetrainer=root, on_event=events.append)
     assert result.outcome == "finished"
-    warnings = [e for e in events if isinstance(e, Warning) and e.category == "launcher"]
+    warnings = [e for e in events if isinstance(e, TrainingWarning) and e.category == "launcher"]
     assert len(warnings) == 1 and "version 12, newer than version 11" in warnings[0].message
     assert "migrates the config" in warnings[0].message
     assert "warning onetrainer: " in result.log_path.read_text(encoding="utf-8")

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from onelazy.training.events import Phase, Progress, Warning
+from onelazy.training.events import Phase, Progress, TrainingWarning
 from onelazy.training.output import MAX_SEGMENT, LineSplitter, OutputParser, strip_ansi
 
 
@@ -56,7 +56,7 @@ def test_interrupted_run_knows_how_far_it_got(onetrainer_facts: Path) -> None:
 
 def test_bad_values_are_config_warnings(onetrainer_facts: Path) -> None:
     _, events = parse_recorded(onetrainer_facts / "logs", "bad-values")
-    config = [e for e in events if isinstance(e, Warning) and e.category == "config"]
+    config = [e for e in events if isinstance(e, TrainingWarning) and e.category == "config"]
     assert [(w.key, w.value) for w in config] == [("learning_rate", "abc"), ("optimizer", "NOT_AN_OPTIMIZER")]
 
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from onelazy.errors import ConfigError
 from onelazy.onetrainer.install import OneTrainerInstall, find_onetrainer
@@ -35,7 +36,7 @@ from onelazy.training.events import (
     Started,
     Stopping,
     TrainerWarning,
-    Warning,
+    TrainingWarning,
 )
 from onelazy.training.preflight import Check, PreflightReport, build_command, preflight
 from onelazy.training.result import LaunchResult, Outcome, SavedFile
@@ -59,7 +60,7 @@ __all__ = [
     "Stopping",
     "TrainerWarning",
     "TrainingRun",
-    "Warning",
+    "TrainingWarning",
     "build_command",
     "check_launch",
     "find_onetrainer",
@@ -128,7 +129,7 @@ def launch(
 ) -> LaunchResult:
     """Run OneTrainer's ``scripts/train.py`` on ``config_path`` to the end; the outcome.
 
-    ``on_event`` gets every event (:class:`Progress`, :class:`Saved`, :class:`Warning`, …).
+    ``on_event`` gets every event (:class:`Progress`, :class:`Saved`, :class:`TrainingWarning`, …).
     A failed or interrupted run is a result, not an exception: check ``result.outcome``.
     """
     run = run_events(
@@ -141,3 +142,10 @@ def launch(
         handle_signals=handle_signals,
     )
     return collect(run, on_event)
+
+
+def __getattr__(name: str) -> Any:
+    """``onelazy.training.Warning``, the first name of :class:`TrainingWarning`, still imports."""
+    from onelazy.training import events
+
+    return getattr(events, name)

@@ -22,7 +22,7 @@ from onelazy.training.events import (
     Saved,
     Started,
     Stopping,
-    Warning,
+    TrainingWarning,
 )
 from onelazy.training.preflight import PreflightReport
 from onelazy.training.result import LaunchResult
@@ -167,7 +167,7 @@ class PlainDisplay:
             self._flush_progress()
             where = _position(event.global_step, event.epoch)
             self._line(f"Saved {SAVE_LABELS[event.kind]}: {event.path} ({where})")
-        elif isinstance(event, Warning):
+        elif isinstance(event, TrainingWarning):
             who = "Warning" if event.category == "launcher" else "OneTrainer"
             self._line(f"{who}: {event.message}", error=event.category not in ("other", "launcher"))
         elif isinstance(event, Failed):
@@ -257,7 +257,7 @@ class RichDisplay:
                 highlight=False,
                 soft_wrap=True,
             )
-        elif isinstance(event, Warning):
+        elif isinstance(event, TrainingWarning):
             colour = "yellow" if event.category in ("other", "launcher") else "red"
             who = "Warning" if event.category == "launcher" else "OneTrainer"
             print_(f"[{colour}]{who}: {escape(event.message)}[/]", highlight=False)

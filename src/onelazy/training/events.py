@@ -99,7 +99,7 @@ class Saved(_Event):
 
 
 @dataclass(frozen=True)
-class Warning(_Event):
+class TrainingWarning(_Event):
     """Something OneTrainer printed that the person should see.
 
     ``category`` is ``config`` for ``Could not set <key> as <value>`` (OneTrainer dropped a value
@@ -155,7 +155,19 @@ class Ended(_Event):
         return {"event": self.event, **self.result.to_dict()}
 
 
-# The same class under a name that does not shadow Python's built-in ``Warning`` on import.
-TrainerWarning = Warning
+#: The name this event had before it was :class:`TrainingWarning`.
+TrainerWarning = TrainingWarning
 
-Event = Started | Phase | Progress | Saved | Warning | Stopping | Output | Failed | Ended
+Event = Started | Phase | Progress | Saved | TrainingWarning | Stopping | Output | Failed | Ended
+
+
+def __getattr__(name: str) -> Any:
+    """``Warning``, this event's first name, still imports (it shadowed Python's built-in)."""
+    if name == "Warning":
+        import warnings
+
+        warnings.warn(
+            "onelazy.training's Warning event is now TrainingWarning", DeprecationWarning, stacklevel=2
+        )
+        return TrainingWarning
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

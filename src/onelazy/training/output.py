@@ -27,7 +27,7 @@ from onelazy.training.events import (
     Saved,
     SaveKind,
     StreamName,
-    Warning,
+    TrainingWarning,
 )
 
 MAX_SEGMENT = 64 * 1024
@@ -156,7 +156,7 @@ class OutputParser:
         self._saved_global_step = 0
         self.saved: list[Saved] = []
         self.missing: list[Path] = []
-        self.warnings: list[Warning] = []
+        self.warnings: list[TrainingWarning] = []
 
     @property
     def global_step(self) -> int:
@@ -259,14 +259,14 @@ class OutputParser:
             return
         match = _COULD_NOT_SET.match(line)
         if match is not None:
-            warning = Warning(line, "config", key=match.group("key"), value=match.group("value"))
+            warning = TrainingWarning(line, "config", key=match.group("key"), value=match.group("value"))
             self.warnings.append(warning)
             yield warning
             return
         if line.startswith(_SAVE_WARNINGS):
-            warning = Warning(line, "save")
+            warning = TrainingWarning(line, "save")
         elif line.startswith(_OTHER_WARNINGS):
-            warning = Warning(line, "other")
+            warning = TrainingWarning(line, "other")
         else:
             return
         self.warnings.append(warning)

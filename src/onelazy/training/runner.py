@@ -38,7 +38,7 @@ from onelazy.training.events import (
     Started,
     Stopping,
     StreamName,
-    Warning,
+    TrainingWarning,
 )
 from onelazy.training.output import LineSplitter, OutputParser, strip_ansi
 from onelazy.training.pipes import PipeReader, SelectorReader, ThreadReader
@@ -206,7 +206,7 @@ class TrainingRun:
             log = LaunchLog(self.log_path)
             for check in self.report.warnings:
                 log.note(f"warning {check.name}: {check.detail}")
-                yield Warning(check.detail, "launcher")
+                yield TrainingWarning(check.detail, "launcher")
             restore = self._install_handlers()
             process = self._spawn(root, log)
             yield Started(process.pid, self.command, self.log_path)
@@ -319,10 +319,10 @@ class TrainingRun:
             yield Output(stream, text)
             for event in parser.feed(stream, text, time.monotonic() - start):
                 yield event
-                if isinstance(event, Warning) and event.category == "config":
+                if isinstance(event, TrainingWarning) and event.category == "config":
                     yield from self._stop_for_config(event, log)
 
-    def _stop_for_config(self, warning: Warning, log: LaunchLog) -> Iterator[Event]:
+    def _stop_for_config(self, warning: TrainingWarning, log: LaunchLog) -> Iterator[Event]:
         if self.allow_config_warnings or self._config_stop is not None:
             return
         self._config_stop = warning.message

@@ -1,0 +1,38 @@
+"""Rules about the source itself that review asks for and a grep can check."""
+
+from __future__ import annotations
+
+import ast
+import builtins
+import warnings
+from pathlib import Path
+
+import pytest
+
+SRC = Path(__file__).resolve().parent.parent / "src" / "onelazy"
+
+
+def _modules() -> list[tuple[Path, ast.Module]]:
+    return [(path, ast.parse(path.read_text(encoding="utf-8"))) for path in sorted(SRC.rglob("*.py"))]
+
+
+def test_no_class_shadows_a_builtin() -> None:
+    """A class named ``Warning`` hides Python's own in every module that imports it."""
+    shadowing = [
+        f"{path.relative_to(SRC)}: {node.name}"
+        for path, tree in _modules()
+        for node in ast.walk(tree)
+        if isinstance(node, ast.ClassDef) and node.name in dir(builtins)
+    ]
+    assert shadowing == []
+
+
+def test_the_training_warning_event_still_imports_under_its_first_name() -> None:
+    from onelazy.training import TrainingWarning
+
+    with pytest.warns(DeprecationWarning, match="TrainingWarning"):
+        from onelazy.training import Warning as old
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        from onelazy.training.events import TrainerWarning
+    assert old is TrainingWarning is TrainerWarning
