@@ -36,3 +36,17 @@ def test_the_training_warning_event_still_imports_under_its_first_name() -> None
         warnings.simplefilter("error")
         from onelazy.training.events import TrainerWarning
     assert old is TrainingWarning is TrainerWarning
+
+
+def test_one_reader_of_key_equals_value() -> None:
+    """``--set KEY=VALUE`` is split in one place, so every flag words its mistakes alike."""
+    splitters = [
+        f"{path.relative_to(SRC)}:{node.lineno}"
+        for path, tree in _modules()
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Attribute)
+        and node.func.attr in ("partition", "split")
+        and [ast.unparse(arg) for arg in node.args[:1]] == ["'='"]
+    ]
+    assert splitters == ["onetrainer/dotted.py:" + splitters[0].rpartition(":")[2]], splitters

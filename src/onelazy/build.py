@@ -177,27 +177,30 @@ def build_config(
         SecretsConfig,
         check_train_config,
         load_train_config,
+        parse_assignment,
         to_onetrainer_dict,
         to_onetrainer_json,
     )
     from onelazy.onetrainer.problems import raise_first
-    from onelazy.presets import apply_overrides, layered_dict, load_preset, parse_override
+    from onelazy.presets import apply_overrides, layered_dict, load_preset
 
     load_preset(preset)  # an unknown preset is reported before any folder is looked at
     folders = [images] if isinstance(images, (str, os.PathLike)) else list(images)
     if not folders:
         raise DatasetError("no image folder given")
     for expression in overrides:
-        key, _ = parse_override(expression)
+        key, _ = parse_assignment(expression)
         if key in PLAN_KEYS:
             raise ConfigError(
                 "is decided by the plan",
+                file="--set",
                 key=key,
                 hint="use --steps-per-image or --total-steps to change how long training runs",
             )
         if key == "concepts" or key.startswith(("concepts.", "concepts[")):
             raise ConfigError(
                 "comes from the image folders (one concept each); --set would replace them",
+                file="--set",
                 key=key,
                 hint="give each image folder as an argument",
             )

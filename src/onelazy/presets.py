@@ -246,15 +246,6 @@ def _suggest(value: str, candidates: Iterable[str]) -> str:
 # --------------------------------------------------------------------------- layering
 
 
-def parse_override(expression: str) -> tuple[str, str]:
-    """Split ``key=value`` (as given to ``--set``) into the dotted key and the raw value text."""
-    key, sep, raw = expression.partition("=")
-    key = key.strip()
-    if not sep or not key:
-        raise ConfigError(f"{expression!r} is not key=value", key="--set", hint="e.g. --set lora_rank=48")
-    return key, raw.strip()
-
-
 def layered_dict(
     name: str,
     *,
@@ -282,12 +273,18 @@ def layered_dict(
 
 def apply_overrides(data: dict[str, Any], overrides: Sequence[str]) -> None:
     """Apply ``--set key=value`` expressions to a OneTrainer dict, each value typed by the model."""
-    from onelazy.onetrainer import coerce_dotted
+    from onelazy.onetrainer import coerce_dotted, parse_assignment
 
     keys = []
     for expression in overrides:
-        key, raw = parse_override(expression)
-        _apply(data, key, coerce_dotted(key, raw), source="--set")
+        key, raw = parse_assignment(expression)
+        try:
+            value = coerce_dotted(key, raw)
+        except ConfigError as exc:  # named as the flag it came from, as every other --set mistake
+            raise ConfigError(
+                exc.detail, file="--set", key=exc.key, allowed=exc.allowed, hint=exc.hint
+            ) from None
+        _apply(data, key, value, source="--set")
         keys.append(key)
     _raise_for_keys(data, keys, source="--set")
 

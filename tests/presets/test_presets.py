@@ -191,8 +191,25 @@ def test_a_bad_json_set_value_is_blamed_on_set_not_on_the_preset(override: str, 
 
 
 def test_set_without_equals_fails_clearly() -> None:
-    with pytest.raises(ConfigError, match="key=value"):
+    with pytest.raises(ConfigError, match="KEY=VALUE"):
         p.resolve_preset("lazy-sd15", overrides=["lora_rank"])
+
+
+@pytest.mark.parametrize(
+    ("override", "key"),
+    [
+        ("lora_rank=lots", "lora_rank"),
+        ("learning_rate=fast", "learning_rate"),
+        ("optimizer.optimizer=ADAMWW", "optimizer.optimizer"),
+        ("lora_rnak=4", "lora_rnak"),
+        ("lora_rank", None),
+    ],
+)
+def test_every_set_mistake_names_the_flag_then_the_key(override: str, key: str | None) -> None:
+    """A value of the wrong type said "lora_rank: ..." where every other --set mistake says "--set: ..."."""
+    with pytest.raises(ConfigError) as info:
+        p.resolve_preset("lazy-sd15", overrides=[override])
+    assert str(info.value).startswith("--set: " + (f"{key}: " if key else "")), str(info.value)
 
 
 def test_layers_apply_in_order_defaults_base_preset_project_set() -> None:

@@ -28,11 +28,13 @@ _NULL = frozenset({"null", "none"})
 
 
 def parse_assignment(text: str) -> tuple[str, str]:
-    """``"optimizer.d_coef=2"`` → ``("optimizer.d_coef", "2")`` (split at the first ``=``)."""
+    """``"optimizer.d_coef=2"`` → ``("optimizer.d_coef", "2")``: split at the first ``=``, both sides
+    stripped. The one reader of a ``--set KEY=VALUE``."""
     key, sep, raw = text.partition("=")
-    if not sep or not key.strip():
-        raise ConfigError(f"{text!r} is not KEY=VALUE", hint="e.g. --set optimizer.d_coef=2")
-    return key.strip(), raw
+    key = key.strip()
+    if not sep or not key:
+        raise ConfigError(f"{text!r} is not KEY=VALUE", key="--set", hint="e.g. --set optimizer.d_coef=2")
+    return key, raw.strip()
 
 
 def _leaf_annotation(key: str, model: type[BaseModel]) -> Any:
