@@ -17,7 +17,6 @@ pending, with counts.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import os
@@ -28,9 +27,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from onelazy._files import atomic_write_json, hash_file_into
-from onelazy._manifest import MANIFEST_NAME, STALE_REASON, read_manifest
 from onelazy._stages import STAGES
 from onelazy.dataset import CAPTION_EXTENSION, find_images
+from onelazy.dataset.manifest import MANIFEST_NAME, read_manifest
 from onelazy.errors import DatasetError, StorageError
 from onelazy.project import Project, load_project
 from onelazy.render import RENDER_FIELDS
@@ -255,29 +254,19 @@ def _generate_output(project: Project, _state: _State, _inputs: Mapping[str, Any
 
 
 def _manifest_counts(project: Project) -> dict[str, int]:
-    """Images per set the manifest records (culled ones included), for indexes below the set's count."""
+    """Images per set that are made (:meth:`ManifestEntry.made`, culled ones included), for
+    indexes below the set's count."""
     counts = {spec.name: set() for spec in project.generate.sets}  # type: dict[str, set[int]]
     wanted = {spec.name: spec.count for spec in project.generate.sets}
     try:
         manifest = read_manifest(project.dataset_dir / MANIFEST_NAME)
     except StorageError:  # status shows an unreadable manifest as no images, never fails on it
         manifest = None
-    entries: list[Any] = [] if manifest is None else [line.entry for line in manifest.lines]
-    if manifest is not None and manifest.torn_tail:
-        # a last line cut just before its newline is still whole JSON and still records its image
-        with contextlib.suppress(ValueError):
-            entries.append(json.loads(manifest.torn_tail))
-    for entry in entries:
-        try:
-            name, index, file = str(entry["set"]), int(entry["index"]), str(entry["file"])
-        except (ValueError, KeyError, TypeError):
+    for entry in manifest.entries() if manifest is not None else ():
+        if entry is None or entry.set not in counts or not 0 <= entry.index < wanted[entry.set]:
             continue
-        if name in counts and index < wanted[name]:
-            # a culled image counts as made; one generate replaced as stale does not (its new one does)
-            replaced = entry.get("rejected") == STALE_REASON
-            there = not replaced and ((project.dataset_dir / file).is_file() or "rejected" in entry)
-            if there:
-                counts[name].add(index)
+        if entry.made(project.dataset_dir):
+            counts[entry.set].add(entry.index)
     return {name: len(indexes) for name, indexes in counts.items()}
 
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from onelazy._manifest import read_manifest
+from onelazy.dataset.manifest import read_manifest
 from onelazy.errors import StorageError
 
 

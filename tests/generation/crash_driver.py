@@ -11,7 +11,7 @@ import sys
 from typing import Any
 
 import onelazy._files as files_module
-import onelazy.generation.manifest as manifest
+import onelazy.dataset.manifest as manifest
 import onelazy.generation.runner as runner
 
 KILLED = 9

@@ -161,3 +161,29 @@ def test_every_stage_agrees_on_the_images_a_dataset_has(world: dict[str, Any]) -
     assert count_images(dataset / "upright", False) == len(upright) - 1
     assert set(ReviewSession(dataset).files) == kept
     assert statuses["generate"].state == {s.stage: s for s in project_status(yaml_file)}["generate"].state
+
+
+def test_status_and_generate_count_the_same_images_as_made(world: dict[str, Any]) -> None:
+    """One rule for "made": the file the manifest line names, with the recorded sha256. A file that
+    exists but was overwritten, or a culled image whose moved file is gone, is not made for either."""
+    from onelazy.generation import generate
+
+    yaml_file = make_project(world)
+    run_project(yaml_file, stop_after="review")
+    dataset = yaml_file.parent / "dataset"
+    Image.new("RGB", (48, 32), (1, 2, 3)).save(dataset / "upright" / "0001.png")  # other bytes
+    manifest = [json.loads(line) for line in (dataset / "manifest.jsonl").read_text().splitlines()]
+    culled = next((m for m in manifest if "rejected" in m), None)
+    if culled is None:  # nothing culled: cull one by hand, then lose its moved file
+        reject_by_hand(dataset, "wide/0002.png")
+        manifest = [json.loads(line) for line in (dataset / "manifest.jsonl").read_text().splitlines()]
+        culled = next(m for m in manifest if "rejected" in m)
+    (dataset / culled["file"]).unlink()
+
+    status = {s.stage: s for s in project_status(yaml_file)}["generate"]
+    assert status.detail == "10/12 images" and status.state == "stale"
+    from onelazy.project import load_project
+
+    summary = generate(load_project(yaml_file).generate_config(), dataset)
+    assert (summary.made, summary.skipped) == (2, 10)
+    assert {s.stage: s for s in project_status(yaml_file)}["generate"].detail == "12/12 images"

@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from onelazy._files import atomic_write_bytes
-from onelazy._manifest import MANIFEST_NAME
 from onelazy.dataset import IMAGE_EXTENSIONS, deeper_image_folders, natural_key
+from onelazy.dataset.manifest import MANIFEST_NAME
 from onelazy.errors import DatasetError, StorageError
 
 from ._measure import MEASURE_SIDE, Measure, measure_many

@@ -19,8 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from onelazy._files import atomic_write_bytes, atomic_write_json, atomic_write_text
-from onelazy._manifest import MANIFEST_NAME, STALE_REASON, read_manifest
 from onelazy.dataset import DATASET_DEPTH, find_images, is_image_name, natural_key
+from onelazy.dataset.manifest import MANIFEST_NAME, STALE_REASON, read_manifest
 from onelazy.errors import DatasetError, StorageError
 
 REJECTED_DIR = ".rejected"

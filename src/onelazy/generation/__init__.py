@@ -1,7 +1,8 @@
 """``generate()``: prompt sets into training images through SwarmUI or ComfyUI.
 
 - :mod:`onelazy.generation.settings`: the ``generate:`` section (:class:`GenerateConfig`) and reading it;
-- :mod:`onelazy.generation.manifest`: which images the manifest says are made, and appending to it;
+- :mod:`onelazy.dataset.manifest` (the dataset's, not generate's own): which images are made, and
+  appending to the manifest;
 - :mod:`onelazy.generation.runner`: planning the jobs, keeping every backend busy, saving each image.
 
 The names are imported on first use, so reading the settings (as ``onelazy.yaml`` does) loads no

@@ -30,7 +30,6 @@ from pathlib import Path
 from typing import Any, Literal, TypeVar
 
 from onelazy._files import atomic_write_bytes, atomic_write_text, file_in_the_way
-from onelazy._manifest import MANIFEST_NAME, STALE_REASON
 from onelazy.backends import (
     KIND_FACTS,
     Backend,
@@ -41,17 +40,20 @@ from onelazy.backends import (
     open_backend,
     require_ready,
 )
+from onelazy.dataset.manifest import (
+    MANIFEST_NAME,
+    STALE_REASON,
+    ManifestEntry,
+    ManifestWriter,
+    read_made,
+    remove_stale_temporaries,
+    rewrite_manifest,
+)
 from onelazy.errors import (
     BackendError,
     BackendRejected,
     BackendUnreachable,
     DatasetError,
-)
-from onelazy.generation.manifest import (
-    ManifestWriter,
-    read_generated,
-    remove_stale_temporaries,
-    rewrite_manifest,
 )
 from onelazy.generation.settings import GenerateConfig, PromptSet, config_from_mapping, load_generate_config
 
@@ -318,7 +320,7 @@ def _generate_locked(
     timeout: float,
     replace_stale: bool = False,
 ) -> GenerateSummary:
-    existing, replaced_lines, rewrite = read_generated(folder)
+    existing, replaced_lines, rewrite = read_made(folder)
     if rewrite:
         rewrite_manifest(folder, existing, replaced_lines)
     replaced = 0
@@ -341,7 +343,7 @@ def _generate_locked(
     stale = sum(
         1
         for (name, index), entry in kept
-        if "rejected" not in entry and not _made_as_planned(entry, plans[name], index, config)
+        if entry.rejected is None and not _made_as_planned(entry.data, plans[name], index, config)
     )
     total = sum(len(unit.missing) for unit in units)
     started = time.monotonic()
@@ -381,7 +383,7 @@ def _move_stale_aside(
     folder: Path,
     config: GenerateConfig,
     plans: Mapping[str, _SetPlan],
-    existing: Mapping[tuple[str, int], Any],
+    existing: Mapping[tuple[str, int], ManifestEntry],
 ) -> list[tuple[str, int]]:
     """Move every image made with other settings than its set asks for now (and its caption) to
     ``.rejected/stale/<its path>`` and point its manifest line there, as cull does with a reject:
@@ -401,8 +403,8 @@ def _move_stale_aside(
         for key, entry in existing.items()
         if key[0] in plans
         and key[1] < plans[key[0]].spec.count
-        and "rejected" not in entry
-        and not _made_as_planned(entry, plans[key[0]], key[1], config)
+        and entry.rejected is None
+        and not _made_as_planned(entry.data, plans[key[0]], key[1], config)
     ]
     if not stale:
         return []
@@ -411,8 +413,8 @@ def _move_stale_aside(
     moves: dict[str, dict[str, Any]] = {}
     try:
         for _key, entry in stale:
-            file = Path(entry["file"]).as_posix()
-            caption = entry.get("caption_file")
+            file = Path(entry.file).as_posix()
+            caption = entry.data.get("caption_file")
             # only the image's own caption (same stem): a set's shared prompt file stays
             companions = (
                 [Path(caption).as_posix()]
