@@ -182,22 +182,31 @@ def test_two_urls_share_the_work(tmp_path: Path) -> None:
         assert summary.per_backend == {first.url: first.renders, second.url: second.renders}
 
 
+class DyingComfyStandin(ComfyStandin):
+    """A ComfyUI that goes away in the middle of its fourth render, so at least one prompt it
+    accepted is lost, however far behind the client's result thread runs on a loaded machine
+    (stopping it from the progress callback could come after both servers had finished)."""
+
+    def render(self, *args: Any, **kwargs: Any) -> bytes | None:
+        if self.renders >= 3:
+            with self.lock:
+                self.generation += 1  # killed: the prompt it was rendering is forgotten, nothing more is sent
+            self.stop()
+            return None
+        return super().render(*args, **kwargs)
+
+
 def test_a_backend_that_dies_leaves_its_work_to_the_other(tmp_path: Path) -> None:
-    with ComfyStandin(render_seconds=0.02) as healthy, ComfyStandin(render_seconds=0.02) as dying:
+    with ComfyStandin(render_seconds=0.02) as healthy, DyingComfyStandin(render_seconds=0.02) as dying:
         dataset = tmp_path / "dataset"
         updates: list[GenerateProgress] = []
-
-        def progress(state: GenerateProgress) -> None:
-            updates.append(state)
-            if state.done == 3:
-                dying.stop()
-
         generate(
             write_config(tmp_path, [healthy.url, dying.url], front=10, side=10),
             dataset,
-            on_progress=progress,
+            on_progress=updates.append,
             retry=FAST_RETRY,
         )
+        assert dying.renders == 3
         assert_complete(dataset, {"front": 10, "side": 10})
         assert updates[-1].failures >= 1
 
