@@ -85,11 +85,30 @@ def test_concepts_and_samples_need_a_source(tmp_path: Path) -> None:
     assert check_train_config(config) == []
 
 
-def test_relative_data_files_are_looked_up_in_base_dir(tmp_path: Path) -> None:
+def test_relative_data_files_are_looked_up_in_onetrainers_folder(tmp_path: Path) -> None:
     config = clean_config(tmp_path, samples=None, sample_definition_file_name="samples.json")
-    assert keys(check_train_config(config, base_dir=tmp_path)) == ["samples", "sample_definition_file_name"]
+    (missing,) = check_train_config(config, base_dir=tmp_path)
+    assert (missing.key, missing.level) == ("samples", "error")
+    assert f"not an existing file in OneTrainer's folder ({tmp_path / 'samples.json'})" in missing.message
     (tmp_path / "samples.json").write_text("[]", encoding="utf-8")
-    assert keys(check_train_config(config, base_dir=tmp_path)) == ["sample_definition_file_name"]
+    (found,) = check_train_config(config, base_dir=tmp_path)
+    assert (found.key, found.level) == ("sample_definition_file_name", "warning")
+    assert str(tmp_path / "samples.json") in found.message
+    (unknown,) = check_train_config(config)  # no OneTrainer folder: cannot be checked, says so
+    assert (unknown.key, unknown.level) == ("sample_definition_file_name", "warning")
+    assert "cannot be checked" in unknown.message and "--onetrainer or ONETRAINER_DIR" in unknown.message
+
+
+def test_each_problem_has_the_level_its_consequence_deserves(tmp_path: Path) -> None:
+    def levels(**overrides: Any) -> list[tuple[str, str]]:
+        return [(p.key, p.level) for p in check_train_config(clean_config(tmp_path, **overrides))]
+
+    assert levels(output_model_format="DIFFUSERS") == [("output_model_format", "error")]
+    assert levels(layer_filter="") == [("layer_filter_preset", "error")]
+    assert levels(workspace_dir="ws") == [("workspace_dir", "warning")]
+    assert levels(learning_rate=0.0003, optimizer={"optimizer": "PRODIGY"}) == [("learning_rate", "warning")]
+    assert levels(concepts=[{"path": str(tmp_path / "gone"), "seed": 1}]) == [("concepts[0].path", "error")]
+    assert levels(concepts=[{"path": "rel", "seed": 1}]) == [("concepts[0].path", "warning")]
 
 
 def test_layer_filter_preset_without_its_filter(tmp_path: Path) -> None:

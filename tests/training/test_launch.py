@@ -587,3 +587,15 @@ def test_resumed_run_counts_on_from_the_backup(
         ("backup", 24, 6, 0)[:3],
         ("final", 24, 6),
     ]
+
+
+def test_what_check_warns_about_is_shown_at_launch_but_does_not_stop_it(
+    fake_onetrainer: Tree, train_config: Callable[..., Path]
+) -> None:
+    root = fake_onetrainer()
+    config = train_config(cache_dir="cache/run")  # relative: OneTrainer's folder, where launch runs it
+    report = check_launch(config, onetrainer=root)
+    assert report.ok, report.failures
+    (warning,) = [check for check in report.warnings if check.name == "config"]
+    assert "cache_dir: 'cache/run' is a relative path" in warning.detail
+    assert str(root / "cache" / "run") in warning.detail

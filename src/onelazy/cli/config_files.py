@@ -9,41 +9,43 @@ import click
 
 @click.command("check", short_help="Validate OneTrainer config, concepts and samples files.")
 @click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option(
+    "--onetrainer",
+    "onetrainer_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="OneTrainer's folder, where relative paths are looked up (default: $ONETRAINER_DIR).",
+)
+@click.option("--strict", is_flag=True, help="Fail (exit 1) on warnings too.")
 @click.pass_context
-def check(ctx: click.Context, files: tuple[Path, ...]) -> None:
+def check(ctx: click.Context, files: tuple[Path, ...], onetrainer_dir: Path | None, strict: bool) -> None:
     """Validate OneTrainer config, concepts, samples and secrets files of any version.
 
-    Prints one line per problem: unknown keys (with a "did you mean"), wrong types, values
-    OneTrainer would silently replace, and what it only notices mid-run (an output format the
-    model cannot be saved in, a missing samples file, a layer preset without its filter,
-    relative paths). Exit code 0: no problems; 1: problems found; 2: a file cannot be read.
+    Prints one line per problem. Errors are what OneTrainer would drop, mangle, fail on or do
+    differently from what the file says: unknown keys (with a "did you mean"), wrong types and
+    enum names, values it cannot train with (lora_rank 0), an output format the model cannot be
+    saved in, a missing samples file, a layer preset without its filter. Warnings ("warning: ...")
+    are what works but depends on where OneTrainer runs: relative paths and files in OneTrainer's
+    folder, looked up in --onetrainer (or $ONETRAINER_DIR) when given. A file without "__version"
+    that OneTrainer's migration cannot read is checked as a preset. Exit code 0: no errors
+    (warnings allowed unless --strict); 1: errors found; 2: a file cannot be read.
 
     \b
     Example:
         onelazy check runs/faery/config.json runs/faery/concepts.json
+        onelazy check ~/OneTrainer/training_presets/SDXL/*.json --onetrainer ~/OneTrainer
     """
-    from onelazy.errors import OnelazyError
-    from onelazy.onetrainer.checks import check_file
+    from onelazy.onetrainer.checks import check_report
 
-    found = 0
-    errors: list[OnelazyError] = []
-    for file in files:
-        try:
-            problems = check_file(file)
-        except OnelazyError as exc:
-            errors.append(exc)
-            continue
-        for problem in problems:
-            click.echo(str(problem))
-        if not problems:
-            click.echo(f"{file}: OK")
-        found += len(problems)
-    if errors:  # in the order given: the last one is printed by the group, with its exit code
-        for earlier in errors[:-1]:
+    report = check_report(files, onetrainer_dir=onetrainer_dir)
+    for line in report.lines():
+        click.echo(line)
+    if report.summary(strict=strict):
+        click.echo(report.summary(strict=strict), err=True)
+    if report.read_errors:  # in the order given: the last one is printed by the group, with its exit code
+        for earlier in report.read_errors[:-1]:
             click.echo(f"Error: {earlier}", err=True)
-        raise errors[-1]
-    if found:
-        click.echo(f"{found} problem{'s' if found != 1 else ''} found.", err=True)
+        raise report.read_errors[-1]
+    if report.fails(strict=strict):
         ctx.exit(1)
 
 

@@ -9,8 +9,11 @@ from __future__ import annotations
 import difflib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Literal
 
 from onelazy.errors import ConfigError
+
+Level = Literal["error", "warning"]
 
 
 @dataclass(frozen=True)
@@ -19,6 +22,10 @@ class Problem:
 
     ``str(problem)`` is one line: ``config.json: optimizer.optimizer: 'ADAMW8' is not an optimizer;
     did you mean 'ADAMW_8BIT'?``. ``allowed`` lists the accepted values when there is a fixed set.
+
+    ``level`` is ``"error"`` for what OneTrainer would drop, mangle, fail on or do differently
+    from what the file says, ``"warning"`` for what works but depends on where OneTrainer runs
+    (a relative path, a file in OneTrainer's folder) or is only advice.
     """
 
     file: str | None
@@ -26,6 +33,11 @@ class Problem:
     message: str
     allowed: tuple[str, ...] | None = None
     hint: str | None = None
+    level: Level = "error"
+
+    @property
+    def is_error(self) -> bool:
+        return self.level == "error"
 
     def __str__(self) -> str:
         # The line strict reading would raise: one wording for check's lines and for the error.
@@ -46,6 +58,11 @@ def raise_first(problems: Sequence[Problem]) -> None:
     """Raise the first problem as a ConfigError, mentioning how many more there are."""
     if problems:
         raise problems[0].to_error(more=len(problems) - 1)
+
+
+def errors_only(problems: Sequence[Problem]) -> list[Problem]:
+    """The problems of level ``"error"``."""
+    return [problem for problem in problems if problem.is_error]
 
 
 def _squash(text: str) -> str:

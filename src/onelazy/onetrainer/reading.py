@@ -39,7 +39,7 @@ from onelazy.onetrainer.models import (
     SecretsConfig,
     TrainConfig,
 )
-from onelazy.onetrainer.problems import Problem, did_you_mean_hint, raise_first
+from onelazy.onetrainer.problems import Level, Problem, did_you_mean_hint, raise_first
 from onelazy.onetrainer.ranges import range_problems
 
 if typing.TYPE_CHECKING:
@@ -273,7 +273,10 @@ def _problem(root: type[BaseModel], error: Mapping[str, Any], source: str | None
                 )
             else:
                 cut = f"OneTrainer would cut it to {int(value)}"
-        return Problem(source, key, f"expected a whole number, got {_describe(value)}", None, cut)
+        # 100.0 is read as 100, what the file means; 0.5 is cut to 0, which it does not
+        whole = isinstance(value, float) and math.isfinite(value) and value.is_integer()
+        level: Level = "warning" if whole else "error"
+        return Problem(source, key, f"expected a whole number, got {_describe(value)}", None, cut, level)
     if kind == "string_type":
         number = isinstance(value, (int, float)) and not isinstance(value, bool)
         quoted = f'write "{value}"' if number else None

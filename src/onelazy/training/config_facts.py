@@ -54,6 +54,8 @@ class ConfigFacts:
     backup_before_save: bool
     lora_rank: int
     tensorboard: bool
+    #: What ``onelazy check`` would warn about (relative paths, advice): shown, but no reason to stop.
+    warnings: tuple[str, ...] = ()
 
 
 def read_config_facts(path: Path, *, base_dir: Path | None = None) -> ConfigFacts:
@@ -64,8 +66,9 @@ def read_config_facts(path: Path, *, base_dir: Path | None = None) -> ConfigFact
     data = read_json(path)  # once: the model is migrated, so ``__version`` comes from the file's own dict
     config = load_train_config(data, source=str(path), strict=True)
     problems = check_train_config(config, source=str(path), base_dir=base_dir)
-    if problems:
-        raise problems[0].to_error(more=len(problems) - 1)
+    errors = [problem for problem in problems if problem.is_error]
+    if errors:
+        raise errors[0].to_error(more=len(errors) - 1)
     version = data.get("__version")  # a strict read succeeded, so ``data`` is a JSON object
     return ConfigFacts(
         config_version=version if isinstance(version, int) else None,
@@ -86,6 +89,7 @@ def read_config_facts(path: Path, *, base_dir: Path | None = None) -> ConfigFact
         backup_before_save=config.backup_before_save,
         lora_rank=config.lora_rank,
         tensorboard=config.tensorboard,
+        warnings=tuple(str(problem) for problem in problems if not problem.is_error),
     )
 
 

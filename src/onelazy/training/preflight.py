@@ -156,6 +156,7 @@ def preflight(
         )
     else:
         checks.append(Check("config", True, f"{config_path} is valid (version {facts.config_version})"))
+    checks.extend(Check("config", True, warning, warning=True) for warning in facts.warnings)
     root = install.root
     checks.append(_check_base_model(facts.base_model_name, root))
     concept_check, images = _check_concepts(facts, root)
