@@ -47,7 +47,7 @@ def test_python_guide_examples_run(
     fill_in(result.path, world)
     monkeypatch.chdir(project)
     blocks = python_blocks((repo_root / "docs" / "python.md").read_text(encoding="utf-8"))
-    assert len(blocks) == 2
+    assert len(blocks) == 3
     for block in blocks:
         exec(compile(block, "docs/python.md", "exec"), {"__name__": "docs_example"})
     output = project / "faery.safetensors"

@@ -152,6 +152,7 @@ def test_fresh_folder_to_picked_lora(world: dict[str, Any]) -> None:
     assert result.exit_code == 0, result.output
     assert "generate      done     12/12 images" in result.output
     assert "launch        done     finished at step 21" in result.output
+    assert "picked: none yet (the LoRA is the final model)" in result.output
 
     # -- a changed value: only the stages it feeds run again, and the run says why
     text = yaml_file.read_text(encoding="utf-8").replace("weights: [0.7, 1.0]", "weights: [0.7, 1.0, 1.2]")
@@ -192,6 +193,8 @@ def test_fresh_folder_to_picked_lora(world: dict[str, Any]) -> None:
     result = runner.invoke(cli, ["compare", str(run), "--pick", "final"])
     assert result.exit_code == 0 and "already is final (step 21, epoch 7)" in result.output
     runner.invoke(cli, ["compare", str(run), "--pick", "15"])
+    result = runner.invoke(cli, ["status", str(yaml_file)])
+    assert "picked: step 15, epoch 5" in result.output, result.output
     summary = run_project(yaml_file)
     assert set(actions(summary).values()) == {"skipped"}, actions(summary)
     no_temporaries(project)
