@@ -738,7 +738,7 @@ def run_project(
         steps = ", ".join(_checkpoint_steps(project, run.checkpoints))
         say(
             f"Look at {summary.compare_grid}, then keep the best: onelazy compare {project.run_path} "
-            f"--pick STEP (steps: {steps})"
+            f"--pick STEP (steps: {steps}), or --pick best for the one the validation loss points to"
         )
     return summary
 

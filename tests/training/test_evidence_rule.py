@@ -75,3 +75,22 @@ def test_a_checkpoint_takes_the_validation_within_a_step_and_the_train_loss_arou
     assert [s.path.name for s in item.samples] == ["a.png"]
     final = measure("final", "final", 100, Path("y"), log, samples)
     assert final.validation_loss is None and final.samples == ()
+
+
+def test_without_the_reader_the_error_names_the_extra(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sys
+
+    from tensorboardX import SummaryWriter
+
+    from onelazy.errors import EvidenceError
+    from onelazy.evidence import read_training_log
+
+    assert read_training_log(tmp_path).folders == ()  # no logs yet: nothing to read, no reader needed
+    writer = SummaryWriter(str(tmp_path / "tensorboard" / "faery-2026-12-03_10-00-00"))
+    writer.add_scalar("loss/train_step", 0.5, 0)
+    writer.close()
+    monkeypatch.setitem(sys.modules, "tensorboard.backend.event_processing.event_accumulator", None)
+    with pytest.raises(EvidenceError, match=r"pip install 'onelazy\[evidence\]'"):
+        read_training_log(tmp_path)
