@@ -305,16 +305,15 @@ def _cull_output(project: Project, _state: _State, _inputs: Mapping[str, Any]) -
 
 
 def _cull_counts(project: Project) -> dict[str, int] | None:
-    path = project.dataset_dir / "cull-report.json"
+    from onelazy.dataset.cull_report import read_cull_report
+
     try:
-        report = json.loads(path.read_text(encoding="utf-8"))
-        files = report["files"]
-    except (OSError, ValueError, KeyError, TypeError):
+        record = read_cull_report(project.dataset_dir)
+    except DatasetError:  # status shows a report it cannot read as none yet, never fails on it
         return None
-    kept = sum(1 for f in files if isinstance(f, dict) and f.get("status") == "kept")
-    rejected = [f for f in files if isinstance(f, dict) and f.get("status") == "rejected"]
-    by_hand = sum(1 for f in rejected if f.get("reason") == "manual")
-    return {"kept": kept, "rejected": len(rejected), "by_hand": by_hand}
+    if record is None:
+        return None
+    return {"kept": len(record.kept), "rejected": len(record.rejected), "by_hand": len(record.by_hand)}
 
 
 def _run_cull(run: _Run, _check: _Check) -> _Ran:

@@ -132,3 +132,27 @@ def test_the_command_lists_the_rejects_by_hand(tmp_path: Path) -> None:
     )
     assert result.exit_code == 0, result.output
     assert f"still rejected by hand in review (not measured again): {images[1]}" in result.output
+
+
+def test_the_report_reads_back_as_typed_entries_that_count_as_the_file_does(tmp_path: Path) -> None:
+    from onelazy.dataset.cull_report import CullEntry, read_cull_report
+
+    images = _small_set(tmp_path, count=4)
+    cull(tmp_path, min_side=40, **QUIET)
+    cull(tmp_path, min_side=16, **QUIET)
+    reject_by_hand(tmp_path, images[0])
+    record = read_cull_report(tmp_path)
+    assert record is not None
+    assert all(isinstance(entry, CullEntry) for entry in record.entries)
+    assert [e.file for e in record.by_hand] == [images[0]]
+    assert record.by_hand[0].moved_to == f".rejected/manual/{images[0]}"
+    assert record.by_hand[0].companions == [{"from": "main/0000.txt", "to": ".rejected/manual/main/0000.txt"}]
+    data = json.loads((tmp_path / REPORT_NAME).read_text())
+    assert (
+        record.summary() == data["summary"] == {"kept": 3, "rejected": 1, "rejected_by_reason": {"manual": 1}}
+    )
+    assert [e.to_json() for e in record.entries] == data["files"]
+    data["files"].append({"status": "kept"})  # not an entry: no file
+    (tmp_path / REPORT_NAME).write_text(json.dumps(data))
+    again = read_cull_report(tmp_path)
+    assert again is not None and len(again.entries) == 4

@@ -20,7 +20,8 @@ from onelazy.culling._cull import (
     restore_by_hand,
     undo_cull,
 )
-from onelazy.culling._store import HTML_NAME, REASONS, REJECTED_DIR, REPORT_NAME
+from onelazy.culling._store import HTML_NAME
+from onelazy.dataset.cull_report import REASONS, REJECTED_DIR, REPORT_NAME
 
 __all__ = [
     "CHECKS",

@@ -15,28 +15,32 @@ from typing import Any
 
 from onelazy._files import atomic_write_bytes
 from onelazy.dataset import IMAGE_EXTENSIONS, deeper_image_folders, natural_key
-from onelazy.dataset.manifest import MANIFEST_NAME
+from onelazy.dataset.cull_report import (
+    MANUAL_REASON,
+    REASONS,
+    REJECTED_DIR,
+    REPORT_NAME,
+    CullEntry,
+    CullRecord,
+    read_cull_report,
+    write_cull_report,
+)
+from onelazy.dataset.manifest import MANIFEST_NAME, update_manifest
 from onelazy.errors import DatasetError, StorageError
 
 from ._measure import MEASURE_SIDE, Measure, measure_many
 from ._store import (
     HTML_NAME,
-    REASONS,
-    REJECTED_DIR,
-    REPORT_NAME,
     MoveBatch,
     check_dataset,
     companions_of,
     files_by_stem,
     list_images,
     move_with_companions,
-    read_report,
     rejected_target,
     remove_empty_dirs,
     there,
-    update_manifest,
     write_html,
-    write_report,
 )
 
 #: Near-duplicate distance (pHash bits out of 64) used unless told otherwise; see docs/cull.md.
@@ -57,37 +61,8 @@ CHECK_REASONS: frozenset[str] = frozenset({"unreadable", *CHECKS})
 ProgressCallback = Callable[[str, int, int], None]
 
 
-@dataclass
-class Decision:
-    """What cull decided about one file, and why."""
-
-    file: str
-    status: str  # "kept" or "rejected"
-    reason: str | None = None
-    message: str = ""
-    moved_to: str | None = None
-    companions: list[dict[str, str]] = field(default_factory=list)
-    keeper: str | None = None
-    distance: int | None = None
-    measures: dict[str, Any] = field(default_factory=dict)
-
-    def to_json(self) -> dict[str, Any]:
-        data: dict[str, Any] = {
-            "file": self.file,
-            "status": self.status,
-            "reason": self.reason,
-            "message": self.message,
-        }
-        if self.moved_to:
-            data["moved_to"] = self.moved_to
-        if self.companions:
-            data["companions"] = self.companions
-        if self.keeper is not None:
-            data["keeper"] = self.keeper
-        if self.distance is not None:
-            data["distance"] = self.distance
-        data["measures"] = self.measures
-        return data
+#: What cull decided about one file, and why: an entry of ``cull-report.json``.
+Decision = CullEntry
 
 
 @dataclass
@@ -390,7 +365,7 @@ def cull(
         raise DatasetError(f"near_distance: {near_distance} is outside 0-64 (bits of a 64-bit pHash)")
     root = check_dataset(Path(path), writable=not dry_run)
     images, _by_stem = list_images(root)
-    previous = read_report(root)
+    previous = read_cull_report(root)
     # An earlier cull's own rejects are measured again where they lie and decided afresh under
     # their first names: a change of threshold puts back what now passes. Rejects by hand stay.
     again = _earlier_automatic_rejects(root, previous, set(images))
@@ -400,7 +375,7 @@ def cull(
             f" in it and in the folders directly inside it, skipping hidden ones like {REJECTED_DIR})"
         )
     where = {relative: relative for relative in images}
-    where.update((str(entry["file"]), str(entry["moved_to"])) for entry in again)
+    where.update((entry.file, str(entry.moved_to)) for entry in again)
     order = sorted(where, key=natural_key)
     measures: list[Measure] = []
     # closing(): on an error the pool is shut down now, not whenever the traceback is dropped
@@ -428,10 +403,7 @@ def cull(
             f"not culled: images in folders deeper than {root.name}/<set>/ ({shown}); they are not part "
             "of the dataset, and OneTrainer trains on them only with build-config --recursive"
         )
-    by_hand = sorted(
-        (str(e["file"]) for e in _still_rejected(root, previous) if e.get("reason") == "manual"),
-        key=natural_key,
-    )
+    by_hand = sorted((e.file for e in _still_rejected(root, previous) if e.by_hand), key=natural_key)
     report = CullReport(root, decisions, thresholds, dry_run, notes, by_hand=by_hand)
     if dry_run:
         return report
@@ -441,35 +413,25 @@ def cull(
     return report
 
 
-def _still_rejected(root: Path, previous: dict[str, Any] | None) -> list[dict[str, Any]]:
+def _still_rejected(root: Path, previous: CullRecord | None) -> list[CullEntry]:
     """The earlier report's rejects whose file is still where it was moved to."""
     return [
         entry
-        for entry in (previous or {}).get("files", [])
-        if isinstance(entry, dict)
-        and entry.get("status") == "rejected"
-        and isinstance(entry.get("file"), str)
-        and isinstance(entry.get("moved_to"), str)
-        and there(root / entry["moved_to"])
+        for entry in (previous.rejected if previous is not None else [])
+        if entry.moved_to is not None and there(root / entry.moved_to)
     ]
 
 
-def _earlier_automatic_rejects(
-    root: Path, previous: dict[str, Any] | None, images: set[str]
-) -> list[dict[str, Any]]:
+def _earlier_automatic_rejects(root: Path, previous: CullRecord | None, images: set[str]) -> list[CullEntry]:
     """Rejects an earlier cull made by its checks (not by hand) that can go back to their place."""
     return [
         entry
         for entry in _still_rejected(root, previous)
-        if entry.get("reason") in CHECK_REASONS
-        and entry["file"] not in images
-        and not there(root / entry["file"])
+        if entry.reason in CHECK_REASONS and entry.file not in images and not there(root / entry.file)
     ]
 
 
-def _apply(
-    root: Path, report: CullReport, previous: dict[str, Any] | None, again: list[dict[str, Any]]
-) -> None:
+def _apply(root: Path, report: CullReport, previous: CullRecord | None, again: list[CullEntry]) -> None:
     """Put the earlier automatic rejects back, move this run's rejects, write the report files;
     all or nothing."""
     taken: set[str] = set()
@@ -485,18 +447,13 @@ def _apply(
             )
             decision.moved_to = target
         current = {d.file for d in report.decisions}
-        carried = [entry for entry in _still_rejected(root, previous) if entry["file"] not in current]
-        data: dict[str, Any] = {
-            "dataset": root.name,
-            "thresholds": report.thresholds,
-            "notes": report.notes,
-            "files": carried + [d.to_json() for d in report.decisions],
-        }
+        carried = [entry for entry in _still_rejected(root, previous) if entry.file not in current]
+        record = CullRecord(root.name, report.thresholds, report.notes, carried + list(report.decisions))
         moves = {
             d.file: {"reason": str(d.reason), "to": str(d.moved_to), "companions": d.companions}
             for d in report.rejected
         }
-        _record(root, data, rejected=moves, restored=[str(entry["file"]) for entry in again])
+        _record(root, record, rejected=moves, restored=[entry.file for entry in again])
     if again:
         remove_empty_dirs(root / REJECTED_DIR)
 
@@ -539,12 +496,12 @@ def _all_or_nothing(root: Path) -> Generator[MoveBatch, None, None]:
 
 
 def _record(
-    root: Path, data: dict[str, Any], *, rejected: dict[str, dict[str, Any]], restored: Sequence[str]
+    root: Path, record: CullRecord, *, rejected: dict[str, dict[str, Any]], restored: Sequence[str]
 ) -> None:
     """Write down what a batch of moves did: the report, the manifest's entries, the contact sheet."""
     from ._html import render_contact_sheet
 
-    write_report(root, data)
+    data = write_cull_report(root, record)
     update_manifest(root, rejected, restored=restored)
     write_html(root, render_contact_sheet(data, root.name))
 
@@ -555,44 +512,44 @@ def undo_cull(path: str | os.PathLike[str]) -> list[str]:
     Checks first that every original place is free, so either everything goes back or nothing does.
     """
     root = check_dataset(Path(path), writable=True)
-    data = read_report(root)
-    if data is None:
+    record = read_cull_report(root)
+    if record is None:
         raise DatasetError(f"{root}: no {REPORT_NAME} here, so there is nothing to undo")
-    entries = [e for e in data["files"] if e.get("status") == "rejected" and e.get("moved_to")]
+    entries = [e for e in record.rejected if e.moved_to]
     for entry in entries:
-        if there(root / str(entry["file"])):
+        if there(root / entry.file):
             raise StorageError(
-                f"{root / str(entry['file'])}: a file is back in the place of a reject; move it away first"
+                f"{root / entry.file}: a file is back in the place of a reject; move it away first"
             )
     restored: list[str] = []
     with _all_or_nothing(root) as batch:
         for entry in entries:
-            if not there(root / str(entry["moved_to"])):
+            if not there(root / str(entry.moved_to)):
                 continue  # already put back by hand
             _move_back(batch, root, entry)
-            restored.append(str(entry["file"]))
+            restored.append(entry.file)
         for entry in entries:
             _mark_restored(entry)
-        _record(root, data, rejected={}, restored=[str(e["file"]) for e in entries])
+        _record(root, record, rejected={}, restored=[e.file for e in entries])
     remove_empty_dirs(root / REJECTED_DIR)
     return restored
 
 
-def _move_back(batch: MoveBatch, root: Path, entry: dict[str, Any]) -> None:
+def _move_back(batch: MoveBatch, root: Path, entry: CullEntry) -> None:
     """Move a reject back to its place, with each caption whose place is still free."""
-    batch.move(str(entry["moved_to"]), str(entry["file"]))
-    for companion in entry.get("companions", []):
+    batch.move(str(entry.moved_to), entry.file)
+    for companion in entry.companions:
         if there(root / companion["to"]) and not there(root / companion["from"]):
             batch.move(companion["to"], companion["from"])
 
 
-def _mark_restored(entry: dict[str, Any]) -> None:
+def _mark_restored(entry: CullEntry) -> None:
     """Turn a reject's report entry into a kept one that still says why it had been rejected."""
-    entry["status"] = "kept"
-    entry["message"] = f"restored (was rejected: {entry.get('reason')})"
-    entry["reason"] = None
-    entry.pop("moved_to", None)
-    entry.pop("companions", None)
+    entry.status = "kept"
+    entry.message = f"restored (was rejected: {entry.reason})"
+    entry.reason = None
+    entry.moved_to = None
+    entry.companions = []
 
 
 def _companions_of_one(root: Path, relative: str) -> list[str]:
@@ -606,47 +563,40 @@ def reject_by_hand(path: str | os.PathLike[str], relative: str) -> dict[str, Any
     if not there(root / relative) or (root / relative).is_dir():
         raise DatasetError(f"{root / relative}: no such image in the dataset")
     with _all_or_nothing(root) as batch:
-        target = rejected_target(root, "manual", relative, set())
+        target = rejected_target(root, MANUAL_REASON, relative, set())
         companions = move_with_companions(batch, relative, target, _companions_of_one(root, relative))
-        data = read_report(root) or {"dataset": root.name, "thresholds": {}, "files": []}
-        old = next((e for e in data["files"] if e.get("file") == relative), None)
-        entry = Decision(
+        record = read_cull_report(root) or CullRecord(root.name)
+        old = record.entry(relative)
+        entry = CullEntry(
             relative,
             "rejected",
-            "manual",
+            MANUAL_REASON,
             "rejected by hand in review",
             moved_to=target,
             companions=companions,
-            measures=(old or {}).get("measures", {}),
-        ).to_json()
-        data["files"] = [e for e in data["files"] if e.get("file") != relative] + [entry]
-        moves = {relative: {"reason": "manual", "to": target, "companions": companions}}
-        _record(root, data, rejected=moves, restored=())
-    return entry
+            measures=old.measures if old is not None else {},
+        )
+        record.entries = [e for e in record.entries if e.file != relative] + [entry]
+        moves = {relative: {"reason": MANUAL_REASON, "to": target, "companions": companions}}
+        _record(root, record, rejected=moves, restored=())
+    return entry.to_json()
 
 
 def restore_by_hand(path: str | os.PathLike[str], relative: str) -> dict[str, Any]:
     """Put back one rejected image (and its captions) and record that in the report."""
     root = check_dataset(Path(path), writable=True)
-    data = read_report(root)
-    entry = next(
-        (
-            e
-            for e in (data or {}).get("files", [])
-            if e.get("file") == relative and e.get("status") == "rejected"
-        ),
-        None,
-    )
-    if data is None or entry is None or not entry.get("moved_to"):
+    record = read_cull_report(root)
+    entry = next((e for e in (record.rejected if record else []) if e.file == relative), None)
+    if record is None or entry is None or not entry.moved_to:
         raise DatasetError(f"{relative}: not a rejected file of this dataset, nothing to restore")
     if there(root / relative):
         raise StorageError(f"{root / relative}: a file is back in its place; move it away first")
     with _all_or_nothing(root) as batch:
         _move_back(batch, root, entry)  # its "file" is ``relative``
         _mark_restored(entry)
-        _record(root, data, rejected={}, restored=[relative])
+        _record(root, record, rejected={}, restored=[relative])
     remove_empty_dirs(root / REJECTED_DIR)
-    return dict(entry)
+    return entry.to_json()
 
 
 __all__ = [

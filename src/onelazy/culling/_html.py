@@ -10,7 +10,7 @@ import html
 from typing import Any
 from urllib.parse import quote
 
-from onelazy.culling._store import REASONS
+from onelazy.dataset.cull_report import REASONS
 
 _STYLE = """
 body{font:14px system-ui,sans-serif;margin:1.5em;background:#111;color:#ddd}a{color:#8cf}

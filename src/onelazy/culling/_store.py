@@ -1,4 +1,4 @@
-"""The dataset side of culling: finding images, moving rejects (with captions), the report file, the manifest.
+"""The dataset side of culling: the images to measure, moving rejects with their captions and back.
 
 Nothing is ever deleted. A reject moves to ``DATASET/.rejected/<reason>/<its path>`` together with
 the files that share its stem (captions and other sidecars); ``cull-report.json`` records every move,
@@ -9,37 +9,18 @@ done are reversed before the error is raised.
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
 
-from onelazy._files import atomic_write_bytes, atomic_write_json, atomic_write_text
-from onelazy.dataset import DATASET_DEPTH, find_images, is_image_name, natural_key
-from onelazy.dataset.manifest import MANIFEST_NAME, STALE_REASON, read_manifest
+from onelazy._files import atomic_write_text
+from onelazy.dataset import DATASET_DEPTH, find_images, is_image_name
+from onelazy.dataset.cull_report import REJECTED_DIR, REPORT_NAME
 from onelazy.errors import DatasetError, StorageError
 
-REJECTED_DIR = ".rejected"
-REPORT_NAME = "cull-report.json"
 HTML_NAME = "cull-report.html"
-REPORT_FORMAT = "onelazy-cull-report"
-REPORT_VERSION = 1
-
-#: Every reason a file can be rejected for, in the order the checks apply.
-REASONS: tuple[str, ...] = (
-    "unreadable",
-    "too-small",
-    "aspect",
-    "flat",
-    "blurry",
-    "duplicate",
-    "near-duplicate",
-    "manual",
-)
 
 
 def there(path: Path) -> bool:
@@ -171,114 +152,6 @@ def move_with_companions(
 
 
 # --------------------------------------------------------------------------- the report file
-
-
-def now_iso() -> str:
-    return datetime.now(timezone.utc).replace(microsecond=0).isoformat().replace("+00:00", "Z")
-
-
-def read_report(root: Path) -> dict[str, Any] | None:
-    """The dataset's ``cull-report.json``, or None when there is none yet."""
-    path = root / REPORT_NAME
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        return None
-    except (OSError, ValueError) as exc:
-        raise DatasetError(f"{path}: not a cull report onelazy can read ({exc}); move it aside") from exc
-    if (
-        not isinstance(data, dict)
-        or data.get("format") != REPORT_FORMAT
-        or not isinstance(data.get("files"), list)
-    ):
-        raise DatasetError(
-            f"{path}: not a cull report written by onelazy (key 'format' must be {REPORT_FORMAT!r})"
-        )
-    return data
-
-
-def summarise(files: list[dict[str, Any]]) -> dict[str, Any]:
-    rejected: dict[str, int] = {}
-    kept = 0
-    for entry in files:
-        if entry.get("status") == "rejected":
-            reason = str(entry.get("reason"))
-            rejected[reason] = rejected.get(reason, 0) + 1
-        else:
-            kept += 1
-    ordered = {reason: rejected[reason] for reason in REASONS if reason in rejected}
-    return {"kept": kept, "rejected": sum(rejected.values()), "rejected_by_reason": ordered}
-
-
-def write_report(root: Path, data: dict[str, Any]) -> None:
-    data["format"] = REPORT_FORMAT
-    data["version"] = REPORT_VERSION
-    data["updated"] = now_iso()
-    data["files"] = sorted(data["files"], key=lambda entry: natural_key(str(entry["file"])))
-    data["summary"] = summarise(data["files"])
-    atomic_write_json(root / REPORT_NAME, data, indent=1)
-
-
-# --------------------------------------------------------------------------- the manifest
-
-
-def update_manifest(root: Path, rejected: dict[str, dict[str, Any]], restored: Iterable[str]) -> bool:
-    """Point ``manifest.jsonl`` entries at where their files now are; False if there is no manifest.
-
-    Entries are never removed. A rejected image keeps its line (prompt, seed, hash) with ``file``
-    (and ``caption_file``) changed to the file's place under ``.rejected/``, ``rejected`` set to the
-    reason and ``original_file`` to where it was; undo reverses exactly that. So every ``file`` in the
-    manifest still names an existing file with the recorded hash, and a rerun of ``generate`` sees the
-    image as done instead of generating it again. Lines that are not JSON are kept as they are, and
-    so is a last line a killed ``generate`` left torn (read leniently, never a crash); the file is
-    rewritten atomically.
-    """
-    path = root / MANIFEST_NAME
-    manifest = read_manifest(path)
-    if manifest is None:
-        return False
-    restored_set = set(restored)
-    changed = False
-    lines_out: list[bytes] = []
-    for line in manifest.lines:
-        entry = line.entry
-        if entry is None or not isinstance(entry.get("file"), str):
-            lines_out.append(line.raw)
-            continue
-        before = dict(entry)
-        original = entry.get("original_file")
-        if (
-            isinstance(original, str)
-            and original in restored_set
-            and "rejected" in entry
-            and entry["rejected"] != STALE_REASON  # generate's, not cull's: a new image took its place
-        ):
-            entry["file"] = original
-            if "original_caption_file" in entry:
-                entry["caption_file"] = entry.pop("original_caption_file")
-            for key in ("original_file", "rejected"):
-                entry.pop(key, None)
-        # after a restore, so that a cull that put its rejects back and rejected one again says so
-        name = Path(entry["file"]).as_posix()
-        if name in rejected and "rejected" not in entry:
-            move = rejected[name]
-            entry["original_file"] = name
-            entry["file"] = move["to"]
-            entry["rejected"] = move["reason"]
-            caption = entry.get("caption_file")
-            for companion in move.get("companions", []):
-                if isinstance(caption, str) and Path(caption).as_posix() == companion["from"]:
-                    entry["original_caption_file"] = caption
-                    entry["caption_file"] = companion["to"]
-        if entry == before:
-            lines_out.append(line.raw)
-            continue
-        changed = True
-        lines_out.append(json.dumps(entry, ensure_ascii=False).encode("utf-8"))
-    if changed:
-        # the torn tail stays last and unterminated, so generate still sees it as torn and drops it
-        atomic_write_bytes(path, b"".join(line + b"\n" for line in lines_out) + manifest.torn_tail)
-    return True
 
 
 def write_html(root: Path, html: str) -> None:

@@ -12,12 +12,12 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from onelazy._files import atomic_write_text, sha256_file
+from onelazy._files import atomic_write_bytes, atomic_write_text, sha256_file
 from onelazy.errors import StorageError
 
 MANIFEST_NAME = "manifest.jsonl"
@@ -217,3 +217,62 @@ class ManifestWriter:
             with contextlib.suppress(OSError):
                 os.close(self._fd)
             self._fd = None
+
+
+def update_manifest(root: Path, rejected: dict[str, dict[str, Any]], restored: Iterable[str]) -> bool:
+    """Point ``manifest.jsonl`` entries at where their files now are; False if there is no manifest.
+
+    Entries are never removed. A rejected image keeps its line (prompt, seed, hash) with ``file``
+    (and ``caption_file``) changed to the file's place under ``.rejected/``, ``rejected`` set to the
+    reason and ``original_file`` to where it was; undo reverses exactly that. So every ``file`` in the
+    manifest still names an existing file with the recorded hash, and a rerun of ``generate`` sees the
+    image as done instead of generating it again. Lines that are not JSON are kept as they are, and
+    so is a last line a killed ``generate`` left torn (read leniently, never a crash); the file is
+    rewritten atomically.
+    """
+    path = root / MANIFEST_NAME
+    manifest = read_manifest(path)
+    if manifest is None:
+        return False
+    restored_set = set(restored)
+    changed = False
+    lines_out: list[bytes] = []
+    for line in manifest.lines:
+        entry = line.entry
+        if entry is None or not isinstance(entry.get("file"), str):
+            lines_out.append(line.raw)
+            continue
+        before = dict(entry)
+        original = entry.get("original_file")
+        if (
+            isinstance(original, str)
+            and original in restored_set
+            and "rejected" in entry
+            and entry["rejected"] != STALE_REASON  # generate's, not cull's: a new image took its place
+        ):
+            entry["file"] = original
+            if "original_caption_file" in entry:
+                entry["caption_file"] = entry.pop("original_caption_file")
+            for key in ("original_file", "rejected"):
+                entry.pop(key, None)
+        # after a restore, so that a cull that put its rejects back and rejected one again says so
+        name = Path(entry["file"]).as_posix()
+        if name in rejected and "rejected" not in entry:
+            move = rejected[name]
+            entry["original_file"] = name
+            entry["file"] = move["to"]
+            entry["rejected"] = move["reason"]
+            caption = entry.get("caption_file")
+            for companion in move.get("companions", []):
+                if isinstance(caption, str) and Path(caption).as_posix() == companion["from"]:
+                    entry["original_caption_file"] = caption
+                    entry["caption_file"] = companion["to"]
+        if entry == before:
+            lines_out.append(line.raw)
+            continue
+        changed = True
+        lines_out.append(json.dumps(entry, ensure_ascii=False).encode("utf-8"))
+    if changed:
+        # the torn tail stays last and unterminated, so generate still sees it as torn and drops it
+        atomic_write_bytes(path, b"".join(line + b"\n" for line in lines_out) + manifest.torn_tail)
+    return True

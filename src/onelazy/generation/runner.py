@@ -48,6 +48,7 @@ from onelazy.dataset.manifest import (
     read_made,
     remove_stale_temporaries,
     rewrite_manifest,
+    update_manifest,
 )
 from onelazy.errors import (
     BackendError,
@@ -390,13 +391,12 @@ def _move_stale_aside(
     nothing is deleted, and its index is made again. All moves or none. Images cull already moved
     under ``.rejected/`` stay where they are (cull's undo puts them back), so they are not remade."""
     from onelazy.culling._store import (
-        REJECTED_DIR,
         MoveBatch,
         move_with_companions,
         rejected_target,
         remove_empty_dirs,
-        update_manifest,
     )
+    from onelazy.dataset.cull_report import REJECTED_DIR
 
     stale = [
         (key, entry)

@@ -25,8 +25,9 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from onelazy.culling import reject_by_hand, restore_by_hand
-from onelazy.culling._store import check_dataset, list_images, read_report
+from onelazy.culling._store import check_dataset, list_images
 from onelazy.dataset import CONTENT_TYPES
+from onelazy.dataset.cull_report import read_cull_report
 from onelazy.errors import UsageError
 from onelazy.review._page import PAGE
 
@@ -50,10 +51,8 @@ class ReviewSession:
         self.thumbs: dict[str, bytes] = {}
 
     def rejected_total(self) -> int:
-        data = read_report(self.root)
-        if data is None:
-            return 0
-        return sum(1 for e in data["files"] if e.get("status") == "rejected")
+        record = read_cull_report(self.root)
+        return 0 if record is None else len(record.rejected)
 
     def caption(self, relative: str) -> str:
         stem = os.path.splitext(relative)[0]
