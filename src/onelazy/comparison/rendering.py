@@ -37,6 +37,7 @@ from onelazy._files import (
 )
 from onelazy.comparison.checkpoints import Checkpoint, find_checkpoints_of, read_run
 from onelazy.comparison.grid import RowEvidence, grid_png, page_html
+from onelazy.dataset import is_image_name
 from onelazy.errors import BackendError, EvidenceError, UsageError
 
 if TYPE_CHECKING:
@@ -133,7 +134,7 @@ def _cell_key(
 
 def _existing(images: Path, key: str) -> Path | None:
     for candidate in images.glob(f"{key}.*"):
-        if candidate.suffix.lower() in (".png", ".jpg", ".jpeg", ".webp") and candidate.is_file():
+        if is_image_name(candidate.name) and candidate.is_file():
             return candidate
     return None
 
