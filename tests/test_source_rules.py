@@ -50,3 +50,20 @@ def test_one_reader_of_key_equals_value() -> None:
         and [ast.unparse(arg) for arg in node.args[:1]] == ["'='"]
     ]
     assert splitters == ["onetrainer/dotted.py:" + splitters[0].rpartition(":")[2]], splitters
+
+
+def test_onetrainers_save_and_backup_names_are_spelled_in_onetrainer_only() -> None:
+    """How OneTrainer names a save or a backup is a pattern in ``onetrainer/outputs.py``; compare,
+    pick, the run folder and the launch output all ask it."""
+    spelled = sorted(
+        {
+            str(path.relative_to(SRC))
+            for path, tree in _modules()
+            for node in ast.walk(tree)
+            if isinstance(node, ast.Constant)
+            and isinstance(node.value, str)
+            and ("-save-" in node.value or "-backup-" in node.value)
+            and "\\d" in node.value
+        }
+    )
+    assert spelled == ["onetrainer/outputs.py"]

@@ -40,6 +40,7 @@ from onelazy.dataset import (
 )
 from onelazy.errors import ConfigError, DatasetError, StorageError
 from onelazy.plan import ConceptCount, TrainingPlan, default_steps_per_image, make_plan
+from onelazy.run_folder import RunFolder
 
 if TYPE_CHECKING:
     from onelazy.onetrainer import ConceptConfig, SampleConfig, SecretsConfig, TrainConfig
@@ -98,11 +99,11 @@ class BuiltConfig:
 
     @property
     def config_path(self) -> Path:
-        return self.run_dir / "config.json"
+        return RunFolder(self.run_dir).config
 
     @property
     def secrets_path(self) -> Path | None:
-        return self.run_dir / "secrets.json" if self.secrets is not None else None
+        return RunFolder(self.run_dir).secrets if self.secrets is not None else None
 
     def write(self) -> list[Path]:
         """Write every file atomically (``secrets.json`` with mode 0600); the paths written.
@@ -346,16 +347,16 @@ def build_config(
         {
             "base_model_name": _base_model(base_model),
             "output_model_destination": str(output_path),
-            "workspace_dir": str(run / "workspace"),
-            "cache_dir": str(run / "cache"),
+            "workspace_dir": str(RunFolder(run).workspace),
+            "cache_dir": str(RunFolder(run).cache),
             "train_device": train_device,
             "save_filename_prefix": f"{run_name}-",
-            "concept_file_name": str(run / "concepts.json"),
-            "sample_definition_file_name": str(run / "samples.json"),
+            "concept_file_name": str(RunFolder(run).concepts),
+            "sample_definition_file_name": str(RunFolder(run).samples),
         }
     )
     data["samples"] = [to_onetrainer_dict(sample) for sample in samples]
-    source_name = str(run / "config.json")
+    source_name = str(RunFolder(run).config)
     data["concepts"] = [to_onetrainer_dict(concept) for concept in checked]
     check_data = copy.deepcopy(data)
     apply_overrides(check_data, overrides)
@@ -371,15 +372,15 @@ def build_config(
             {**data, "concepts": None, "samples": None}, source=source_name, strict=True
         )
 
-    files[run / "config.json"] = to_onetrainer_json(final)
+    files[RunFolder(run).config] = to_onetrainer_json(final)
     if separate_files:
-        files[run / "concepts.json"] = to_onetrainer_json(concepts)
-        files[run / "samples.json"] = to_onetrainer_json(samples)
+        files[RunFolder(run).concepts] = to_onetrainer_json(concepts)
+        files[RunFolder(run).samples] = to_onetrainer_json(samples)
     token = hf_token if hf_token is not None else os.environ.get("HF_TOKEN", "")
     secrets = None
     if token:
         secrets = SecretsConfig.model_validate({"huggingface_token": token})
-        files[run / "secrets.json"] = to_onetrainer_json(secrets)
+        files[RunFolder(run).secrets] = to_onetrainer_json(secrets)
     notes.insert(0, f"Captions: prompt source {source!r}" + _source_detail(source, prompt_path))
     return BuiltConfig(run, final, concepts, samples, secrets, plan, files, notes, links)
 

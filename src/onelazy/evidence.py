@@ -25,6 +25,7 @@ from onelazy.errors import EvidenceError
 
 if TYPE_CHECKING:
     from onelazy.comparison.checkpoints import Checkpoint
+    from onelazy.run_folder import RunSource
 
 TRAIN_LOSS = "loss/train_step"
 SMOOTH_LOSS = "smooth_loss/train_step"
@@ -232,7 +233,7 @@ def training_samples(workspace: str | os.PathLike[str]) -> tuple[TrainingSample,
 
 
 def checkpoint_evidence(
-    run_dir: str | os.PathLike[str], *, checkpoints: Sequence[Checkpoint] | None = None
+    run_dir: RunSource, *, checkpoints: Sequence[Checkpoint] | None = None
 ) -> RunEvidence:
     """The evidence for each checkpoint of the run in ``run_dir`` (its saves and final model) and
     the suggestion made from it by :data:`PICK_RULE`. ``checkpoints``: the run's, when the caller
@@ -240,14 +241,15 @@ def checkpoint_evidence(
 
     Raises :class:`EvidenceError` when the optional reader is not installed or a log is damaged.
     """
-    from onelazy.comparison.checkpoints import find_checkpoints_of, read_run
+    from onelazy.comparison.checkpoints import find_checkpoints_of
     from onelazy.plan import validation_tolerance
+    from onelazy.run_folder import read_run
 
     facts = read_run(run_dir)
     found = list(checkpoints) if checkpoints is not None else find_checkpoints_of(facts)[0]
     log = read_training_log(facts.workspace)
     samples = training_samples(facts.workspace)
-    tolerance = validation_tolerance(_accumulation(facts.config_path))
+    tolerance = validation_tolerance(max(1, int(facts.config.gradient_accumulation_steps)))
     evidence = tuple(
         measure(c.label, c.kind, c.step, c.path, log, samples, tolerance)
         for c in found
@@ -339,12 +341,3 @@ def suggest(checkpoints: Sequence[CheckpointEvidence], log: TrainingLog) -> Sugg
             "the grid.", noise,
         )  # fmt: skip
     return Suggestion(best.step, best.label, f"Suggested: {best.label} ({numbers}).", noise)
-
-
-def _accumulation(config_path: Path) -> int:
-    try:
-        from onelazy.onetrainer import read_train_config
-
-        return max(1, int(read_train_config(config_path).gradient_accumulation_steps))
-    except Exception:  # a run folder without a readable config still has logs to show
-        return 1

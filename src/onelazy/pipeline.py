@@ -9,7 +9,7 @@ the run says which input changed. A stage that was interrupted was never recorde
 runs again, and each stage resumes on its own: generate skips the images it has, training
 continues from OneTrainer's backup, compare renders only what is missing.
 A training that starts afresh first moves the earlier training's saves, backups and LoRA to
-``<workspace>/earlier/<time>/`` (:func:`onelazy.comparison.set_aside_earlier_training`).
+``<workspace>/earlier/<time>/`` (:func:`onelazy.run_folder.set_aside_earlier_training`).
 
 ``project_status()`` shows each stage as done, stale (inputs changed, or output incomplete) or
 pending, with counts.
@@ -33,6 +33,7 @@ from onelazy.dataset.manifest import MANIFEST_NAME, read_manifest
 from onelazy.errors import DatasetError, StorageError
 from onelazy.project import Project, load_project
 from onelazy.render import RENDER_FIELDS
+from onelazy.run_folder import RunFolder
 
 if TYPE_CHECKING:
     from onelazy.comparison import Checkpoint
@@ -48,7 +49,6 @@ __all__ = [
 
 STATE_DIR = ".onelazy"
 STATE_FILE = "state.json"
-RESUME_CONFIG = "config.resume.json"
 
 StageState = Literal["done", "stale", "pending", "optional"]
 Echo = Callable[[str], None]
@@ -384,7 +384,7 @@ def _build_inputs(project: Project, _state: _State) -> dict[str, Any]:
 def _build_output(project: Project, state: _State, inputs: Mapping[str, Any]) -> _Output:
     recorded = state.get("build-config") or {}
     detail = str(recorded.get("plan", "")) or f"{inputs['dataset.images']} images to train on"
-    return _Output((project.run_path / "config.json").is_file(), detail, "no config.json")
+    return _Output(RunFolder(project.run_path).config.is_file(), detail, "no config.json")
 
 
 def _run_build(run: _Run, _check: _Check) -> _Ran:
@@ -438,8 +438,8 @@ def _file_digest(paths: list[Path]) -> str:
 
 
 def _launch_inputs(project: Project, _state: _State) -> dict[str, Any]:
-    run = project.run_path
-    files = [run / "config.json", run / "concepts.json", run / "samples.json"]
+    folder = RunFolder(project.run_path)
+    files = [folder.config, folder.concepts, folder.samples]
     onetrainer = project.onetrainer_path
     return {"config": _file_digest(files), "onetrainer": str(onetrainer) if onetrainer else None}
 
@@ -468,9 +468,9 @@ def _run_launch(run: _Run, check: _Check) -> _Ran:
     if config is not None:
         say(f"launch: continuing from OneTrainer's last backup ({config.name})")
     else:
-        config = project.run_path / "config.json"
-        _set_aside_earlier_training(project, config, say)
-    secrets = project.run_path / "secrets.json"
+        config = RunFolder(project.run_path).config
+        _set_aside_earlier_training(project, say)
+    secrets = RunFolder(project.run_path).secrets
     result = launch(
         config,
         onetrainer=project.onetrainer_path,
@@ -524,9 +524,10 @@ def _compare_output(project: Project, state: _State, _inputs: Mapping[str, Any])
         else "nothing rendered yet"
     )
     if recorded:
-        picked = picked_label(project.run_path) if (project.run_path / "config.json").is_file() else None
+        folder = RunFolder(project.run_path)
+        picked = picked_label(project.run_path) if folder.config.is_file() else None
         detail += f"; picked: {picked}" if picked else "; picked: none yet (the LoRA is the final model)"
-    return _Output((project.run_path / "compare" / "grid.png").is_file(), detail, "no grid")
+    return _Output(RunFolder(project.run_path).grid.is_file(), detail, "no grid")
 
 
 def _run_compare(run: _Run, _check: _Check) -> _Ran:
@@ -730,9 +731,9 @@ def run_project(
         for line in [f"{stage.name}: done ({detail})"] if ran.said is None else ran.said:
             say(line)
         if stage.name == "compare":
-            summary.compare_grid = project.run_path / "compare" / "grid.png"
+            summary.compare_grid = RunFolder(project.run_path).grid
     if summary.compare_grid is None and any(s.name == "compare" and s.configured(project) for s in stages):
-        summary.compare_grid = project.run_path / "compare" / "grid.png"
+        summary.compare_grid = RunFolder(project.run_path).grid
     if summary.compare_grid is not None:
         steps = ", ".join(_checkpoint_steps(project, run.checkpoints))
         say(
@@ -766,37 +767,35 @@ def _resume_config(run: _Run, check: _Check) -> Path | None:
     attempt = run.state.get("launch-attempt")
     if attempt is None or attempt.get("fingerprint") != check.fingerprint:
         return None
-    from onelazy.comparison import run_paths
+    from onelazy.run_folder import read_run
 
     project = run.project
-    _config, workspace, _output = run_paths(project.run_path)
-    backups = workspace / "backup"
-    if not backups.is_dir() or not any(entry.is_dir() for entry in backups.iterdir()):
+    trained = read_run(project.run_path)
+    if not trained.backups.is_dir() or not any(entry.is_dir() for entry in trained.backups.iterdir()):
         return None
     from onelazy._files import atomic_write_text
-    from onelazy.onetrainer import read_train_config, to_onetrainer_json
+    from onelazy.onetrainer import to_onetrainer_json
 
-    config = read_train_config(project.run_path / "config.json")
+    config = trained.config.model_copy(deep=True)
     config.continue_last_backup = True  # an assignment the model validates
-    return atomic_write_text(project.run_path / RESUME_CONFIG, to_onetrainer_json(config))
+    return atomic_write_text(trained.folder.resume_config, to_onetrainer_json(config))
 
 
-def _set_aside_earlier_training(project: Project, config: Path, say: Echo) -> None:
+def _set_aside_earlier_training(project: Project, say: Echo) -> None:
     """A fresh training starts clean: the earlier training's saves, backups and LoRA move to
     ``<workspace>/earlier/<time>/`` (nothing deleted), so compare shows only this training's
     checkpoints and OneTrainer overwrites no picked LoRA. Under the workspace lock: never while
     another launch trains there."""
-    from onelazy.comparison import run_paths, set_aside_earlier_training
-    from onelazy.onetrainer import read_train_config
+    from onelazy.run_folder import read_run, set_aside_earlier_training
     from onelazy.training.preflight import WorkspaceLock
 
-    if read_train_config(config).continue_last_backup:
+    trained = read_run(project.run_path)
+    if trained.config.continue_last_backup:
         return  # the file itself asks OneTrainer to continue the earlier training
-    _config, workspace, _output = run_paths(project.run_path)
-    lock = WorkspaceLock(workspace)
+    lock = WorkspaceLock(trained.workspace)
     lock.acquire()
     try:
-        moved = set_aside_earlier_training(project.run_path)
+        moved = set_aside_earlier_training(trained)
     finally:
         lock.release()
     for line in moved.describe():

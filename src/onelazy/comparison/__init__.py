@@ -8,22 +8,16 @@
 
 from __future__ import annotations
 
-from onelazy.comparison.checkpoints import (
-    Checkpoint,
-    SetAside,
-    find_checkpoints,
-    run_paths,
-    set_aside_earlier_training,
-)
+from onelazy.comparison.checkpoints import Checkpoint, find_checkpoints
 from onelazy.comparison.pick import PickResult, pick_best, pick_checkpoint, picked_label
 from onelazy.comparison.rendering import (
-    COMPARE_DIR,
     COMPARE_SEED,
     CompareProgress,
     CompareResult,
     compare,
     lora_weight_problem,
 )
+from onelazy.run_folder import COMPARE_DIR, SetAside, run_paths, set_aside_earlier_training
 
 __all__ = [
     "COMPARE_DIR",

@@ -2,26 +2,19 @@
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from onelazy._files import atomic_copy, atomic_write_json
-from onelazy.comparison.checkpoints import (
-    Checkpoint,
-    find_checkpoints_of,
-    free_name,
-    kept_final_name,
-    read_run,
-)
+from onelazy.comparison.checkpoints import Checkpoint, find_checkpoints_of
 from onelazy.errors import ConfigError, OnelazyError
+from onelazy.run_folder import RunSource, free_name, kept_final_name, read_run
 
 if TYPE_CHECKING:
     from onelazy.evidence import RunEvidence
 
 #: What the last pick made the LoRA, so that ``status`` can say it without hashing every file.
-PICKED_RECORD = "compare/picked.json"
 
 
 @dataclass(frozen=True)
@@ -47,7 +40,7 @@ class PickResult:
         return lines
 
 
-def pick_checkpoint(run_dir: str | os.PathLike[str], step: int | Literal["final"]) -> PickResult:
+def pick_checkpoint(run_dir: RunSource, step: int | Literal["final"]) -> PickResult:
     """Copy the checkpoint of ``step`` (a save's step, the final model's step, or ``"final"``) to the
     run's output path.
 
@@ -70,7 +63,7 @@ def pick_checkpoint(run_dir: str | os.PathLike[str], step: int | Literal["final"
     checkpoint = chosen[0]
     output = facts.output
     current = digests.get(output)  # hashed when it is a file
-    record = facts.config_path.parent / PICKED_RECORD
+    record = facts.folder.picked
     if current == checkpoint.sha256:
         _record_pick(record, checkpoint, output)
         return PickResult(checkpoint, output, None, changed=False)
@@ -87,7 +80,7 @@ def pick_checkpoint(run_dir: str | os.PathLike[str], step: int | Literal["final"
     return PickResult(checkpoint, output, backup, changed=True)
 
 
-def pick_best(run_dir: str | os.PathLike[str]) -> tuple[RunEvidence, PickResult | None]:
+def pick_best(run_dir: RunSource) -> tuple[RunEvidence, PickResult | None]:
     """Pick the checkpoint OneTrainer's validation loss suggests (:func:`onelazy.evidence.suggest`);
     when the evidence does not separate the checkpoints, pick nothing (the result is None) and let
     the person choose from the grid. The evidence comes back either way, with its rule and numbers.
@@ -102,14 +95,14 @@ def pick_best(run_dir: str | os.PathLike[str]) -> tuple[RunEvidence, PickResult 
     return evidence, pick_checkpoint(run_dir, "final" if chosen and chosen.kind == "final" else step)
 
 
-def picked_label(run_dir: str | os.PathLike[str]) -> str | None:
+def picked_label(run_dir: RunSource) -> str | None:
     """Which checkpoint the run's LoRA file is, by the record of the last pick (None: never picked,
     or the file changed since, so the record no longer says what it holds)."""
     import json
 
     try:
         facts = read_run(run_dir)
-        record = facts.config_path.parent / PICKED_RECORD
+        record = facts.folder.picked
         data: dict[str, Any] = json.loads(record.read_text(encoding="utf-8"))
         stat = facts.output.stat()
     except (OSError, ValueError, OnelazyError):

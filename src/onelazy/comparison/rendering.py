@@ -35,17 +35,17 @@ from onelazy._files import (
     atomic_write_json,
     atomic_write_text,
 )
-from onelazy.comparison.checkpoints import Checkpoint, find_checkpoints_of, read_run
+from onelazy.comparison.checkpoints import Checkpoint, find_checkpoints_of
 from onelazy.comparison.grid import RowEvidence, grid_png, page_html
 from onelazy.dataset import is_image_name
 from onelazy.errors import BackendError, EvidenceError, UsageError
+from onelazy.run_folder import COMPARE_DIR, RunSource, read_run
 
 if TYPE_CHECKING:
     from onelazy.backends import Backend
     from onelazy.evidence import RunEvidence
     from onelazy.render import RenderSettings
 
-COMPARE_DIR = "compare"
 #: The one seed every comparison image is rendered with, unless one is given.
 COMPARE_SEED = 1234
 #: The name stem of the copies put into the backend's LoRA folder.
@@ -140,7 +140,7 @@ def _existing(images: Path, key: str) -> Path | None:
 
 
 def compare(
-    run_dir: str | os.PathLike[str],
+    run_dir: RunSource,
     *,
     backend: Backend | None = None,
     kind: str | None = None,
@@ -278,7 +278,7 @@ def compare(
 
 
 def _read_evidence(
-    run_dir: str | os.PathLike[str], checkpoints: Sequence[Checkpoint]
+    run_dir: RunSource, checkpoints: Sequence[Checkpoint]
 ) -> tuple[RunEvidence | None, list[str]]:
     """The run's evidence, or None and why: the page and grid work without it."""
     from onelazy.evidence import checkpoint_evidence

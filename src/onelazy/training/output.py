@@ -19,6 +19,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from onelazy.onetrainer.outputs import SAVE_DIR, printed_position
 from onelazy.training.events import (
     Event,
     Phase,
@@ -42,7 +43,6 @@ _BAR = re.compile(
     r"\[(?P<elapsed>[\d:]+)(?:<(?P<remaining>[\d:?]+))?(?:,\s*(?P<rate>[^,\]]+))?(?:,\s*(?P<postfix>[^\]]*))?\]"
 )
 _POSTFIX = re.compile(r"(?P<key>[a-z][a-z ]*?)=(?P<value>[^,]+)")
-_SAVE_NAME = re.compile(r"-(?P<kind>save|backup)-(?P<g>\d+)-(?P<e>\d+)-(?P<es>\d+)(?:\.[^/\\]*)?$")
 _COULD_NOT_SET = re.compile(r"^Could not set (?P<key>\S+) as (?P<value>.*)$")
 
 _BAR_PHASES: dict[str, PhaseName] = {
@@ -135,7 +135,7 @@ class OutputParser:
         self, *, root: Path, workspace_dir: Path | None, output_model_destination: Path | None
     ) -> None:
         self.root = root
-        self.save_dir = (workspace_dir / "save") if workspace_dir is not None else None
+        self.save_dir = (workspace_dir / SAVE_DIR) if workspace_dir is not None else None
         self.destination = output_model_destination
         self.phase: PhaseName = "loading"
         self.epoch = 0
@@ -274,10 +274,10 @@ class OutputParser:
 
     def _resume_from(self, line: str) -> None:
         """``continue_last_backup``: count on from the backup's step (its name holds it)."""
-        match = _SAVE_NAME.search(line.rstrip(".'\" "))
-        if match is None or match.group("kind") != "backup":
+        printed = printed_position(line.rstrip(".'\" "))
+        if printed is None or printed[0] != "backup":
             return
-        global_step, epoch_step = int(match.group("g")), int(match.group("es"))
+        global_step, epoch_step = printed[1].step, printed[1].epoch_step
         self._step_base = global_step - epoch_step
         self._last_step_n = epoch_step
         self._saved_global_step = global_step
@@ -292,21 +292,17 @@ class OutputParser:
         global_step: int | None = None
         epoch: int | None = None
         epoch_step: int | None = None
-        match = _SAVE_NAME.search(path.name)
+        printed = printed_position(path.name)
         in_save_dir = self.save_dir is not None and path.parent == self.save_dir
-        named_save = match is not None and match.group("kind") == "save" and path.parent.name == "save"
+        named_save = printed is not None and printed[0] == "save" and path.parent.name == SAVE_DIR
         if backup:
             kind = "backup"
         elif in_save_dir or named_save:
             kind = "save"
         else:
             kind = "final"
-        if match is not None and kind != "final":
-            global_step, epoch, epoch_step = (
-                int(match.group("g")),
-                int(match.group("e")),
-                int(match.group("es")),
-            )
+        if printed is not None and kind != "final":
+            global_step, epoch, epoch_step = printed[1].step, printed[1].epoch, printed[1].epoch_step
         elif self._last_backup is not None:  # the final save holds what the backup before it holds
             global_step, epoch, epoch_step = self._last_backup
         else:

@@ -29,6 +29,7 @@ from typing import IO, Any
 
 from onelazy._files import file_in_the_way
 from onelazy.errors import LaunchError, StorageError
+from onelazy.run_folder import RunFolder
 from onelazy.training.events import (
     Ended,
     Event,
@@ -140,7 +141,7 @@ class TrainingRun:
         self.report = report
         self.command = report.command
         self.run_dir = run_dir
-        self.log_path = run_dir / "launch.log"
+        self.log_path = RunFolder(run_dir).launch_log
         self.allow_config_warnings = allow_config_warnings
         self.handle_signals = handle_signals
         self.result: LaunchResult | None = None
