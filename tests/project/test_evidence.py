@@ -170,3 +170,42 @@ def test_pick_best_leaves_the_choice_when_the_losses_are_within_the_noise(
     assert result.evidence is not None and result.evidence.suggestion.step is None
     assert 'class="suggested"' not in result.page.read_text(encoding="utf-8")
     assert "does not separate them" in result.page.read_text(encoding="utf-8")
+
+
+def test_run_holds_images_out_by_default_and_refuses_too_few(world: dict[str, Any]) -> None:
+    from onelazy.errors import DatasetError
+    from onelazy.pipeline import run_project
+    from onelazy.project import init_project
+    from tests.project.helpers import fill_in
+
+    project = world["base"] / "faery"
+    made = init_project(
+        project, name="faery", backend="comfyui", url=world["server"].url, onetrainer=str(world["onetrainer"])
+    )
+    fill_in(made.path, world)
+    text = made.path.read_text(encoding="utf-8").replace("validation: none ", "validation: auto ")
+    made.path.write_text(text, encoding="utf-8")
+    # two sets of six: too few to spare a validation set, said before anything is trained
+    try:
+        run_project(made.path)
+    except DatasetError as exc:
+        assert "12 kept images are too few" in str(exc) and "validation: none" in str(exc)
+    else:
+        raise AssertionError("a dataset of 12 images was not refused")
+    assert not (project / "run" / "workspace").exists()
+    # twelve per set: 24 images, 4 held out, validated at every save, shown by compare
+    made.path.write_text(text.replace("count: 6", "count: 12"), encoding="utf-8")
+    lines: list[str] = []
+    run_project(made.path, echo=lines.append)
+    assert any("Validation: 4 images held out" in line for line in lines), lines
+    def images(folder: Path) -> set[str]:
+        return {p.relative_to(folder).as_posix() for p in folder.glob("*/*.png")}
+
+    kept = images(project / "dataset")  # what cull kept of the 24
+    held, trained = images(project / "run" / "validation"), images(project / "run" / "train")
+    assert len(held) == 4 and not held & trained and held | trained == kept
+    config = json.loads((project / "run" / "config.json").read_text(encoding="utf-8"))
+    assert config["validation"] is True and config["concepts"][-1]["type"] == "VALIDATION"
+    page = (project / "run" / "compare" / "index.html").read_text(encoding="utf-8")
+    assert "validation loss 0." in page and "Rule: the checkpoint" in page
+    assert (project / "run" / "compare" / "loss.png").is_file()
