@@ -10,8 +10,11 @@ sets an earlier training aside in it. Every one of them asks here where a file i
     RUN_DIR/config.resume.json config.json continuing from the last backup (``run`` after a Ctrl+C)
     RUN_DIR/launch.log         what OneTrainer printed
     RUN_DIR/cache/             OneTrainer's cache_dir
+    RUN_DIR/train/<set>/       with validation: the images trained on (links to the dataset)
+    RUN_DIR/validation/<set>/  the held-out images, OneTrainer's VALIDATION concept
     RUN_DIR/workspace/         OneTrainer's workspace_dir (unless config.json names another)
         save/, backup/         its saves and backups (named as :mod:`onelazy.onetrainer.outputs` says)
+        tensorboard/, samples/ its logs (read by :mod:`onelazy.evidence`) and training samples
         earlier/<time>/        an earlier training's files, set aside before a fresh one
     RUN_DIR/compare/           the comparison: grid.png, index.html, images/, picked.json
 
@@ -274,7 +277,8 @@ def set_aside_earlier_training(run_dir: RunSource) -> SetAside:
     path (perhaps a picked checkpoint, with no copy but this one). So the earlier saves (this run's
     prefix) and backups, the output file (named for what it was: ``<stem>.picked-<step>`` when a pick
     made it) and the final model a pick kept (``<stem>.final-<step>``, ``.bak``) move into
-    ``<workspace>/earlier/<UTC time>/``. Call it only while no training runs in the workspace.
+    ``<workspace>/earlier/<UTC time>/``, with its TensorBoard logs and training samples (so the losses
+    compare shows are the new training's). Call it only while no training runs in the workspace.
     """
     from onelazy.comparison.checkpoints import find_checkpoints_of
 
@@ -287,6 +291,22 @@ def set_aside_earlier_training(run_dir: RunSource) -> SetAside:
                 (e, f"{sub}/{e.name}")
                 for e in sorted(folder.iterdir())
                 if (is_save(e.name, facts.prefix) if sub == SAVE_DIR else is_backup(e.name))
+            ]
+    # its logs and training samples too, so the evidence compare shows is the next training's own
+    logs = facts.workspace / "tensorboard"
+    if logs.is_dir():
+        moves += [
+            (e, f"tensorboard/{e.name}")
+            for e in sorted(logs.iterdir())
+            if e.is_dir() and e.name.startswith(facts.prefix)
+        ]
+    samples = facts.workspace / "samples"
+    if samples.is_dir():
+        for folder in sorted(p for p in samples.iterdir() if p.is_dir()):
+            moves += [
+                (e, f"samples/{folder.name}/{e.name}")
+                for e in sorted(folder.iterdir())
+                if e.name.startswith(facts.prefix) and "-training-sample-" in e.name
             ]
     output = facts.output
     moves += [(path, path.name) for path in [*kept_final_models(output), *pick_backups(output)]]

@@ -206,6 +206,8 @@ def test_a_retrain_compares_only_its_own_checkpoints_and_keeps_the_picked_lora(w
     assert run_project(yaml_file).outcome == "finished"
     earlier_saves = {p.name: p.read_bytes() for p in saves.iterdir()}
     assert len(earlier_saves) == 3
+    earlier_logs = {p.name for p in (run / "workspace" / "tensorboard").iterdir() if p.is_dir()}
+    assert len(earlier_logs) == 1
     assert CliRunner().invoke(cli, ["compare", str(run), "--pick", "15"]).exit_code == 0
     picked, final = output.read_bytes(), (project / "faery.final-21.safetensors").read_bytes()
 
@@ -226,6 +228,9 @@ def test_a_retrain_compares_only_its_own_checkpoints_and_keeps_the_picked_lora(w
     assert f"launch: {output} (picked step 15) moved to {aside}; the new training writes a new one." in lines
     assert aside.read_bytes() == picked and (earlier / "faery.final-21.safetensors").read_bytes() == final
     assert {p.name: p.read_bytes() for p in (earlier / "save").iterdir()} == earlier_saves
+    # its TensorBoard logs too: the losses compare shows are the new training's alone
+    assert {p.name for p in (earlier / "tensorboard").iterdir()} == earlier_logs
+    assert not earlier_logs & {p.name for p in (run / "workspace" / "tensorboard").iterdir()}
     assert not set(earlier_saves) & {p.name for p in saves.iterdir()}
 
     lines.clear()
