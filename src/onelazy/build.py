@@ -23,6 +23,7 @@ written out.
 from __future__ import annotations
 
 import copy
+import functools
 import os
 import shlex
 from collections.abc import Mapping, Sequence
@@ -49,19 +50,6 @@ PROMPT_SOURCES = ("concept", "sample", "filename")
 #: How many sample prompts are rendered during training, and their seeds.
 SAMPLE_COUNT = 3
 SAMPLE_SEED = 42
-#: Keys the plan decides; set them through the plan's own options instead of ``--set``.
-PLAN_KEYS = (
-    "epochs",
-    "save_every",
-    "save_every_unit",
-    "save_skip_first",
-    "sample_after",
-    "sample_after_unit",
-    "sample_skip_first",
-    "validation",
-    "validate_after",
-    "validate_after_unit",
-)
 _MISSING_SHOWN = 5
 #: The VALIDATION concept's name, which is also its TensorBoard label (``loss/validation_step/<name>``).
 VALIDATION_CONCEPT = "validation"
@@ -173,16 +161,18 @@ def build_config(
     images are held out of training as OneTrainer's VALIDATION concept (:mod:`onelazy.heldout`) and
     validated at every save; too few images to spare them is an error that says how many are needed.
     """
-    from onelazy.onetrainer import (
-        ConceptConfig,
-        SecretsConfig,
-        check_train_config,
-        load_train_config,
-        parse_assignment,
-        to_onetrainer_dict,
-        to_onetrainer_json,
-    )
+    from onelazy.onetrainer import check_train_config, load_train_config, parse_assignment, to_onetrainer_json
     from onelazy.onetrainer.problems import raise_first
+    from onelazy.onetrainer.run_config import (
+        PLAN_KEYS,
+        concept,
+        decided_by_folders,
+        plan_values,
+        run_values,
+        secrets_config,
+        with_lists,
+        without_lists,
+    )
     from onelazy.presets import apply_overrides, layered_dict, load_preset
 
     load_preset(preset)  # an unknown preset is reported before any folder is looked at
@@ -198,7 +188,7 @@ def build_config(
                 key=key,
                 hint="use --steps-per-image or --total-steps to change how long training runs",
             )
-        if key == "concepts" or key.startswith(("concepts.", "concepts[")):
+        if decided_by_folders(key):
             raise ConfigError(
                 "comes from the image folders (one concept each); --set would replace them",
                 file="--set",
@@ -311,66 +301,57 @@ def build_config(
             f"in {run / 'validation'}: {_held_out_listing(split.held_out)}."
         )
     for name, path, sizes, recursive, link_folder in groups:
-        concept_data: dict[str, Any] = {
-            "name": name,
-            "path": str(path),
-            "include_subdirectories": recursive,
-            "text": {"prompt_source": source},
-        }
-        if name == VALIDATION_CONCEPT and link_folder is not None:
-            concept_data["type"] = "VALIDATION"
-        if prompt_path is not None:
-            concept_data["text"]["prompt_path"] = str(prompt_path)
         larger = sum(1 for width, height in sizes if min(width, height) > train_resolution)
-        if larger * 2 > len(sizes):
-            concept_data["image"] = {
-                "enable_resolution_override": True,
-                "resolution_override": config.resolution,
-            }
+        override = larger * 2 > len(sizes)
+        if override:
             notes.append(
                 f"Concept {name!r}: {larger} of {len(sizes)} images are larger than the "
                 f"{config.resolution} px this model trains at (e.g. {_size(sizes)}); resolution "
                 f"override on at {config.resolution}."
             )
-        checked.append(ConceptConfig.model_validate(concept_data))
-        if link_folder is not None:
-            # the seed is part of OneTrainer's cache key: derived from the folder trained on
-            concept_data = {**concept_data, "path": link_folder}
-        concepts.append(ConceptConfig.model_validate(concept_data))
+
+        folder_concept = functools.partial(
+            concept,
+            name=name,
+            include_subdirectories=recursive,
+            prompt_source=source,
+            prompt_path=prompt_path,
+            validation=name == VALIDATION_CONCEPT and link_folder is not None,
+            resolution_override=config.resolution if override else None,
+        )
+        checked.append(folder_concept(path=path))
+        # the seed is part of OneTrainer's cache key: derived from the folder trained on
+        concepts.append(folder_concept(path=link_folder if link_folder is not None else path))
     samples = _samples(
         sample_prompts if sample_prompts is not None else _default_sample_prompts(prompt_lines, scans),
-        info.sample_defaults,
+        info.sample_template,
     )
 
-    data.update(plan.onetrainer_values())
+    data.update(plan_values(plan))
     data.update(
-        {
-            "base_model_name": _base_model(base_model),
-            "output_model_destination": str(output_path),
-            "workspace_dir": str(RunFolder(run).workspace),
-            "cache_dir": str(RunFolder(run).cache),
-            "train_device": train_device,
-            "save_filename_prefix": f"{run_name}-",
-            "concept_file_name": str(RunFolder(run).concepts),
-            "sample_definition_file_name": str(RunFolder(run).samples),
-        }
+        run_values(
+            base_model=_base_model(base_model),
+            output=output_path,
+            workspace=RunFolder(run).workspace,
+            cache=RunFolder(run).cache,
+            train_device=train_device,
+            save_prefix=f"{run_name}-",
+            concepts_file=RunFolder(run).concepts,
+            samples_file=RunFolder(run).samples,
+        )
     )
-    data["samples"] = [to_onetrainer_dict(sample) for sample in samples]
     source_name = str(RunFolder(run).config)
-    data["concepts"] = [to_onetrainer_dict(concept) for concept in checked]
-    check_data = copy.deepcopy(data)
+    check_data = with_lists(data, checked, samples)
     apply_overrides(check_data, overrides)
     raise_first(
         check_train_config(load_train_config(check_data, source=source_name, strict=True), source=source_name)
     )
-    data["concepts"] = [to_onetrainer_dict(concept) for concept in concepts]
+    data = with_lists(data, concepts, samples)
     apply_overrides(data, overrides)
     final = load_train_config(data, source=source_name, strict=True)
     if separate_files:
         # Checked with the lists inline (the files do not exist yet); written with them beside it.
-        final = load_train_config(
-            {**data, "concepts": None, "samples": None}, source=source_name, strict=True
-        )
+        final = load_train_config(without_lists(data), source=source_name, strict=True)
 
     files[RunFolder(run).config] = to_onetrainer_json(final)
     if separate_files:
@@ -379,7 +360,7 @@ def build_config(
     token = hf_token if hf_token is not None else os.environ.get("HF_TOKEN", "")
     secrets = None
     if token:
-        secrets = SecretsConfig.model_validate({"huggingface_token": token})
+        secrets = secrets_config(token)
         files[RunFolder(run).secrets] = to_onetrainer_json(secrets)
     notes.insert(0, f"Captions: prompt source {source!r}" + _source_detail(source, prompt_path))
     return BuiltConfig(run, final, concepts, samples, secrets, plan, files, notes, links)
@@ -577,13 +558,10 @@ def _default_sample_prompts(prompt_lines: Sequence[str], scans: Sequence[Concept
     return chosen
 
 
-def _samples(prompts: Sequence[str], defaults: Mapping[str, Any]) -> list[SampleConfig]:
-    from onelazy.onetrainer import SampleConfig
+def _samples(prompts: Sequence[str], template: SampleConfig) -> list[SampleConfig]:
+    from onelazy.onetrainer.run_config import sample
 
-    return [
-        SampleConfig.model_validate({**defaults, "prompt": prompt, "seed": SAMPLE_SEED + index})
-        for index, prompt in enumerate(prompts)
-    ]
+    return [sample(template, prompt=prompt, seed=SAMPLE_SEED + index) for index, prompt in enumerate(prompts)]
 
 
 # --------------------------------------------------------------------------- small helpers
@@ -592,17 +570,17 @@ def _samples(prompts: Sequence[str], defaults: Mapping[str, Any]) -> list[Sample
 @dataclass(frozen=True)
 class _ModelFacts:
     sdxl_family: bool
-    sample_defaults: dict[str, Any]
+    sample_template: SampleConfig
 
 
 def _model_facts(config: TrainConfig) -> _ModelFacts:
     """What the plan and the samples need to know about the model being trained."""
-    from onelazy.onetrainer import default_sample_config, model_type_info, to_onetrainer_dict
+    from onelazy.onetrainer import default_sample_config, model_type_info
 
     info = model_type_info(config.model_type)
     # The recipe's 40 steps per image is for SD 1.x/2.x; SDXL and the larger models get 100.
     sdxl_family = not (info.is_sd1x or info.is_sd2x)
-    return _ModelFacts(sdxl_family, to_onetrainer_dict(default_sample_config(config.model_type)))
+    return _ModelFacts(sdxl_family, default_sample_config(config.model_type))
 
 
 def _largest_side(resolution: str) -> int:

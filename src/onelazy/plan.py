@@ -141,22 +141,6 @@ class TrainingPlan:
     def samples_per_epoch(self) -> int:
         return sum(concept.samples_per_epoch for concept in self.concepts)
 
-    def onetrainer_values(self) -> dict[str, int | str | bool]:
-        """The TrainConfig keys the plan sets (OneTrainer names, enums by member name)."""
-        return {
-            "validation": self.validation_images > 0,
-            "validate_after": self.validate_after,
-            "validate_after_unit": self.validate_after_unit,
-            "epochs": self.epochs,
-            "batch_size": self.batch_size,
-            "save_every": self.save_every,
-            "save_every_unit": self.save_every_unit,
-            "save_skip_first": self.save_skip_first,
-            "sample_after": self.sample_after,
-            "sample_after_unit": self.sample_after_unit,
-            "sample_skip_first": 0,
-        }
-
     def describe(self) -> list[str]:
         """The plan as lines a person reads before training."""
         lines = [self.arithmetic]

@@ -36,6 +36,7 @@ from typing import TYPE_CHECKING, Any
 from onelazy import _yaml
 from onelazy._files import atomic_write_text
 from onelazy.errors import ConfigError, PresetError
+from onelazy.onetrainer import run_config
 
 if TYPE_CHECKING:
     from onelazy.onetrainer import TrainConfig
@@ -46,18 +47,7 @@ ONETRAINER_PREFIX = "onetrainer:"
 RENDER_TRAIN_DEVICE = "cuda"
 #: Keys a preset leaves to build-config: where the run's files and data are. The cross-field checks
 #: of a bare preset skip them (OneTrainer's defaults there are relative paths and files to come).
-RUN_KEYS = frozenset(
-    {
-        "workspace_dir",
-        "cache_dir",
-        "output_model_destination",
-        "concepts",
-        "samples",
-        "concept_file_name",
-        "sample_definition_file_name",
-        "debug_dir",
-    }
-)
+RUN_KEYS = run_config.RUN_KEYS
 _PRESET_KEYS = {"base", "summary", "values", "kept"}
 _BUILTIN_KEYS = {"onetrainer_preset", "path", "summary", "values"}
 

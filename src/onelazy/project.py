@@ -266,8 +266,8 @@ class Project(_Strict):
         return self.compare.over(first).with_values(loras=())
 
     def generate_config(self) -> GenerateConfig:
-        """The ``generate:`` section with the project's dataset folder."""
-        return self.generate.model_copy(update={"dataset": str(self.dataset_dir)})
+        """The ``generate:`` section with the project's dataset folder (validated as a whole again)."""
+        return GenerateConfig.model_validate({**self.generate.model_dump(), "dataset": str(self.dataset_dir)})
 
 
 # =============================================================================== loading

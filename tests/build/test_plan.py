@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from onelazy.errors import ConfigError
+from onelazy.onetrainer.run_config import plan_values
 from onelazy.plan import (
     ConceptCount,
     SavePoint,
@@ -172,7 +173,7 @@ def test_default_saves_are_at_75_100_125_percent_on_epoch_ends() -> None:
         SavePoint(18_000, 100, 0, 1.0),
         SavePoint(22_500, 125, 0, 1.25, final=True),
     )
-    assert plan.onetrainer_values()["save_every_unit"] == "EPOCH"
+    assert plan_values(plan)["save_every_unit"] == "EPOCH"
 
 
 def test_save_points_replay_the_real_finished_run(onetrainer_facts: Path) -> None:

@@ -20,6 +20,7 @@ from typing import Any
 import pytest
 from PIL import Image
 
+from onelazy.onetrainer.run_config import plan_values
 from onelazy.plan import ConceptCount, TrainingPlan, make_plan
 from tests.training.standin import SAVE_NAME, make_config, model_updates
 from tests.training.test_standin import run_standin
@@ -80,7 +81,7 @@ def plan_config(base: Path, facts: Path, plan: TrainingPlan, **overrides: Any) -
         gradient_accumulation_steps=plan.gradient_accumulation_steps,
         save_filename_prefix="faery-",
         samples=[SAMPLE],
-        **plan.onetrainer_values(),
+        **plan_values(plan),
         **overrides,
     )
     data = json.loads(path.read_text())
