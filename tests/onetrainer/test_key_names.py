@@ -19,6 +19,7 @@ SRC = Path(__file__).resolve().parents[2] / "src" / "onelazy"
 #: (module, literal): why that literal is not OneTrainer's key there.
 NOT_ONETRAINER_KEYS = {
     ("backends/comfyui.py", "batch_size"): "an input of ComfyUI's EmptyLatentImage node",
+    ("cli/config_files.py", "onetrainer_dir"): "the click parameter of --onetrainer",
     ("cli/launch.py", "onetrainer_dir"): "the click parameter of --onetrainer",
     ("generation/settings.py", "model_type"): "a pydantic error type",
     ("project.py", "model_type"): "a pydantic error type",
