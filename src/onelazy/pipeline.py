@@ -244,7 +244,7 @@ class Stage:
 def _generate_inputs(project: Project, _state: _State) -> dict[str, Any]:
     # where and how fast the images are made does not change them: URLs and in_flight are left out
     section = project.generate.model_dump(exclude={"in_flight", "dataset", "urls"})
-    return {"dataset": str(project.dataset_dir), **dict(_flat(section, "generate"))}
+    return {"dataset": str(project.dataset), **dict(_flat(section, "generate"))}
 
 
 def _generate_output(project: Project, _state: _State, _inputs: Mapping[str, Any]) -> _Output:
@@ -259,13 +259,13 @@ def _manifest_counts(project: Project) -> dict[str, int]:
     counts = {spec.name: set() for spec in project.generate.sets}  # type: dict[str, set[int]]
     wanted = {spec.name: spec.count for spec in project.generate.sets}
     try:
-        manifest = read_manifest(project.dataset_dir / MANIFEST_NAME)
+        manifest = read_manifest(project.dataset / MANIFEST_NAME)
     except StorageError:  # status shows an unreadable manifest as no images, never fails on it
         manifest = None
     for entry in manifest.entries() if manifest is not None else ():
         if entry is None or entry.set not in counts or not 0 <= entry.index < wanted[entry.set]:
             continue
-        if entry.made(project.dataset_dir):
+        if entry.made(project.dataset):
             counts[entry.set].add(entry.index)
     return {name: len(indexes) for name, indexes in counts.items()}
 
@@ -282,7 +282,7 @@ def _run_generate(run: _Run, check: _Check) -> _Ran:
 
     project = run.project
     summary = generate(
-        project.generate_config(), project.dataset_dir, on_progress=report, replace_stale=replace_stale
+        project.generate_config(), project.dataset, on_progress=report, replace_stale=replace_stale
     )
     for line in summary.notes():
         run.say(f"generate: {line}")
@@ -308,7 +308,7 @@ def _cull_counts(project: Project) -> dict[str, int] | None:
     from onelazy.dataset.cull_report import read_cull_report
 
     try:
-        record = read_cull_report(project.dataset_dir)
+        record = read_cull_report(project.dataset)
     except DatasetError:  # status shows a report it cannot read as none yet, never fails on it
         return None
     if record is None:
@@ -322,7 +322,7 @@ def _run_cull(run: _Run, _check: _Check) -> _Ran:
     def report(step: str, done: int, total: int) -> None:
         run.progress("cull", f"{step} {done}/{total}")
 
-    cull(run.project.dataset_dir, progress=report, **run.project.cull.options())
+    cull(run.project.dataset, progress=report, **run.project.cull.options())
     return _Ran()
 
 
@@ -343,7 +343,7 @@ def _run_review(run: _Run, _check: _Check) -> _Ran:
     from onelazy.review import review as serve_review
 
     run.say("review: look through the images; press Ctrl+C in this terminal when done to continue")
-    serve_review(run.project.dataset_dir, open_browser=run.open_browser, announce=run.say)
+    serve_review(run.project.dataset, open_browser=run.open_browser, announce=run.say)
     return _Ran(detail="", said=[])
 
 
@@ -372,9 +372,9 @@ def _build_inputs(project: Project, _state: _State) -> dict[str, Any]:
     return {
         "name": project.name,
         "preset": project.preset,
-        "base_model": project.base_model_name,
-        "output": str(project.output_path),
-        "run_dir": str(project.run_path),
+        "base_model": project.base_model,
+        "output": str(project.output),
+        "run_dir": str(project.run_dir),
         "dataset.files": dataset,
         "dataset.images": images,
         **dict(_flat(project.train.model_dump(exclude={"allow_config_warnings"}), "train")),
@@ -384,7 +384,7 @@ def _build_inputs(project: Project, _state: _State) -> dict[str, Any]:
 def _build_output(project: Project, state: _State, inputs: Mapping[str, Any]) -> _Output:
     recorded = state.get("build-config") or {}
     detail = str(recorded.get("plan", "")) or f"{inputs['dataset.images']} images to train on"
-    return _Output(RunFolder(project.run_path).config.is_file(), detail, "no config.json")
+    return _Output(RunFolder(project.run_dir).config.is_file(), detail, "no config.json")
 
 
 def _run_build(run: _Run, _check: _Check) -> _Ran:
@@ -395,23 +395,23 @@ def _run_build(run: _Run, _check: _Check) -> _Ran:
     skipped = [folder.name for folder in project.set_folders if folder not in folders]
     if not folders:
         raise DatasetError(
-            f"{project.dataset_dir}: no images left to train on (cull and review rejected them all); see "
-            f"{project.dataset_dir / 'cull-report.html'}, loosen cull: in onelazy.yaml (e.g. min_side), "
-            f"then `onelazy cull {project.dataset_dir} --undo` and run again"
+            f"{project.dataset}: no images left to train on (cull and review rejected them all); see "
+            f"{project.dataset / 'cull-report.html'}, loosen cull: in onelazy.yaml (e.g. min_side), "
+            f"then `onelazy cull {project.dataset} --undo` and run again"
         )
     if skipped:
         say(f"  sets with no images left after culling, not trained on: {', '.join(skipped)}")
     built = build_config(
         folders or project.set_folders,
         preset=project.preset,
-        base_model=project.base_model_name,
-        output=project.output_path,
+        base_model=project.base_model,
+        output=project.output,
         name=project.name,
         prompt_source=project.train.prompt_source,
         steps_per_image=project.train.steps_per_image,
         total_steps=project.train.total_steps,
         project_values=project.train.set,
-        run_dir=project.run_path,
+        run_dir=project.run_dir,
         separate_files=project.train.separate_files,
         train_device=project.train.train_device,
         sample_prompts=project.train.sample_prompts,
@@ -438,9 +438,9 @@ def _file_digest(paths: list[Path]) -> str:
 
 
 def _launch_inputs(project: Project, _state: _State) -> dict[str, Any]:
-    folder = RunFolder(project.run_path)
+    folder = RunFolder(project.run_dir)
     files = [folder.config, folder.concepts, folder.samples]
-    onetrainer = project.onetrainer_path
+    onetrainer = project.onetrainer
     return {"config": _file_digest(files), "onetrainer": str(onetrainer) if onetrainer else None}
 
 
@@ -451,7 +451,7 @@ def _launch_output(project: Project, state: _State, inputs: Mapping[str, Any]) -
     detail = (
         f"{last.get('outcome', '?')} at step {last.get('global_step', '?')}" if last else "not trained yet"
     )
-    output = project.output_path
+    output = project.output
     return _Output(
         output.is_file() and finished.get("outcome") == "finished",
         detail,
@@ -468,17 +468,17 @@ def _run_launch(run: _Run, check: _Check) -> _Ran:
     if config is not None:
         say(f"launch: continuing from OneTrainer's last backup ({config.name})")
     else:
-        config = RunFolder(project.run_path).config
+        config = RunFolder(project.run_dir).config
         _set_aside_earlier_training(project, say)
-    secrets = RunFolder(project.run_path).secrets
+    secrets = RunFolder(project.run_dir).secrets
     result = launch(
         config,
-        onetrainer=project.onetrainer_path,
+        onetrainer=project.onetrainer,
         python=project.python,
         secrets_path=secrets if secrets.is_file() else None,
         on_event=run.on_training_event,
         allow_config_warnings=project.train.allow_config_warnings,
-        run_dir=project.run_path,
+        run_dir=project.run_dir,
     )
     facts = {"outcome": result.outcome, "global_step": result.global_step, "epochs_done": result.epochs_done}
     if result.outcome == "finished":
@@ -524,10 +524,10 @@ def _compare_output(project: Project, state: _State, _inputs: Mapping[str, Any])
         else "nothing rendered yet"
     )
     if recorded:
-        folder = RunFolder(project.run_path)
-        picked = picked_label(project.run_path) if folder.config.is_file() else None
+        folder = RunFolder(project.run_dir)
+        picked = picked_label(project.run_dir) if folder.config.is_file() else None
         detail += f"; picked: {picked}" if picked else "; picked: none yet (the LoRA is the final model)"
-    return _Output(RunFolder(project.run_path).grid.is_file(), detail, "no grid")
+    return _Output(RunFolder(project.run_dir).grid.is_file(), detail, "no grid")
 
 
 def _run_compare(run: _Run, _check: _Check) -> _Ran:
@@ -536,7 +536,7 @@ def _run_compare(run: _Run, _check: _Check) -> _Ran:
     def report(state: CompareProgress) -> None:
         run.progress("compare", f"{state.done}/{state.total} images {state.current}".rstrip())
 
-    compared = compare(run.project.run_path, on_progress=report, **run.project.compare_options())
+    compared = compare(run.project.run_dir, on_progress=report, **run.project.compare_options())
     run.checkpoints = compared.checkpoints
     return _Ran(
         detail=f"{len(compared.checkpoints)} checkpoints",
@@ -690,7 +690,7 @@ def run_project(
         from onelazy.onetrainer.install import find_onetrainer
 
         find_onetrainer(
-            project.onetrainer_path, python=project.python, given_as=f"{project.file.name}: onetrainer"
+            project.onetrainer, python=project.python, given_as=f"{project.file.name}: onetrainer"
         )
     run = _Run(
         project,
@@ -731,13 +731,13 @@ def run_project(
         for line in [f"{stage.name}: done ({detail})"] if ran.said is None else ran.said:
             say(line)
         if stage.name == "compare":
-            summary.compare_grid = RunFolder(project.run_path).grid
+            summary.compare_grid = RunFolder(project.run_dir).grid
     if summary.compare_grid is None and any(s.name == "compare" and s.configured(project) for s in stages):
-        summary.compare_grid = RunFolder(project.run_path).grid
+        summary.compare_grid = RunFolder(project.run_dir).grid
     if summary.compare_grid is not None:
         steps = ", ".join(_checkpoint_steps(project, run.checkpoints))
         say(
-            f"Look at {summary.compare_grid}, then keep the best: onelazy compare {project.run_path} "
+            f"Look at {summary.compare_grid}, then keep the best: onelazy compare {project.run_dir} "
             f"--pick STEP (steps: {steps}), or --pick best for the one the validation loss points to"
         )
     return summary
@@ -750,7 +750,7 @@ def _checkpoint_steps(project: Project, checkpoints: Sequence[Checkpoint] | None
     if checkpoints is None:
         from onelazy.comparison import find_checkpoints
 
-        checkpoints = find_checkpoints(project.run_path)
+        checkpoints = find_checkpoints(project.run_dir)
     return [
         f"{c.step} (final)" if c.kind == "final" else str(c.step)
         for c in checkpoints
@@ -770,7 +770,7 @@ def _resume_config(run: _Run, check: _Check) -> Path | None:
     from onelazy.run_folder import read_run
 
     project = run.project
-    trained = read_run(project.run_path)
+    trained = read_run(project.run_dir)
     if not trained.backups.is_dir() or not any(entry.is_dir() for entry in trained.backups.iterdir()):
         return None
     from onelazy._files import atomic_write_text
@@ -789,7 +789,7 @@ def _set_aside_earlier_training(project: Project, say: Echo) -> None:
     from onelazy.run_folder import read_run, set_aside_earlier_training
     from onelazy.training.preflight import WorkspaceLock
 
-    trained = read_run(project.run_path)
+    trained = read_run(project.run_dir)
     if trained.config.continue_last_backup:
         return  # the file itself asks OneTrainer to continue the earlier training
     lock = WorkspaceLock(trained.workspace)

@@ -24,6 +24,7 @@ from pydantic import (
     Field,
     PrivateAttr,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -158,16 +159,22 @@ class CompareSettings(RenderLayer):
 
 
 class Project(_Strict):
-    """A validated ``onelazy.yaml``; paths resolved against the file's folder."""
+    """A validated ``onelazy.yaml``, with one name per value: the paths are resolved against the
+    file's folder as they are read (``project.dataset`` is the dataset folder itself), and
+    ``base_model`` is what OneTrainer gets."""
 
     name: str = Field(pattern=NAME_PATTERN)
     preset: str = "lazy-sd15"
-    base_model: str | None = None
-    output: str | None = None
-    onetrainer: str | None = None
+    base_model: str = Field(default=None, validate_default=True)
+    """The base model as OneTrainer gets it: an absolute path when it is a local one, else a hub id
+    (the preset family's base model when the file does not say)."""
+    output: Path = Field(default=None, validate_default=True)
+    """The LoRA file (default: ``<name>.safetensors`` beside ``onelazy.yaml``)."""
+    onetrainer: Path | None = Field(default=None, validate_default=True)
+    """The OneTrainer checkout (default: ``$ONETRAINER_DIR``)."""
     python: str | None = None
-    dataset: str = "dataset"
-    run_dir: str = "run"
+    dataset: Path = Field(default=Path("dataset"), validate_default=True)
+    run_dir: Path = Field(default=Path("run"), validate_default=True)
     generate: GenerateConfig
     cull: CullSettings = Field(default_factory=CullSettings)
     train: TrainSettings = Field(default_factory=TrainSettings)
@@ -176,12 +183,50 @@ class Project(_Strict):
     # where the file is: set by load_project, never by the file itself
     _file: Path = PrivateAttr(default=Path(PROJECT_FILE))
 
-    @field_validator("output")
+    @staticmethod
+    def _folder(info: ValidationInfo) -> Path:
+        folder = (info.context or {}).get("folder")
+        return Path(folder) if folder is not None else Path(".")
+
+    @staticmethod
+    def _resolved(value: Any, folder: Path) -> Path:
+        candidate = Path(str(value)).expanduser()
+        return candidate if candidate.is_absolute() else (folder / candidate).resolve()
+
+    @field_validator("dataset", "run_dir", mode="before")
     @classmethod
-    def _safetensors(cls, value: str | None) -> str | None:
-        if value is not None and not value.lower().endswith(".safetensors"):
-            raise ValueError(f"{value!r}: a LoRA file name ends in .safetensors")
-        return value
+    def _folder_path(cls, value: Any, info: ValidationInfo) -> Any:
+        return cls._resolved(value, cls._folder(info)) if isinstance(value, (str, os.PathLike)) else value
+
+    @field_validator("output", mode="before")
+    @classmethod
+    def _output_path(cls, value: Any, info: ValidationInfo) -> Any:
+        if value is None:
+            value = f"{info.data.get('name', 'lora')}.safetensors"
+        if not isinstance(value, (str, os.PathLike)):
+            return value
+        if not str(value).lower().endswith(".safetensors"):
+            raise ValueError(f"{str(value)!r}: a LoRA file name ends in .safetensors")
+        return cls._resolved(value, cls._folder(info))
+
+    @field_validator("onetrainer", mode="before")
+    @classmethod
+    def _onetrainer_path(cls, value: Any, info: ValidationInfo) -> Any:
+        if value:
+            return cls._resolved(value, cls._folder(info)) if isinstance(value, (str, os.PathLike)) else value
+        env = os.environ.get("ONETRAINER_DIR")
+        return Path(env).expanduser() if env else None
+
+    @field_validator("base_model", mode="before")
+    @classmethod
+    def _base_model_as_given_to_onetrainer(cls, value: Any, info: ValidationInfo) -> Any:
+        if value is None:
+            return DEFAULT_BASE_MODELS["sdxl" if "sdxl" in str(info.data.get("preset", "")) else "sd15"]
+        if not isinstance(value, str):
+            return value
+        local = cls._resolved(value, cls._folder(info))
+        looks_local = value.startswith((".", "/", "~")) or local.exists()
+        return str(local) if looks_local else value
 
     # -- paths, resolved against the project folder
     @property
@@ -193,40 +238,11 @@ class Project(_Strict):
         return self._file.parent
 
     def path(self, value: str) -> Path:
-        candidate = Path(value).expanduser()
-        return candidate if candidate.is_absolute() else (self.folder / candidate).resolve()
-
-    @property
-    def dataset_dir(self) -> Path:
-        return self.path(self.dataset)
-
-    @property
-    def run_path(self) -> Path:
-        return self.path(self.run_dir)
-
-    @property
-    def output_path(self) -> Path:
-        return self.path(self.output or f"{self.name}.safetensors")
-
-    @property
-    def onetrainer_path(self) -> Path | None:
-        if self.onetrainer:
-            return self.path(self.onetrainer)
-        env = os.environ.get("ONETRAINER_DIR")
-        return Path(env).expanduser() if env else None
-
-    @property
-    def base_model_name(self) -> str:
-        """The base model as OneTrainer gets it: an absolute path when it is a local one, else a hub id."""
-        if self.base_model is None:
-            return DEFAULT_BASE_MODELS["sdxl" if "sdxl" in self.preset else "sd15"]
-        local = self.path(self.base_model)
-        looks_local = self.base_model.startswith((".", "/", "~")) or local.exists()
-        return str(local) if looks_local else self.base_model
+        return self._resolved(value, self.folder)
 
     @property
     def set_folders(self) -> list[Path]:
-        return [self.dataset_dir / spec.name for spec in self.generate.sets]
+        return [self.dataset / spec.name for spec in self.generate.sets]
 
     def compare_prompts(self) -> list[str]:
         """The prompts compared: the file's, else each set's caption (what users will type), once each."""
@@ -267,7 +283,7 @@ class Project(_Strict):
 
     def generate_config(self) -> GenerateConfig:
         """The ``generate:`` section with the project's dataset folder (validated as a whole again)."""
-        return GenerateConfig.model_validate({**self.generate.model_dump(), "dataset": str(self.dataset_dir)})
+        return GenerateConfig.model_validate({**self.generate.model_dump(), "dataset": str(self.dataset)})
 
 
 # =============================================================================== loading
@@ -330,7 +346,7 @@ def load_project(path: str | os.PathLike[str] = PROJECT_FILE) -> Project:
         raise ProjectFileError(f"{_place(file, root, loc)}: {key}: still says {FILL_IN}; put {what} here")
 
     try:
-        project = Project.model_validate(data)
+        project = Project.model_validate(data, context={"folder": file.resolve().parent})
     except ValidationError as exc:
         error = exc.errors()[0]
         loc = tuple(error["loc"])
@@ -351,9 +367,9 @@ def _check_folders(project: Project, file: Path, root: Any) -> None:
     from onelazy._files import file_in_the_way
 
     wanted = {
-        "dataset": project.dataset_dir,
-        "run_dir": project.run_path,
-        "output": project.output_path.parent,
+        "dataset": project.dataset,
+        "run_dir": project.run_dir,
+        "output": project.output.parent,
     }
     for key, folder in wanted.items():
         blocker = folder if folder.exists() and not folder.is_dir() else file_in_the_way(folder)

@@ -45,8 +45,8 @@ def test_filled_file_loads_with_the_recipe_defaults(tmp_path: Path) -> None:
     assert project.name == "faery" and project.preset == "lazy-sd15"
     assert [s.count for s in project.generate.sets] == [100, 100]
     assert [s.prompt for s in project.generate.sets] == ["photo of a faery"] * 2
-    assert project.output_path == (tmp_path / "faery.safetensors").resolve()
-    assert project.dataset_dir == (tmp_path / "dataset").resolve()
+    assert project.output == (tmp_path / "faery.safetensors").resolve()
+    assert project.dataset == (tmp_path / "dataset").resolve()
     assert project.compare is not None and project.compare_prompts() == ["photo of a faery"]
 
 
@@ -172,7 +172,7 @@ def test_relative_paths_given_to_init_mean_the_same_from_the_projects_folder(
         "faery", prompt="p", model="m.safetensors", lora_dir="loras", onetrainer="OneTrainer"
     )
     project = load_project(result.path)
-    assert project.onetrainer_path == tmp_path / "OneTrainer"
+    assert project.onetrainer == tmp_path / "OneTrainer"
     assert project.compare is not None and project.path(project.compare.lora_dir) == tmp_path / "loras"
     home = init_project("home", prompt="p", model="m", lora_dir="~/loras", onetrainer="~/OneTrainer")
     assert '"~/OneTrainer"' in home.path.read_text(encoding="utf-8")
@@ -263,3 +263,27 @@ def test_a_training_value_out_of_range_stops_status_and_run_before_any_stage(tmp
         assert "train.set.lora_rank: -4 is out of range; expected at least 1" in done.stderr
         assert "Traceback" not in done.output
     assert not (tmp_path / "run").exists() and not (tmp_path / "dataset").exists()
+
+
+def test_one_name_per_value_each_resolved_as_read(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``dataset``/``dataset_dir``, ``run_dir``/``run_path`` and ``base_model``/``base_model_name`` were
+    two names for one value (as written, and as used); now the value is used under the file's name."""
+    monkeypatch.delenv("ONETRAINER_DIR", raising=False)
+    result = init_project(tmp_path, name="faery", preset="lazy-sdxl")
+    fill(result.path, prompt="p", model="m.safetensors", lora_dir="loras")
+    text = result.path.read_text(encoding="utf-8")
+    text = text.replace("dataset: dataset ", "dataset: images ")
+    text = text.replace("run_dir: run ", "run_dir: ../runs/faery ")
+    text = "\n".join(line for line in text.splitlines() if not line.startswith(("base_model:", "output:")))
+    result.path.write_text(text + "\n", encoding="utf-8")
+    (tmp_path / "local-model").mkdir()
+    project = load_project(result.path)
+    assert project.dataset == tmp_path.resolve() / "images"
+    assert project.run_dir == tmp_path.resolve().parent / "runs" / "faery"
+    assert project.output == tmp_path.resolve() / "faery.safetensors"
+    assert project.base_model == "stabilityai/stable-diffusion-xl-base-1.0"
+    assert project.onetrainer is None
+    for old in ("dataset_dir", "run_path", "base_model_name", "output_path", "onetrainer_path"):
+        assert not hasattr(project, old), old
+    result.path.write_text(text + "\nbase_model: ./local-model\n", encoding="utf-8")
+    assert load_project(result.path).base_model == str(tmp_path.resolve() / "local-model")
