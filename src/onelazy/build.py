@@ -139,7 +139,7 @@ def build_config(
     prompt_source: str | None = None,
     steps_per_image: int | None = None,
     total_steps: int | None = None,
-    overrides: Sequence[str] = (),
+    set_values: Sequence[str] = (),
     project_values: Mapping[str, Any] | None = None,
     run_dir: str | os.PathLike[str] | None = None,
     separate_files: bool = False,
@@ -173,13 +173,13 @@ def build_config(
         with_lists,
         without_lists,
     )
-    from onelazy.presets import apply_overrides, layered_dict, load_preset
+    from onelazy.presets import apply_set_values, layered_dict, load_preset
 
     load_preset(preset)  # an unknown preset is reported before any folder is looked at
     folders = [images] if isinstance(images, (str, os.PathLike)) else list(images)
     if not folders:
         raise DatasetError("no image folder given")
-    for expression in overrides:
+    for expression in set_values:
         key, _ = parse_assignment(expression)
         if key in PLAN_KEYS:
             raise ConfigError(
@@ -250,7 +250,7 @@ def build_config(
         )
     data = layered_dict(preset, train_device=train_device, project_values=project_values)
     layered = copy.deepcopy(data)
-    apply_overrides(layered, overrides)
+    apply_set_values(layered, set_values)
     config = load_train_config(layered, source=f"preset {preset}", strict=True)
     info = _model_facts(config)
     if steps_per_image is None and total_steps is None:
@@ -342,12 +342,12 @@ def build_config(
     )
     source_name = str(RunFolder(run).config)
     check_data = with_lists(data, checked, samples)
-    apply_overrides(check_data, overrides)
+    apply_set_values(check_data, set_values)
     raise_first(
         check_train_config(load_train_config(check_data, source=source_name, strict=True), source=source_name)
     )
     data = with_lists(data, concepts, samples)
-    apply_overrides(data, overrides)
+    apply_set_values(data, set_values)
     final = load_train_config(data, source=source_name, strict=True)
     if separate_files:
         # Checked with the lists inline (the files do not exist yet); written with them beside it.

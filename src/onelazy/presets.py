@@ -15,7 +15,7 @@ carry no reasons: OneTrainer chose them). Keys are OneTrainer's, dotted for nest
 (``optimizer.d_coef``, ``text_encoder.train``).
 
 A config is layered in this order, later layers winning: OneTrainer's defaults → the chain of bases →
-the preset → project values → ``--set key=value`` overrides. The result is validated strictly by
+the preset → project values → ``--set key=value`` (``set_values``). The result is validated strictly by
 the OneTrainer model, so a preset can never hold a value OneTrainer would drop.
 
 ``presets/rendered/NAME.json`` holds every preset rendered to OneTrainer's JSON and
@@ -241,7 +241,7 @@ def layered_dict(
     *,
     train_device: str = RENDER_TRAIN_DEVICE,
     project_values: Mapping[str, Any] | None = None,
-    overrides: Sequence[str] = (),
+    set_values: Sequence[str] = (),
     directory: Path | None = None,
 ) -> dict[str, Any]:
     """OneTrainer's defaults with the preset chain, project values and ``--set`` overrides applied.
@@ -257,16 +257,16 @@ def layered_dict(
     for key, value in (project_values or {}).items():
         typed = coerce_dotted(key, value) if isinstance(value, str) else value
         _apply(data, key, typed, source="project")
-    apply_overrides(data, overrides)
+    apply_set_values(data, set_values)
     return data
 
 
-def apply_overrides(data: dict[str, Any], overrides: Sequence[str]) -> None:
+def apply_set_values(data: dict[str, Any], set_values: Sequence[str]) -> None:
     """Apply ``--set key=value`` expressions to a OneTrainer dict, each value typed by the model."""
     from onelazy.onetrainer import coerce_dotted, parse_assignment
 
     keys = []
-    for expression in overrides:
+    for expression in set_values:
         key, raw = parse_assignment(expression)
         try:
             value = coerce_dotted(key, raw)
@@ -326,7 +326,7 @@ def resolve_preset(
     *,
     train_device: str = RENDER_TRAIN_DEVICE,
     project_values: Mapping[str, Any] | None = None,
-    overrides: Sequence[str] = (),
+    set_values: Sequence[str] = (),
     directory: Path | None = None,
 ) -> TrainConfig:
     """The preset layered onto OneTrainer's defaults, validated strictly as a TrainConfig."""
@@ -336,7 +336,7 @@ def resolve_preset(
         name,
         train_device=train_device,
         project_values=project_values,
-        overrides=overrides,
+        set_values=set_values,
         directory=directory,
     )
     return load_train_config(data, source=f"preset {name}", strict=True)

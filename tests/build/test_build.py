@@ -233,7 +233,7 @@ def test_images_are_found_as_onetrainer_finds_them(tmp_path: Path) -> None:
 
 def test_set_changes_a_value_and_the_plan_follows_batch_size(tmp_path: Path) -> None:
     make_images(tmp_path / "faery", 8)
-    built = build(tmp_path, overrides=["lora_rank=48", "batch_size=2"])
+    built = build(tmp_path, set_values=["lora_rank=48", "batch_size=2"])
     assert built.config.lora_rank == 48
     assert built.plan.steps_per_epoch == 4
 
@@ -247,8 +247,8 @@ def test_set_changes_a_value_and_the_plan_follows_batch_size(tmp_path: Path) -> 
         ("none", {}, DatasetError, "no such folder"),
         ("empty", {}, DatasetError, "no images in the folder"),
         ("images", {"preset": "lazy-sd51"}, PresetError, "did you mean 'lazy-sd15'"),
-        ("images", {"overrides": ["lora_rnak=48"]}, ConfigError, "lora_rank"),
-        ("images", {"overrides": ["epochs=5"]}, ConfigError, "decided by the plan"),
+        ("images", {"set_values": ["lora_rnak=48"]}, ConfigError, "lora_rank"),
+        ("images", {"set_values": ["epochs=5"]}, ConfigError, "decided by the plan"),
         ("images", {"output": "faery.ckpt"}, ConfigError, ".safetensors"),
         ("images", {"prompts": [], "prompt_source": "concept"}, ConfigError, "needs prompts"),
         ("images", {"prompts": []}, DatasetError, "4 of 4 missing: 0000.txt, 0001.txt, 0002.txt, 0003.txt"),
@@ -396,7 +396,7 @@ def test_public_name() -> None:
 def test_set_wins_over_the_values_build_config_chooses(tmp_path: Path) -> None:
     make_images(tmp_path / "faery", 4)
     elsewhere = tmp_path / "fast-disk" / "cache"
-    built = build(tmp_path, overrides=[f"cache_dir={elsewhere}", "train_device=cuda:1"])
+    built = build(tmp_path, set_values=[f"cache_dir={elsewhere}", "train_device=cuda:1"])
     assert built.config.cache_dir == str(elsewhere)
     assert built.config.train_device == "cuda:1"
 

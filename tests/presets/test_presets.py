@@ -120,7 +120,7 @@ class TestNonLazy:
 
     def test_ema_on_gpu_and_cpu_selectable(self, name: str, rank: int, encoders: list[str]) -> None:
         assert flat(name)["ema"] == "GPU"
-        assert p._flat(to_onetrainer_dict(p.resolve_preset(name, overrides=["ema=CPU"])))["ema"] == "CPU"
+        assert p._flat(to_onetrainer_dict(p.resolve_preset(name, set_values=["ema=CPU"])))["ema"] == "CPU"
 
     def test_text_encoders_not_trained(self, name: str, rank: int, encoders: list[str]) -> None:
         values = flat(name)
@@ -157,7 +157,7 @@ class TestNonLazy:
 
 
 def test_set_overrides_are_typed_by_the_model() -> None:
-    config = p.resolve_preset("lazy-sd15", overrides=["lora_rank=48", "optimizer.d_coef=2", "ema=CPU"])
+    config = p.resolve_preset("lazy-sd15", set_values=["lora_rank=48", "optimizer.d_coef=2", "ema=CPU"])
     assert config.lora_rank == 48
     assert config.optimizer.d_coef == 2.0
     assert config.ema.value == "CPU"
@@ -165,14 +165,14 @@ def test_set_overrides_are_typed_by_the_model() -> None:
 
 def test_a_misspelt_set_key_fails_with_a_suggestion() -> None:
     with pytest.raises(ConfigError) as info:
-        p.resolve_preset("lazy-sd15", overrides=["lora_rnak=48"])
+        p.resolve_preset("lazy-sd15", set_values=["lora_rnak=48"])
     assert "lora_rank" in str(info.value)
     assert info.value.exit_code == 2
 
 
 def test_a_set_value_of_the_wrong_type_fails() -> None:
     with pytest.raises(ConfigError, match="lora_rank"):
-        p.resolve_preset("lazy-sd15", overrides=["lora_rank=lots"])
+        p.resolve_preset("lazy-sd15", set_values=["lora_rank=lots"])
 
 
 @pytest.mark.parametrize(
@@ -185,14 +185,14 @@ def test_a_set_value_of_the_wrong_type_fails() -> None:
 )
 def test_a_bad_json_set_value_is_blamed_on_set_not_on_the_preset(override: str, key: str) -> None:
     with pytest.raises(ConfigError) as info:
-        p.resolve_preset("lazy-sd15", overrides=[override])
+        p.resolve_preset("lazy-sd15", set_values=[override])
     assert str(info.value).startswith(f"--set: {key}: ")
     assert "preset" not in str(info.value)
 
 
 def test_set_without_equals_fails_clearly() -> None:
     with pytest.raises(ConfigError, match="KEY=VALUE"):
-        p.resolve_preset("lazy-sd15", overrides=["lora_rank"])
+        p.resolve_preset("lazy-sd15", set_values=["lora_rank"])
 
 
 @pytest.mark.parametrize(
@@ -208,7 +208,7 @@ def test_set_without_equals_fails_clearly() -> None:
 def test_every_set_mistake_names_the_flag_then_the_key(override: str, key: str | None) -> None:
     """A value of the wrong type said "lora_rank: ..." where every other --set mistake says "--set: ..."."""
     with pytest.raises(ConfigError) as info:
-        p.resolve_preset("lazy-sd15", overrides=[override])
+        p.resolve_preset("lazy-sd15", set_values=[override])
     assert str(info.value).startswith("--set: " + (f"{key}: " if key else "")), str(info.value)
 
 
@@ -218,7 +218,7 @@ def test_layers_apply_in_order_defaults_base_preset_project_set() -> None:
     assert base.batch_size == 4  # OneTrainer's preset over the default 1
     project = p.resolve_preset("lazy-sd15", project_values={"lora_rank": 40, "batch_size": 2})
     assert (project.lora_rank, project.batch_size) == (40, 2)
-    both = p.resolve_preset("lazy-sd15", project_values={"lora_rank": 40}, overrides=["lora_rank=8"])
+    both = p.resolve_preset("lazy-sd15", project_values={"lora_rank": 40}, set_values=["lora_rank=8"])
     assert both.lora_rank == 8
 
 

@@ -26,7 +26,7 @@ import click
 )
 @click.option("--steps-per-image", type=click.IntRange(min=1), help="Target: times each image is seen.")
 @click.option("--total-steps", type=click.IntRange(min=1), help="Target: total training steps.")
-@click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help="Override a OneTrainer value.")
+@click.option("--set", "set_values", multiple=True, metavar="KEY=VALUE", help="Override a OneTrainer value.")
 @click.option(
     "-o", "--run-dir", type=click.Path(file_okay=False, path_type=Path), help="Default: ./runs/NAME."
 )
@@ -57,7 +57,7 @@ def build_config_command(
     prompt_source: str | None,
     steps_per_image: int | None,
     total_steps: int | None,
-    overrides: tuple[str, ...],
+    set_values: tuple[str, ...],
     run_dir: Path | None,
     separate_files: bool,
     recursive: bool,
@@ -95,7 +95,7 @@ def build_config_command(
         prompt_source=prompt_source,
         steps_per_image=steps_per_image,
         total_steps=total_steps,
-        overrides=overrides,
+        set_values=set_values,
         run_dir=run_dir,
         separate_files=separate_files,
         recursive=recursive,
