@@ -269,7 +269,7 @@ def build_config(
     notes: list[str] = []
     files: dict[Path, str] = {}
     if source == "concept" and prompt_path is None:
-        prompt_path = run / "prompts.txt"
+        prompt_path = RunFolder(run).prompts
         files[prompt_path] = "\n".join(prompt_lines) + "\n"
     train_resolution = _largest_side(config.resolution)
     concepts = []
@@ -282,9 +282,9 @@ def build_config(
             groups.append((scan.name, scan.path, scan.sizes, scan.recursive, None))
             continue
         size_of = dict(zip(scan.images, scan.sizes, strict=True))
-        folder = run / "train" / scan.name
+        folder = RunFolder(run).train / scan.name
         kept = trained[scan.name]
-        links.setdefault(run / "train", {}).update(_links(scan.path, kept, folder))
+        links.setdefault(RunFolder(run).train, {}).update(_links(scan.path, kept, folder))
         groups.append((scan.name, scan.path, tuple(size_of[i] for i in kept), scan.recursive, str(folder)))
     if split is not None:
         held_sizes: list[tuple[int, int]] = []
@@ -293,9 +293,10 @@ def build_config(
             images = split.held_out.get(scan.name, ())
             size_of = dict(zip(scan.images, scan.sizes, strict=True))
             held_sizes += [size_of[i] for i in images]
-            validation_links.update(_links(scan.path, images, run / "validation" / scan.name))
-        links[run / "validation"] = validation_links
-        groups.append((VALIDATION_CONCEPT, scans[0].path, tuple(held_sizes), True, str(run / "validation")))
+            validation_links.update(_links(scan.path, images, RunFolder(run).validation / scan.name))
+        links[RunFolder(run).validation] = validation_links
+        validation_folder = str(RunFolder(run).validation)
+        groups.append((VALIDATION_CONCEPT, scans[0].path, tuple(held_sizes), True, validation_folder))
         notes.append(
             f"Validation: {split.count} images held out of training (the same ones on every run), "
             f"in {run / 'validation'}: {_held_out_listing(split.held_out)}."

@@ -9,6 +9,7 @@ sets an earlier training aside in it. Every one of them asks here where a file i
     RUN_DIR/secrets.json       the Hugging Face token, only when one is given
     RUN_DIR/config.resume.json config.json continuing from the last backup (``run`` after a Ctrl+C)
     RUN_DIR/launch.log         what OneTrainer printed
+    RUN_DIR/prompts.txt        the prompts of the ``concept`` prompt source, when build-config writes them
     RUN_DIR/cache/             OneTrainer's cache_dir
     RUN_DIR/train/<set>/       with validation: the images trained on (links to the dataset)
     RUN_DIR/validation/<set>/  the held-out images, OneTrainer's VALIDATION concept
@@ -48,6 +49,9 @@ LAUNCH_LOG = "launch.log"
 RESUME_CONFIG_FILE = "config.resume.json"
 WORKSPACE_DIR = "workspace"
 CACHE_DIR = "cache"
+PROMPTS_FILE = "prompts.txt"
+TRAIN_DIR = "train"
+VALIDATION_DIR = "validation"
 COMPARE_DIR = "compare"
 #: Where a fresh training moves the files of the training before it: ``<workspace>/earlier/<time>/``.
 EARLIER_DIR = "earlier"
@@ -87,6 +91,21 @@ class RunFolder:
     def workspace(self) -> Path:
         """The workspace ``build-config`` writes into ``config.json``."""
         return self.path / WORKSPACE_DIR
+
+    @property
+    def prompts(self) -> Path:
+        """The prompts OneTrainer's ``concept`` prompt source reads, when build-config writes them."""
+        return self.path / PROMPTS_FILE
+
+    @property
+    def train(self) -> Path:
+        """With a validation set: ``train/<set>/``, links to the images trained on."""
+        return self.path / TRAIN_DIR
+
+    @property
+    def validation(self) -> Path:
+        """With a validation set: ``validation/<set>/``, links to the held-out images."""
+        return self.path / VALIDATION_DIR
 
     @property
     def cache(self) -> Path:
