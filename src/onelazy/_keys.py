@@ -11,9 +11,12 @@ import difflib
 import types
 import typing
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
+
+if TYPE_CHECKING:
+    from pydantic_core import ErrorDetails
 
 
 def _models_in(annotation: Any) -> list[type[BaseModel]]:
@@ -57,3 +60,15 @@ def unknown_key_message(root: type[BaseModel], loc: Sequence[Any]) -> str:
             if name in model.model_fields:
                 return f"unknown key here; it belongs under {key}:"
     return f"unknown key; allowed: {', '.join(allowed)}"
+
+
+def first_error(errors: Sequence[ErrorDetails]) -> ErrorDetails:
+    """The validation error to report: pydantic lists ``name: required, but missing`` before the
+    unknown key beside it that is most likely its misspelling (``nmae:``), whose message says "did
+    you mean 'name'"; report that one first."""
+    first = errors[0]
+    if first["type"] == "missing":
+        for error in errors:
+            if error["type"] == "extra_forbidden" and tuple(error["loc"][:-1]) == tuple(first["loc"][:-1]):
+                return error
+    return first

@@ -460,10 +460,25 @@ def _launch_output(project: Project, state: _State, inputs: Mapping[str, Any]) -
     )
 
 
+def _find_onetrainer(project: Project) -> Any:
+    """The project's OneTrainer; when there is none, the error names the file's key (``run`` has no
+    ``--onetrainer``)."""
+    from onelazy.onetrainer.install import find_onetrainer
+
+    return find_onetrainer(
+        project.onetrainer,
+        python=project.python,
+        given_as=f"{project.file.name}: onetrainer",
+        how_to_give=f"set onetrainer: in {project.file.name}",
+        python_given_as=f"{project.file.name}: python",
+    )
+
+
 def _run_launch(run: _Run, check: _Check) -> _Ran:
     from onelazy.training import launch
 
     project, say = run.project, run.say
+    _find_onetrainer(project)
     config = _resume_config(run, check)
     if config is not None:
         say(f"launch: continuing from OneTrainer's last backup ({config.name})")
@@ -687,11 +702,7 @@ def run_project(
     summary = RunSummary(project=project.file)
     if any(stage.name == "launch" for stage in stages) and state.get("launch") is None:
         # a wrong OneTrainer folder is found now, not after hours of generating images
-        from onelazy.onetrainer.install import find_onetrainer
-
-        find_onetrainer(
-            project.onetrainer, python=project.python, given_as=f"{project.file.name}: onetrainer"
-        )
+        _find_onetrainer(project)
     run = _Run(
         project,
         state,

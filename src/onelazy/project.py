@@ -31,6 +31,7 @@ from pydantic import (
 
 from onelazy import _yaml
 from onelazy._files import atomic_write_text
+from onelazy._keys import first_error
 from onelazy._yaml import place as _place
 from onelazy.backends import DEFAULT_KIND, kind_facts
 from onelazy.comparison import COMPARE_SEED, lora_weight_problem
@@ -348,7 +349,7 @@ def load_project(path: str | os.PathLike[str] = PROJECT_FILE) -> Project:
     try:
         project = Project.model_validate(data, context={"folder": file.resolve().parent})
     except ValidationError as exc:
-        error = exc.errors()[0]
+        error = first_error(exc.errors())
         loc = tuple(error["loc"])
         more = f" (and {len(exc.errors()) - 1} more)" if len(exc.errors()) > 1 else ""
         place = _place(file, root, loc, at_key=error["type"] == "extra_forbidden")

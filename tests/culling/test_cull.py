@@ -20,6 +20,7 @@ import onelazy
 from onelazy.cli import cli
 from onelazy.culling import REPORT_NAME, cull, undo_cull
 from onelazy.errors import DatasetError, StorageError
+from onelazy.review._server import ReviewSession
 from tests.culling import corpus
 from tests.culling.conftest import snapshot
 
@@ -234,18 +235,25 @@ def test_unwritable_folder_is_refused_before_anything_happens(dataset: tuple[Pat
         folder.chmod(0o555)
         before = snapshot(folder)
         message = _cull_as_unprivileged(folder)
-        assert "folder is not writable" in message and "--dry-run" in message
+        assert "folder is not writable" in message and "`onelazy cull --dry-run` only looks" in message
+        assert snapshot(folder) == before
+        # review has no --dry-run: its message says what it would write and what to do instead
+        message = _cull_as_unprivileged(folder, lambda: ReviewSession(folder))
+        assert "folder is not writable" in message and "review a writable copy" in message
+        assert "--dry-run" not in message
         assert snapshot(folder) == before
     finally:
         (holder / "dataset").chmod(0o755)
         shutil.rmtree(holder)
 
 
-def _cull_as_unprivileged(folder: Path) -> str:
-    """Run cull and return its error message; as root, in a forked child that drops to 'nobody'."""
+def _cull_as_unprivileged(folder: Path, action: Callable[[], object] | None = None) -> str:
+    """Run cull (or ``action``) and return its error message; as root, in a forked child that drops
+    to 'nobody'."""
+    action = action or (lambda: cull(folder, workers=1))
     if os.geteuid() != 0:
         with pytest.raises(DatasetError) as caught:
-            cull(folder, workers=1)
+            action()
         return str(caught.value)
     read_end, write_end = os.pipe()
     pid = os.fork()
@@ -255,7 +263,7 @@ def _cull_as_unprivileged(folder: Path) -> str:
         try:
             os.setgid(65534)
             os.setuid(65534)
-            cull(folder, workers=1)
+            action()
         except BaseException as exc:
             text = f"{type(exc).__name__}: {exc}"
         os.write(write_end, text.encode())

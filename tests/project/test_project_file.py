@@ -138,6 +138,19 @@ def test_an_unknown_key_or_a_wrong_value_says_what_was_meant_and_what_was_given(
     assert expected.format(line=line) in str(caught.value)
 
 
+def test_a_misspelled_required_key_says_did_you_mean_first(tmp_path: Path) -> None:
+    """pydantic lists 'name: required, but missing' first; the misspelling beside it is the news."""
+    result = init_project(tmp_path, name="faery")
+    fill(result.path, prompt="p", model="m.safetensors", lora_dir=str(tmp_path))
+    text = result.path.read_text(encoding="utf-8")
+    assert "\nname: faery\n" in text
+    result.path.write_text(text.replace("\nname: faery\n", "\nnmae: faery\n"), encoding="utf-8")
+    line = text.splitlines().index("name: faery") + 1
+    with pytest.raises(ProjectFileError) as caught:
+        load_project(result.path)
+    assert f"onelazy.yaml:{line}:1: nmae: unknown key; did you mean 'name'? (and 1 more)" in str(caught.value)
+
+
 def test_an_empty_or_non_utf8_file_is_one_line_not_a_traceback(tmp_path: Path) -> None:
     path = tmp_path / "onelazy.yaml"
     path.write_bytes(b"")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import threading
 from pathlib import Path
@@ -162,6 +163,19 @@ def test_a_wrong_onetrainer_folder_stops_the_run_before_generating(world: dict[s
     # without training in this run, OneTrainer is not needed yet
     summary = run_project(yaml_file, stop_after="generate")
     assert actions(summary) == {"generate": "ran"}
+
+
+def test_run_without_a_onetrainer_names_the_files_key_not_a_flag_run_lacks(
+    world: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    yaml_file = make_project(world)
+    text = yaml_file.read_text(encoding="utf-8")
+    yaml_file.write_text(re.sub(r"(?m)^onetrainer: .*$", "onetrainer:", text), encoding="utf-8")
+    monkeypatch.delenv("ONETRAINER_DIR", raising=False)
+    result = CliRunner().invoke(cli, ["run", str(yaml_file)])
+    assert result.exit_code != 0
+    assert "no OneTrainer given: set onetrainer: in onelazy.yaml or set ONETRAINER_DIR" in result.output
+    assert "--onetrainer" not in result.output
 
 
 def test_status_survives_a_manifest_torn_in_the_middle_of_a_character(world: dict[str, Any]) -> None:

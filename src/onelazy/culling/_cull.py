@@ -31,6 +31,7 @@ from onelazy.errors import DatasetError, StorageError
 from ._measure import MEASURE_SIDE, Measure, measure_many
 from ._store import (
     HTML_NAME,
+    REVIEW_WRITES,
     MoveBatch,
     check_dataset,
     companions_of,
@@ -511,7 +512,7 @@ def undo_cull(path: str | os.PathLike[str]) -> list[str]:
 
     Checks first that every original place is free, so either everything goes back or nothing does.
     """
-    root = check_dataset(Path(path), writable=True)
+    root = check_dataset(Path(path), writable=True, writes=f"--undo moves the files in {REJECTED_DIR}/ back")
     record = read_cull_report(root)
     if record is None:
         raise DatasetError(f"{root}: no {REPORT_NAME} here, so there is nothing to undo")
@@ -559,7 +560,7 @@ def _companions_of_one(root: Path, relative: str) -> list[str]:
 
 def reject_by_hand(path: str | os.PathLike[str], relative: str) -> dict[str, Any]:
     """Move one image (and its captions) to ``.rejected/manual/`` and record it in the report at once."""
-    root = check_dataset(Path(path), writable=True)
+    root = check_dataset(Path(path), writable=True, writes=REVIEW_WRITES)
     if not there(root / relative) or (root / relative).is_dir():
         raise DatasetError(f"{root / relative}: no such image in the dataset")
     with _all_or_nothing(root) as batch:
@@ -584,7 +585,7 @@ def reject_by_hand(path: str | os.PathLike[str], relative: str) -> dict[str, Any
 
 def restore_by_hand(path: str | os.PathLike[str], relative: str) -> dict[str, Any]:
     """Put back one rejected image (and its captions) and record that in the report."""
-    root = check_dataset(Path(path), writable=True)
+    root = check_dataset(Path(path), writable=True, writes=REVIEW_WRITES)
     record = read_cull_report(root)
     entry = next((e for e in (record.rejected if record else []) if e.file == relative), None)
     if record is None or entry is None or not entry.moved_to:

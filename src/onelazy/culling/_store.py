@@ -28,8 +28,22 @@ def there(path: Path) -> bool:
     return os.path.lexists(path)
 
 
-def check_dataset(root: Path, *, writable: bool) -> Path:
-    """The dataset folder, resolved; a clear :class:`DatasetError` when it cannot be used."""
+#: what cull writes, said when the dataset folder is read-only
+CULL_WRITES = (
+    f"cull moves rejects into {REJECTED_DIR}/ and writes {REPORT_NAME} there "
+    "(`onelazy cull --dry-run` only looks)"
+)
+#: what review writes, said when the dataset folder is read-only
+REVIEW_WRITES = (
+    f"review moves each image you reject into {REJECTED_DIR}/manual/ and records it in {REPORT_NAME} "
+    "at once; review a writable copy"
+)
+
+
+def check_dataset(root: Path, *, writable: bool, writes: str = CULL_WRITES) -> Path:
+    """The dataset folder, resolved; a clear :class:`DatasetError` when it cannot be used.
+
+    ``writes`` says, for a read-only folder, what the caller writes and what to do instead."""
     if not root.exists():
         raise DatasetError(f"{root}: no such folder")
     if not root.is_dir():
@@ -41,8 +55,7 @@ def check_dataset(root: Path, *, writable: bool) -> Path:
             os.unlink(probe)
         except OSError as exc:
             raise DatasetError(
-                f"{root}: folder is not writable ({exc.strerror or exc}); cull moves rejects into "
-                f"{REJECTED_DIR}/ and writes {REPORT_NAME} there (use --dry-run to only look)"
+                f"{root}: folder is not writable ({exc.strerror or exc}); {writes}"
             ) from exc
     return root.resolve()
 

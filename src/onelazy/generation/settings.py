@@ -178,7 +178,9 @@ def _format_validation_error(
     where: Callable[[tuple[Any, ...], bool], str],
     names: Mapping[str, str] | None = None,
 ) -> str:
-    error = exc.errors()[0]
+    from onelazy._keys import first_error
+
+    error = first_error(exc.errors())
     loc = tuple(error["loc"])
     key = ".".join(str(part) for part in loc) or "generate"
     message = error["msg"].removeprefix("Value error, ")

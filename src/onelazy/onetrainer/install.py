@@ -62,12 +62,19 @@ class OneTrainerInstall:
 
 
 def find_onetrainer(
-    path: str | Path | None = None, *, python: str | Path | None = None, given_as: str = "--onetrainer"
+    path: str | Path | None = None,
+    *,
+    python: str | Path | None = None,
+    given_as: str = "--onetrainer",
+    how_to_give: str = "pass --onetrainer DIR (onetrainer= in Python)",
+    python_given_as: str = "--python",
 ) -> OneTrainerInstall:
     """Locate OneTrainer: ``path``, else ``$ONETRAINER_DIR``; its Python: ``python``, else its venv.
 
     Raises :class:`OneTrainerNotFound` with a message saying how to point onelazy at it;
-    ``given_as`` says where ``path`` came from (``onelazy.yaml: onetrainer``).
+    ``given_as`` says where ``path`` came from (``onelazy.yaml: onetrainer``), ``how_to_give`` how
+    the caller's user gives one (``run`` has no ``--onetrainer``: its file's key does that);
+    ``python_given_as`` where ``python`` came from.
     """
     if path is not None and str(path) != "":
         root = Path(path).expanduser()
@@ -76,7 +83,7 @@ def find_onetrainer(
         env_value = os.environ.get(ENV_VAR, "")
         if not env_value:
             raise OneTrainerNotFound(
-                f"no OneTrainer given: pass --onetrainer DIR (onetrainer= in Python) or set {ENV_VAR} "
+                f"no OneTrainer given: {how_to_give} or set {ENV_VAR} "
                 "to the folder of your OneTrainer checkout (the one with scripts/train.py)"
             )
         root = Path(env_value).expanduser()
@@ -91,7 +98,7 @@ def find_onetrainer(
         raise OneTrainerNotFound(
             f"{root} (from {origin}) has no {TRAIN_SCRIPT.as_posix()}; is it a OneTrainer checkout?"
         )
-    interpreter = _find_python(root, python)
+    interpreter = _find_python(root, python, python_given_as)
     source = root / TRAIN_CONFIG_SOURCE
     return OneTrainerInstall(
         root=root,
@@ -102,17 +109,17 @@ def find_onetrainer(
     )
 
 
-def _find_python(root: Path, python: str | Path | None) -> Path:
+def _find_python(root: Path, python: str | Path | None, given_as: str) -> Path:
     if python is not None and str(python) != "":
         # absolute, not resolved: train.py runs with OneTrainer's folder as its working directory,
         # and a venv's python must stay the link in its bin folder (see below)
         candidate = Path(python).expanduser().absolute()
         if candidate.is_dir():
-            raise OneTrainerNotFound(f"--python {candidate}: is a folder; give the interpreter file")
+            raise OneTrainerNotFound(f"{given_as} {candidate}: is a folder; give the interpreter file")
         if not candidate.is_file():
-            raise OneTrainerNotFound(f"--python {candidate}: no such file")
+            raise OneTrainerNotFound(f"{given_as} {candidate}: no such file")
         if not os.access(candidate, os.X_OK):
-            raise OneTrainerNotFound(f"--python {candidate}: is not executable; give the interpreter")
+            raise OneTrainerNotFound(f"{given_as} {candidate}: is not executable; give the interpreter")
         return candidate
     order = _VENV_PYTHONS if sys.platform != "win32" else tuple(reversed(_VENV_PYTHONS))
     for relative in order:
@@ -122,8 +129,8 @@ def _find_python(root: Path, python: str | Path | None) -> Path:
             return candidate
     names = " or ".join(str(p.as_posix()) for p in _VENV_PYTHONS)
     raise OneTrainerNotFound(
-        f"{root} has no {names}: run OneTrainer's install script there, or pass --python "
-        "with the interpreter of its environment"
+        f"{root} has no {names}: run OneTrainer's install script there, or give {given_as} "
+        "the interpreter of its environment"
     )
 
 

@@ -25,7 +25,7 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from onelazy.culling import reject_by_hand, restore_by_hand
-from onelazy.culling._store import check_dataset, list_images
+from onelazy.culling._store import REVIEW_WRITES, check_dataset, list_images
 from onelazy.dataset import CONTENT_TYPES
 from onelazy.dataset.cull_report import read_cull_report
 from onelazy.errors import UsageError
@@ -41,7 +41,7 @@ class ReviewSession:
     """The dataset being reviewed: its images, who was rejected this session, and the undo stack."""
 
     def __init__(self, dataset: Path) -> None:
-        self.root = check_dataset(dataset, writable=True)
+        self.root = check_dataset(dataset, writable=True, writes=REVIEW_WRITES)
         images, _ = list_images(self.root)
         self.files = images
         self.known = set(images)

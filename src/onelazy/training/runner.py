@@ -332,7 +332,8 @@ class TrainingRun:
         yield Stopping(
             "config",
             f"Stopping: OneTrainer did not take a config value ({warning.message}) and would train with its "
-            "default instead. Fix the config, or pass --allow-config-warnings to train anyway.",
+            "default instead. Fix the config, or allow it to train anyway (`onelazy launch "
+            "--allow-config-warnings`; in onelazy.yaml, train.allow_config_warnings: true).",
         )
 
     def _act_on_requests(self, log: LaunchLog) -> Iterator[Event]:
