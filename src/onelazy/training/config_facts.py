@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from onelazy.errors import ConfigError
 from onelazy.onetrainer import check_train_config, load_train_config, read_json
+from onelazy.onetrainer.models import MODEL_PART_NAMES
 
 if TYPE_CHECKING:
     from onelazy.onetrainer.models import ConceptConfig
@@ -56,6 +57,10 @@ class ConfigFacts:
     tensorboard: bool
     #: What ``onelazy check`` would warn about (relative paths, advice): shown, but no reason to stop.
     warnings: tuple[str, ...] = ()
+    layer_filter: str = ""
+    layer_filter_regex: bool = False
+    output_dtype: str = "FLOAT_32"
+    trained_parts: tuple[str, ...] = ()  # model parts (unet, text_encoder, ...) that train
 
 
 def read_config_facts(path: Path, *, base_dir: Path | None = None) -> ConfigFacts:
@@ -90,6 +95,10 @@ def read_config_facts(path: Path, *, base_dir: Path | None = None) -> ConfigFact
         lora_rank=config.lora_rank,
         tensorboard=config.tensorboard,
         warnings=tuple(str(problem) for problem in problems if not problem.is_error),
+        layer_filter=config.layer_filter,
+        layer_filter_regex=config.layer_filter_regex,
+        output_dtype=_name(config.output_dtype),
+        trained_parts=tuple(name for name in MODEL_PART_NAMES if getattr(config, name).train),
     )
 
 

@@ -259,12 +259,15 @@ def planned_saves(facts: ConfigFacts, samples_per_epoch: int) -> int:
 
 
 def estimated_model_bytes(facts: ConfigFacts, root: Path) -> int:
-    """A generous size of one saved model: LoRA/embedding by rank, a fine-tune by its base model."""
+    """A generous size of one saved model: an embedding 16 MiB, a LoRA by its rank and the base
+    model's layers (or the size of a save already made), a fine-tune by its base model."""
     if facts.training_method == "EMBEDDING":
         return 16 * _MIB
-    if facts.training_method == "LORA":
-        return max(64 * _MIB, facts.lora_rank * 8 * _MIB)
     base = resolve(facts.base_model_name, root)
+    if facts.training_method == "LORA":  # not a full model: rank x the adapted layers
+        from onelazy.training.save_size import lora_save_bytes
+
+        return lora_save_bytes(facts, base, resolve(facts.workspace_dir, root))[0]
     if base.is_file():
         return base.stat().st_size
     if base.is_dir():
@@ -310,17 +313,22 @@ def _check_outputs(facts: ConfigFacts, root: Path, in_workspace: int, at_output:
     for folder, amount in needs.values():
         free = shutil.disk_usage(_existing_ancestor(folder)).free
         if free < amount:
-            detail = f"{_gib(free)} free at {folder}, the saves need about {_gib(amount)} there"
+            detail = f"{_size(free)} free at {folder}, the saves need about {_size(amount)} there"
             checks.append(Check("disk", False, detail, PreflightError))
         else:
             checks.append(
-                Check("disk", True, f"{_gib(free)} free at {folder}, saves need about {_gib(amount)}")
+                Check("disk", True, f"{_size(free)} free at {folder}, saves need about {_size(amount)}")
             )
     return checks
 
 
-def _gib(value: int) -> str:
-    return f"{value / _GIB:.1f} GiB"
+def _size(value: int) -> str:
+    """Bytes in the unit that reads best: a LoRA save is megabytes, a free disk gigabytes."""
+    if value >= _GIB:
+        return f"{value / _GIB:.1f} GiB"
+    if value >= _MIB:
+        return f"{value / _MIB:.1f} MiB"
+    return f"{value / 1024:.0f} KiB"
 
 
 # --------------------------------------------------------------------------- workspace lock
