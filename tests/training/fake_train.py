@@ -31,7 +31,8 @@ It writes what OneTrainer writes, where and when OneTrainer writes it:
   bytes), a resumed run reads it back from the backup.
 
 It ends the way OneTrainer does: SIGINT while training = backup + final save + exit 0 (nothing
-saved when ``backup_before_save`` is off); SIGINT while loading = killed by SIGINT; SIGTERM =
+saved when ``backup_before_save`` is off, or before the first optimizer step: caching, the first
+steps of an accumulation cycle); SIGINT while loading = killed by SIGINT; SIGTERM =
 immediate death; an exception = traceback, exit 1, TensorBoard left running; bad values =
 ``Could not set ...``.
 """

@@ -158,6 +158,47 @@ def test_ctrl_c_once_saves_and_exits_130(fake_onetrainer: Tree, train_config: Ca
     assert not alive(tensorboard)
 
 
+def test_ctrl_c_before_the_first_step_says_nothing_will_be_saved(
+    fake_onetrainer: Tree, train_config: Callable[..., Path]
+) -> None:
+    """OneTrainer's end() saves only once a step was trained: Ctrl+C while it caches the images
+    (inside train(), so it exits 0) leaves nothing, and the launcher says so instead of 'wait for
+    the save'. The stand-in ends as the real train.py does."""
+    root = fake_onetrainer(time_scale=0.05, timing={"cache_item_seconds": 5})
+    config = train_config(recorded="interrupted", epochs=1000)
+    cli = Cli(str(config), "--onetrainer", str(root))
+    cli.until(lambda e: e["event"] == "phase" and e["name"] == "caching")
+    cli.process.send_signal(signal.SIGINT)
+    code, ended, _ = cli.finish()
+
+    assert code == 130 and ended["outcome"] == "interrupted"
+    [stop] = [e for e in cli.events if e["event"] == "stopping"]
+    assert stop["reason"] == "save" and "has not trained a step yet, so it saves nothing" in stop["message"]
+    assert "wait for it" not in stop["message"]
+    assert ended["saved"] == [] and ended["exit_status"] == 0
+    workspace = Path(json.loads(config.read_text())["workspace_dir"])
+    assert not (workspace / "backup").exists() and not Path(json.loads(config.read_text())[
+        "output_model_destination"
+    ]).exists()
+
+
+def test_ctrl_c_without_backup_before_save_says_nothing_will_be_saved(
+    fake_onetrainer: Tree, train_config: Callable[..., Path]
+) -> None:
+    """train.py calls end() after Ctrl+C only with backup_before_save: off, a trained run saves nothing."""
+    root = fake_onetrainer(time_scale=0.05)
+    config = train_config(recorded="interrupted", epochs=1000, backup_before_save=False)
+    cli = Cli(str(config), "--onetrainer", str(root))
+    cli.until(lambda e: e["event"] == "progress" and e["global_step"] >= 3)
+    cli.process.send_signal(signal.SIGINT)
+    code, ended, _ = cli.finish()
+
+    assert code == 130 and ended["outcome"] == "interrupted"
+    [stop] = [e for e in cli.events if e["event"] == "stopping"]
+    assert "with backup_before_save off it saves nothing" in stop["message"]
+    assert [s for s in ended["saved"] if s["kind"] != "save"] == []
+
+
 def test_ctrl_c_twice_stops_now(fake_onetrainer: Tree, train_config: Callable[..., Path]) -> None:
     root = fake_onetrainer(time_scale=0.05, timing={"backup_seconds": 600})
     config = train_config(recorded="interrupted", epochs=1000)

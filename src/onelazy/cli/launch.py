@@ -49,9 +49,10 @@ def launch_command(
     """Run OneTrainer's scripts/train.py on CONFIG and show its progress.
 
     Checks everything first (config, OneTrainer version, base model, concept folders, free space,
-    workspace not in use). Ctrl+C once: OneTrainer makes a backup and saves, wait for it. Ctrl+C
-    twice: stop now. Exit code 0 finished, 130 interrupted, 1 failed; OneTrainer's whole output
-    is kept in launch.log beside the config.
+    workspace not in use). Ctrl+C once: OneTrainer makes a backup and saves, wait for it (once
+    it has trained a step, and with backup_before_save on; otherwise it exits saving nothing, and
+    the launcher says so). Ctrl+C twice: stop now. Exit code 0 finished, 130 interrupted, 1
+    failed; OneTrainer's whole output is kept in launch.log beside the config.
 
     \b
     Example:

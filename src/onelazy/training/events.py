@@ -117,8 +117,9 @@ class TrainingWarning(_Event):
 
 @dataclass(frozen=True)
 class Stopping(_Event):
-    """The launcher asked OneTrainer to stop: ``save`` (SIGINT: backup and final save follow),
-    ``now`` (SIGTERM: the save may be incomplete) or ``config`` (a value was not taken)."""
+    """The launcher asked OneTrainer to stop: ``save`` (SIGINT: backup and final save follow once
+    a step was trained and with ``backup_before_save``; the message says which), ``now`` (SIGTERM:
+    the save may be incomplete) or ``config`` (a value was not taken)."""
 
     reason: Literal["save", "now", "config"]
     message: str

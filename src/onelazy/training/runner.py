@@ -56,6 +56,17 @@ SAVE_MESSAGE = (
     "Stopping: OneTrainer is making a backup and saving the model - wait for it. "
     "Press Ctrl+C again to stop now (the save may then be incomplete)."
 )
+#: Ctrl+C before OneTrainer finished its first optimizer step: its end() saves only once one was
+#: trained, so it exits with nothing new on disk
+NOTHING_TRAINED_MESSAGE = (
+    "Stopping: OneTrainer has not trained a step yet, so it saves nothing and exits (it saves on "
+    "Ctrl+C only once a step is trained); saves and backups already in the workspace stay."
+)
+#: Ctrl+C with backup_before_save off: train.py then skips end(), so nothing is saved at all
+NO_BACKUP_MESSAGE = (
+    "Stopping: OneTrainer exits without saving: with backup_before_save off it saves nothing on "
+    "Ctrl+C; the saves already made stay."
+)
 NOW_MESSAGE = "Stopping now: OneTrainer was told to quit; a save in progress may be incomplete."
 
 
@@ -283,7 +294,7 @@ class TrainingRun:
         exited_at: float | None = None
         try:
             while True:
-                yield from self._act_on_requests(log)
+                yield from self._act_on_requests(log, parser)
                 log.tick()
                 if reader.open:
                     for stream, data in reader.read(POLL_SECONDS):
@@ -336,20 +347,31 @@ class TrainingRun:
             "--allow-config-warnings`; in onelazy.yaml, train.allow_config_warnings: true).",
         )
 
-    def _act_on_requests(self, log: LaunchLog) -> Iterator[Event]:
+    def _act_on_requests(self, log: LaunchLog, parser: OutputParser) -> Iterator[Event]:
         while self._requests:
             request = self._requests.pop(0)
             if request == "save" and not self._sent_save and not self._sent_now:
                 self._sent_save = True
                 self._signal_group(signal.SIGINT, log)
                 yield Phase("stopping")
-                yield Stopping("save", SAVE_MESSAGE)
+                yield Stopping("save", self._what_sigint_does(parser))
             elif not self._sent_now:
                 self._sent_now = True
                 self._signal_group(signal.SIGTERM, log)
                 yield Stopping("now", NOW_MESSAGE)
             else:
                 self._signal_group(getattr(signal, "SIGKILL", signal.SIGTERM), log)
+
+    def _what_sigint_does(self, parser: OutputParser) -> str:
+        """What OneTrainer does on SIGINT now. train.py catches the KeyboardInterrupt and calls
+        end() only with backup_before_save; end() backs up and saves only once this process has
+        finished an optimizer step, which is when the step bar first shows a loss."""
+        facts = self.report.facts
+        if facts is not None and not facts.backup_before_save:
+            return NO_BACKUP_MESSAGE
+        if parser.loss is None:
+            return NOTHING_TRAINED_MESSAGE
+        return SAVE_MESSAGE
 
     def _signal_group(self, signum: int, log: LaunchLog | None) -> None:
         process = self._process
