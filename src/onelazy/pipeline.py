@@ -278,6 +278,8 @@ def _run_generate(run: _Run, check: _Check) -> _Ran:
     replace_stale = recorded is not None and recorded.get("fingerprint") != check.fingerprint
 
     def report(state: GenerateProgress) -> None:
+        if state.retry:  # at once: the backend lost a render and made it again
+            run.say(f"generate: {state.retry}")
         run.progress("generate", f"{state.done}/{state.total} images ({state.skipped} already there)")
 
     project = run.project

@@ -227,10 +227,32 @@ def test_swarmui_backend_end_to_end(swarm: SwarmStandin, tmp_path: Path) -> None
 def test_transient_failures_are_retried_without_gaps(comfy: ComfyStandin, tmp_path: Path) -> None:
     comfy.fail("restart")
     dataset = tmp_path / "dataset"
-    summary = generate(write_config(tmp_path, [comfy.url]), dataset, retry=FAST_RETRY)
+    updates: list[Any] = []
+    config = write_config(tmp_path, [comfy.url])
+    summary = generate(config, dataset, retry=FAST_RETRY, on_progress=updates.append)
     assert summary.made == 7
     assert_complete(dataset, {"front": 4, "side": 3})
     assert comfy.generation == 1
+    # the renders the restart lost were made again: said as it happened and in the summary
+    why = f"{comfy.url}: queued again: the server forgot the job (it restarted)"
+    assert sum(summary.retried.values()) >= 1 and set(summary.retried) == {why}
+    told = [u.retry for u in updates if u.retry]
+    assert len(told) == sum(summary.retried.values()) and all(why in line for line in told)
+    assert updates[-1].retried == len(told)
+    [note] = [line for line in summary.notes() if "again" in line]
+    assert note == (
+        f"Rendered {len(told)} image{'' if len(told) == 1 else 's'} again that the backend lost ({why}); "
+        "they are in the dataset, none is missing."
+    )
+
+
+def test_a_dropped_swarmui_render_is_said_to_be_rendered_again(swarm: SwarmStandin, tmp_path: Path) -> None:
+    swarm.fail("drop")
+    args = ["--backend", "swarmui", "--url", swarm.url, "--model", "SD15/tiny_sd15", "--prompt", "a faery"]
+    result = CliRunner().invoke(cli, ["generate", *args, "--count", "2", "-o", str(tmp_path / "ds")])
+    assert result.exit_code == 0, result.output
+    assert "was rendered again" in result.output and "asked again: " in result.output
+    assert "Rendered 1 image again that the backend lost" in result.output
 
 
 def test_a_refusal_stops_the_run_with_one_line(comfy: ComfyStandin, tmp_path: Path) -> None:

@@ -137,7 +137,9 @@ class GeneratedImage:
     """One finished image, already downloaded and checked to be a PNG, JPEG or WebP.
 
     ``index`` is its place in the request (job * batch_size + batch_index); ``seed`` is the seed
-    of its job. ``extension`` comes from the bytes, never from a server-supplied name.
+    of its job. ``extension`` comes from the bytes, never from a server-supplied name. ``retries``
+    says why the client had to ask for it again (the server restarted and forgot the queued job,
+    the connection dropped during the render): the render was done again, nothing is missing.
     """
 
     data: bytes
@@ -151,6 +153,7 @@ class GeneratedImage:
     """The checkpoint as the server names it (``sd15`` asked may render as ``sd15.safetensors``)."""
     loras: tuple[tuple[str, float], ...] = ()
     """The LoRAs and weights, named as the server names them."""
+    retries: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -123,11 +123,13 @@ class HttpClient:
         params: Mapping[str, str] | None = None,
         timeout: float | None = None,
         retry: bool = True,
+        retried: list[str] | None = None,
     ) -> httpx.Response:
         """Send a request to ``base_url/path``; retry connection failures and HTTP 5xx.
 
         Any other status is returned for the caller to judge (SwarmUI reports errors with HTTP 200,
-        ComfyUI with 400 and a JSON body).
+        ComfyUI with 400 and a JSON body). ``retried`` gets the reason of each try that failed and
+        was sent again, for a caller whose request does work (a render done twice is worth a word).
         """
         attempts = self.retry.attempts if retry else 1
         last_reason = ""
@@ -153,6 +155,8 @@ class HttpClient:
                     return response
                 last_reason = f"HTTP {response.status_code} from {method} /{path.lstrip('/')}"
             if attempt < attempts:
+                if retried is not None:
+                    retried.append(last_reason)
                 self.sleep(self.retry.delay(attempt))
         raise BackendUnreachable(
             f"{self.kind} not usable after {attempts} attempt{'s' if attempts > 1 else ''}: {last_reason}",

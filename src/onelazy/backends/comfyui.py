@@ -517,7 +517,8 @@ class ComfyUIBackend:
                 live[job] = prompt_id
             images: list[GeneratedImage] = []
             for job, seed in enumerate(seeds):
-                blobs = self._finish(job, live, graphs[job], started)
+                retries: list[str] = []
+                blobs = self._finish(job, live, graphs[job], started, retries)
                 if len(blobs) != request.batch_size:
                     raise BackendProtocolError(
                         f"a job saved {len(blobs)} images, expected {request.batch_size}", url=self.url
@@ -535,6 +536,7 @@ class ComfyUIBackend:
                             backend_url=self.url,
                             model=request.model,
                             loras=request.loras,
+                            retries=tuple(retries),
                         )
                     )
             return images
@@ -547,9 +549,10 @@ class ComfyUIBackend:
                     self._waiters.pop(prompt_id, None)
 
     def _finish(
-        self, job: int, live: dict[int, str], graph: dict[str, Any], started: float
+        self, job: int, live: dict[int, str], graph: dict[str, Any], started: float, retries: list[str]
     ) -> list[tuple[bytes, str]]:
-        """Wait for one job, submitting it again (bounded) when a restart made the server forget it."""
+        """Wait for one job, submitting it again (bounded) when a restart made the server forget it;
+        ``retries`` gets a reason for each time."""
         deadline = started + self.render_timeout * (len(live) + 1)
         for attempt in range(1, self._http.retry.attempts + 1):
             prompt_id = live[job]
@@ -560,6 +563,7 @@ class ComfyUIBackend:
                     break
                 with self._lock:
                     self._waiters.pop(prompt_id, None)
+                retries.append("queued again: the server forgot the job (it restarted)")
                 new_id = uuid.uuid4().hex
                 graph[_SAVE_NODE]["inputs"]["filename_prefix"] = f"onelazy/{new_id[:16]}"
                 self._submit(graph, new_id)

@@ -140,13 +140,24 @@ class SwarmUIBackend:
                 self._session_id = None
 
     def call(
-        self, route: str, body: dict[str, Any] | None = None, *, timeout: float | None = None
+        self,
+        route: str,
+        body: dict[str, Any] | None = None,
+        *,
+        timeout: float | None = None,
+        retried: list[str] | None = None,
     ) -> dict[str, Any]:
-        """POST ``/API/<route>`` with the session; any ``error`` in the reply becomes an exception."""
+        """POST ``/API/<route>`` with the session; any ``error`` in the reply becomes an exception.
+
+        ``retried`` gets the reason of each time the request was sent again."""
         for attempt in (1, 2):
             session_id = self._session()
             response = self._http.request(
-                "POST", f"API/{route}", json={**(body or {}), "session_id": session_id}, timeout=timeout
+                "POST",
+                f"API/{route}",
+                json={**(body or {}), "session_id": session_id},
+                timeout=timeout,
+                retried=retried,
             )
             data = self._reply(route, response)
             if data.get("error_id") == "invalid_session_id":
@@ -307,7 +318,10 @@ class SwarmUIBackend:
         body = self.build_body(request)
         started = time.monotonic()
         expected = request.images * request.batch_size
-        data = self.call("GenerateText2Image", body, timeout=self._http.timeout * request.images)
+        retried: list[str] = []  # a dropped or failed render is asked for again: say so
+        data = self.call(
+            "GenerateText2Image", body, timeout=self._http.timeout * request.images, retried=retried
+        )
         refs = data.get("images")
         if not isinstance(refs, list) or not all(isinstance(ref, str) for ref in refs):
             raise BackendProtocolError("GenerateText2Image answered without an 'images' list", url=self.url)
@@ -330,6 +344,7 @@ class SwarmUIBackend:
                     backend_url=self.url,
                     model=str(body["model"]),
                     loras=tuple(zip(body.get("loras", ()), body.get("loraweights", ()), strict=True)),
+                    retries=tuple(f"asked again: {reason}" for reason in retried),
                 )
             )
         return images

@@ -186,6 +186,13 @@ class _Progress:
         self.last = state
         eta = "?" if state.eta_seconds is None else f"{state.eta_seconds:.0f} s"
         text = f"{state.per_minute:.1f}/min, ETA {eta}, failures {state.failures}, skipped {state.skipped}"
+        if state.retried:
+            text += f", rendered again {state.retried}"
+        if state.retry:  # as it happens, not only in the summary
+            if self._bar is not None:
+                self._bar.console.print(f"note: {state.retry}", markup=False, highlight=False)
+            else:
+                click.echo(f"note: {state.retry}", err=self.interactive)
         if self.interactive:
             if self._bar is None:
                 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn

@@ -114,6 +114,10 @@ class GenerateProgress:
     failures: int
     elapsed: float
     last_file: str | None = None
+    retried: int = 0
+    """Images the backend had to render again (a restart forgot the job, a dropped connection)."""
+    retry: str | None = None
+    """Set on the update that follows such an image: which one, where and why, to show at once."""
 
     @property
     def per_minute(self) -> float:
@@ -144,6 +148,8 @@ class GenerateSummary:
     per_backend: dict[str, int] = field(default_factory=dict)
     stale: int = 0
     replaced: int = 0
+    retried: dict[str, int] = field(default_factory=dict)
+    """Images rendered again by the backend, by what happened (``URL: reason``); they are made."""
 
     @property
     def per_minute(self) -> float:
@@ -156,6 +162,11 @@ class GenerateSummary:
             lines.append(
                 f"Replaced {_images(self.replaced)} made with other settings than their set has now "
                 f"(moved to {self.dataset / '.rejected' / STALE_REASON}, nothing deleted)."
+            )
+        for why, count in self.retried.items():
+            lines.append(
+                f"Rendered {_images(count)} again that the backend lost ({why}); "
+                "they are in the dataset, none is missing."
             )
         if self.stale:
             lines.append(
@@ -565,6 +576,8 @@ def _collect(
     """Write results as they arrive (only this thread writes), requeue failures, report progress."""
     outstanding = len(units)
     done = failures = given_up = 0
+    retried: dict[str, int] = {}
+    retry: str | None = None
     last_file: str | None = None
     per_backend: dict[str, int] = {backend.url: 0 for backend in backends}
     last_error: BaseException | None = None
@@ -582,6 +595,10 @@ def _collect(
                 if index in unit.missing:
                     _save(folder, config, plans[unit.set_name], index, image, unit.size, writer)
                     done += 1
+                    if image.retries:
+                        why = f"{image.backend_url}: {'; '.join(dict.fromkeys(image.retries))}"
+                        retried[why] = retried.get(why, 0) + 1
+                        retry = f"{unit.set_name}/{index:04d} was rendered again ({why})"
                     per_backend[result.url] = per_backend.get(result.url, 0) + 1
                     if on_progress and len(result.images) > 1:
                         # each saved image reported at once, so a Ctrl+C mid-batch counts it
@@ -592,8 +609,11 @@ def _collect(
                                 skipped=skipped,
                                 failures=failures,
                                 elapsed=time.monotonic() - started,
+                                retried=sum(retried.values()),
+                                retry=retry,
                             )
                         )
+                        retry = None
             outstanding -= 1
             last_file = f"{unit.set_name}/{unit.first:04d}.{result.images[0].extension}"
         elif result.kind == "fatal":
@@ -624,8 +644,11 @@ def _collect(
                     failures=failures,
                     elapsed=time.monotonic() - started,
                     last_file=last_file,
+                    retried=sum(retried.values()),
+                    retry=retry,
                 )
             )
+        retry = None
     elapsed = time.monotonic() - started
     if given_up:
         raise BackendError(
@@ -639,6 +662,7 @@ def _collect(
         failures=failures,
         elapsed=elapsed,
         per_backend=per_backend,
+        retried=retried,
     )
 
 
