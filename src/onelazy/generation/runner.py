@@ -582,59 +582,77 @@ def _collect(
     per_backend: dict[str, int] = {backend.url: 0 for backend in backends}
     last_error: BaseException | None = None
     down: dict[str, BaseException] = {}
-    while outstanding:
-        try:
-            result = results.get(timeout=0.5)
-        except queue.Empty:
-            continue
-        unit = result.unit
-        assert unit is not None
-        if result.kind == "done":
-            for image in result.images:
-                index = unit.first + image.index
-                if index in unit.missing:
-                    _save(folder, config, plans[unit.set_name], index, image, unit.size, writer)
-                    done += 1
-                    if image.retries:
-                        why = f"{image.backend_url}: {'; '.join(dict.fromkeys(image.retries))}"
-                        retried[why] = retried.get(why, 0) + 1
-                        retry = f"{unit.set_name}/{index:04d} was rendered again ({why})"
-                    per_backend[result.url] = per_backend.get(result.url, 0) + 1
-                    if on_progress and len(result.images) > 1:
-                        # each saved image reported at once, so a Ctrl+C mid-batch counts it
-                        on_progress(
-                            GenerateProgress(
-                                done=done,
-                                total=total,
-                                skipped=skipped,
-                                failures=failures,
-                                elapsed=time.monotonic() - started,
-                                retried=sum(retried.values()),
-                                retry=retry,
+    try:
+        while outstanding:
+            try:
+                result = results.get(timeout=0.5)
+            except queue.Empty:
+                continue
+            unit = result.unit
+            assert unit is not None
+            if result.kind == "done":
+                for image in result.images:
+                    index = unit.first + image.index
+                    if index in unit.missing:
+                        _save(folder, config, plans[unit.set_name], index, image, unit.size, writer)
+                        done += 1
+                        if image.retries:
+                            why = f"{image.backend_url}: {'; '.join(dict.fromkeys(image.retries))}"
+                            retried[why] = retried.get(why, 0) + 1
+                            retry = f"{unit.set_name}/{index:04d} was rendered again ({why})"
+                        per_backend[result.url] = per_backend.get(result.url, 0) + 1
+                        if on_progress and len(result.images) > 1:
+                            # each saved image reported at once, so a Ctrl+C mid-batch counts it
+                            on_progress(
+                                GenerateProgress(
+                                    done=done,
+                                    total=total,
+                                    skipped=skipped,
+                                    failures=failures,
+                                    elapsed=time.monotonic() - started,
+                                    retried=sum(retried.values()),
+                                    retry=retry,
+                                )
                             )
-                        )
-                        retry = None
-            outstanding -= 1
-            last_file = f"{unit.set_name}/{unit.first:04d}.{result.images[0].extension}"
-        elif result.kind == "fatal":
-            assert result.error is not None
-            raise result.error
-        else:
-            failures += 1
-            last_error = result.error
-            last_file = None
-            if result.kind == "down":
-                live_workers[result.url] -= 1
-                down[result.url] = result.error or BackendError("down", url=result.url)
-                if not any(live_workers.values()):
-                    raise BackendUnreachable(
-                        f"every backend failed; {done} images made this run, rerun to continue: {last_error}"
-                    )
-            if unit.attempts + 1 < ATTEMPTS_PER_IMAGE or result.kind == "down":
-                jobs.put(dataclasses.replace(unit, attempts=unit.attempts + 1))
-            else:
+                            retry = None
                 outstanding -= 1
-                given_up += len(unit.missing)
+                last_file = f"{unit.set_name}/{unit.first:04d}.{result.images[0].extension}"
+            elif result.kind == "fatal":
+                assert result.error is not None
+                raise result.error
+            else:
+                failures += 1
+                last_error = result.error
+                last_file = None
+                if result.kind == "down":
+                    live_workers[result.url] -= 1
+                    down[result.url] = result.error or BackendError("down", url=result.url)
+                    if not any(live_workers.values()):
+                        raise BackendUnreachable(
+                            f"every backend failed; {done} images made this run, rerun to continue: "
+                            f"{last_error}"
+                        )
+                if unit.attempts + 1 < ATTEMPTS_PER_IMAGE or result.kind == "down":
+                    jobs.put(dataclasses.replace(unit, attempts=unit.attempts + 1))
+                else:
+                    outstanding -= 1
+                    given_up += len(unit.missing)
+            if on_progress:
+                on_progress(
+                    GenerateProgress(
+                        done=done,
+                        total=total,
+                        skipped=skipped,
+                        failures=failures,
+                        elapsed=time.monotonic() - started,
+                        last_file=last_file,
+                        retried=sum(retried.values()),
+                        retry=retry,
+                    )
+                )
+            retry = None
+    except KeyboardInterrupt:
+        # the count as it is now: the last update may predate an image saved since
         if on_progress:
             on_progress(
                 GenerateProgress(
@@ -643,12 +661,10 @@ def _collect(
                     skipped=skipped,
                     failures=failures,
                     elapsed=time.monotonic() - started,
-                    last_file=last_file,
                     retried=sum(retried.values()),
-                    retry=retry,
                 )
             )
-        retry = None
+        raise
     elapsed = time.monotonic() - started
     if given_up:
         raise BackendError(
