@@ -21,6 +21,7 @@ cause (a server, OneTrainer, the disk).
     │   ├── BackendProtocolError
     │   ├── BackendRejected
     │   └── BackendInterrupted
+    ├── EverythingRejected              exit 1: cull rejected every image of a dataset
     ├── LaunchError                     exit 1: running OneTrainer
     │   ├── PreflightError
     │   └── WorkspaceLocked
@@ -144,6 +145,19 @@ class UnknownBackendName(UsageError, BackendRejected):
     Listed under :class:`UsageError` (defined here because it is also a :class:`BackendRejected`, so
     code that stops on a refused request still does).
     """
+
+
+# --------------------------------------------------------------------------- culling
+
+
+class EverythingRejected(OnelazyError):
+    """cull rejected every image, so nothing is left to train on (the thresholds, not the input's
+    form, are the likely fault); ``report`` is the :class:`~onelazy.culling.CullReport`, with the
+    moves already made (``--undo`` puts them back) unless it was a dry run."""
+
+    def __init__(self, message: str, *, report: object) -> None:
+        self.report = report
+        super().__init__(message)
 
 
 # --------------------------------------------------------------------------- running OneTrainer

@@ -324,7 +324,11 @@ def _run_cull(run: _Run, _check: _Check) -> _Ran:
     def report(step: str, done: int, total: int) -> None:
         run.progress("cull", f"{step} {done}/{total}")
 
-    cull(run.project.dataset, progress=report, **run.project.cull.options())
+    from onelazy.culling import OPTION_NAMES
+
+    # hints name the onelazy.yaml keys (cull.min_side): run has no cull flags
+    names = {key: f"cull.{key}" for key in OPTION_NAMES}
+    cull(run.project.dataset, progress=report, option_names=names, **run.project.cull.options())
     return _Ran()
 
 

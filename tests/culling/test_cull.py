@@ -18,8 +18,8 @@ from click.testing import CliRunner
 
 import onelazy
 from onelazy.cli import cli
-from onelazy.culling import REPORT_NAME, cull, undo_cull
-from onelazy.errors import DatasetError, StorageError
+from onelazy.culling import REPORT_NAME, CullReport, cull, undo_cull
+from onelazy.errors import DatasetError, EverythingRejected, StorageError
 from onelazy.review._server import ReviewSession
 from tests.culling import corpus
 from tests.culling.conftest import snapshot
@@ -398,6 +398,35 @@ def _die(root: str, relatives: list[str]) -> list[object]:
     os._exit(9)
 
 
+def test_a_cull_that_rejects_every_image_fails_and_names_the_threshold_and_undo(
+    dataset: tuple[Path, corpus.Truth],
+) -> None:
+    folder, _truth = dataset
+    before = snapshot(folder)
+    with pytest.raises(EverythingRejected) as dry:
+        cull(folder, dry_run=True, workers=1, min_side=100000)
+    assert snapshot(folder) == before
+    assert "cull would reject every image" in str(dry.value) and "nothing was moved" in str(dry.value)
+    assert "--undo" not in str(dry.value)
+
+    result = CliRunner().invoke(cli, ["cull", str(folder), "--min-size", "100000", "--workers", "1"])
+    assert result.exit_code == 1, result.output
+    assert isinstance(dry.value.report, CullReport)
+    total = len(dry.value.report.decisions)
+    assert "kept: 0" in result.output  # the decisions are shown before the error
+    last = result.output.strip().splitlines()[-1]
+    assert last.startswith(f"Error: cull rejected every image ({total} of {total}: ")
+    assert "too-small" in last and "by --min-size 100000" in last and "--skip" in last
+    assert f"`onelazy cull {folder} --undo` puts them back" in last
+    # every image was measured as too small before flatness: no note about a flat dataset
+    assert "flat" not in result.output
+    report = json.loads((folder / REPORT_NAME).read_text())
+    assert report["notes"] == [] and all(f["status"] == "rejected" for f in report["files"])
+    assert CliRunner().invoke(cli, ["cull", str(folder), "--undo"]).exit_code == 0
+    after = snapshot(folder)
+    assert {name: after.get(name) for name in before} == before
+
+
 def test_undo_without_a_report_says_so(tmp_path: Path) -> None:
     result = CliRunner().invoke(cli, ["cull", str(tmp_path), "--undo"])
     assert result.exit_code == 2
@@ -431,7 +460,14 @@ def test_a_dataset_of_flat_colours_says_the_fixed_minimum_decided_not_a_product_
 
     for n, colour in enumerate([(0, 0, 0), (255, 255, 255), (200, 30, 30), (30, 200, 30), (30, 30, 200)]):
         Image.new("RGB", (128, 128), colour).save(tmp_path / f"plain{n}.png")
-    report = cull(tmp_path, dry_run=True, min_side=64, workers=1)
+    with pytest.raises(EverythingRejected) as caught:
+        cull(tmp_path, dry_run=True, min_side=64, workers=1)
+    assert (
+        "(5 of 5: flat 5 by the fixed minimum contrast 1), so nothing is left to train on; loosen it "
+        "(--flat-threshold under 1)"
+    ) in str(caught.value)
+    report = caught.value.report
+    assert isinstance(report, CullReport)
     assert _rejected(report) == {f"plain{n}.png": "flat" for n in range(5)}
     for decision in report.rejected:
         assert "x the dataset's median 0.0" not in decision.message  # 0.1 x 0.0 is not 1.0
@@ -445,7 +481,7 @@ def test_a_dataset_of_flat_colours_says_the_fixed_minimum_decided_not_a_product_
         "minimum 1 was applied"
     ]
     result = CliRunner().invoke(cli, ["cull", str(tmp_path), "--dry-run", "--min-size", "64"])
-    assert result.exit_code == 0, result.output
+    assert result.exit_code == 1, result.output  # every image would be rejected
     assert "note: flat: 5 of 5 images are a single flat colour" in result.output
 
 

@@ -119,11 +119,16 @@ def test_when_cull_rejects_every_image_the_run_says_what_to_do(world: dict[str, 
     text = yaml_file.read_text(encoding="utf-8")
     yaml_file.write_text(text.replace("min_side: 16", "min_side: 4096"), encoding="utf-8")
     result = CliRunner().invoke(cli, ["run", str(yaml_file), "--stop-after", "build-config"])
-    assert result.exit_code == 2, result.output
+    assert result.exit_code == 1, result.output
     last = result.output.strip().splitlines()[-1]
-    assert last.startswith("Error: ") and "no images left to train on" in last
-    assert "cull-report.html" in last and "--undo" in last and "--recursive" not in last
+    assert last.startswith("Error: cull rejected every image (12 of 12: too-small 12 by cull.min_side: 4096)")
+    assert "or switch the check off with cull.skip" in last  # run has no --min-size or --skip
+    assert "cull-report.html" in last and f"`onelazy cull {yaml_file.parent / 'dataset'} --undo`" in last
+    assert "flat" not in last and "--recursive" not in last
     assert not (yaml_file.parent / "run" / "config.json").exists()
+    # again: cull measures its own rejects afresh and says the same
+    again = CliRunner().invoke(cli, ["run", str(yaml_file), "--stop-after", "build-config"])
+    assert again.exit_code == 1 and again.output.strip().splitlines()[-1] == last
 
 
 def test_ctrl_c_before_the_first_backup_does_not_promise_one(world: dict[str, Any]) -> None:

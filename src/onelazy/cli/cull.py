@@ -112,8 +112,14 @@ def cull(dataset: str, dry_run: bool, undo: bool, **options: Any) -> None:
         restored = undo_cull(dataset)
         click.echo(f"Put back {len(restored)} file(s).")
         return
-    with progress_printer() as progress:
-        report = run_cull(dataset, dry_run=dry_run, progress=progress, **options)
+    from onelazy.errors import EverythingRejected
+
+    try:
+        with progress_printer() as progress:
+            report = run_cull(dataset, dry_run=dry_run, progress=progress, **options)
+    except EverythingRejected as exc:  # the decisions first, then the one line of why it failed
+        print_report(exc.report)  # type: ignore[arg-type]
+        raise
     print_report(report)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import os
-from collections.abc import Callable, Generator, Sequence
+from collections.abc import Callable, Generator, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
@@ -26,7 +26,7 @@ from onelazy.dataset.cull_report import (
     write_cull_report,
 )
 from onelazy.dataset.manifest import MANIFEST_NAME, update_manifest
-from onelazy.errors import DatasetError, StorageError
+from onelazy.errors import DatasetError, EverythingRejected, StorageError
 
 from ._measure import MEASURE_SIDE, Measure, measure_many
 from ._store import (
@@ -60,6 +60,19 @@ CHECKS: tuple[str, ...] = ("too-small", "aspect", "flat", "blurry", "duplicate",
 CHECK_REASONS: frozenset[str] = frozenset({"unreadable", *CHECKS})
 
 ProgressCallback = Callable[[str, int, int], None]
+
+#: How a message names each option of :func:`cull`: its ``onelazy cull`` flag. ``run`` passes the
+#: onelazy.yaml keys instead (``cull.min_side``), so a hint names what the person can change.
+OPTION_NAMES: dict[str, str] = {
+    "min_side": "--min-size",
+    "aspect": "--aspect",
+    "near_distance": "--near-distance",
+    "blur_ratio": "--blur-ratio",
+    "blur_threshold": "--blur-threshold",
+    "flat_ratio": "--flat-ratio",
+    "flat_threshold": "--flat-threshold",
+    "skip": "--skip",
+}
 
 
 #: What cull decided about one file, and why: an entry of ``cull-report.json``.
@@ -139,7 +152,8 @@ def _measure_all(
         except BrokenProcessPool as exc:
             raise StorageError(
                 f"{root}: a decoding process died (out of memory, or a decoder crashed on a file); "
-                "nothing was moved; run again with --workers 1 to see which file"
+                f"nothing was moved; `onelazy cull {root} --workers 1` decodes one file at a time and "
+                "names the one that fails"
             ) from exc
         except BaseException:
             pool.shutdown(wait=True, cancel_futures=True)
@@ -162,6 +176,7 @@ def _decide(
     flat_ratio: float,
     flat_threshold: float | None,
     skip: frozenset[str],
+    names: dict[str, str],
 ) -> tuple[list[Decision], dict[str, Any], list[str]]:
     from ._search import near_pairs
 
@@ -184,7 +199,9 @@ def _decide(
 
     notes: list[str] = []
     contrast_median = _median([m.contrast for m in candidates])
-    flat_limit, flat_basis = _flat_limit(candidates, contrast_median, flat_ratio, flat_threshold, skip, notes)
+    flat_limit, flat_basis = _flat_limit(
+        candidates, contrast_median, flat_ratio, flat_threshold, skip, notes, names
+    )
     remaining: list[Measure] = []
     for m in candidates:
         if "flat" not in skip and m.contrast < flat_limit:
@@ -206,8 +223,8 @@ def _decide(
     if blur_threshold is None and "blurry" not in skip and remaining and blur_limit <= 0:
         notes.append(
             f"blurry: not checked: most images have no edges at all (median sharpness "
-            f"{sharpness_median:.1f}), so --blur-ratio has nothing to compare with; "
-            "give --blur-threshold to check them"
+            f"{sharpness_median:.1f}), so {names['blur_ratio']} has nothing to compare with; "
+            f"give {names['blur_threshold']} to check them"
         )
     sharp: list[Measure] = []
     for m in remaining:
@@ -287,6 +304,7 @@ def _flat_limit(
     threshold: float | None,
     skip: frozenset[str],
     notes: list[str],
+    names: dict[str, str],
 ) -> tuple[float, str]:
     """The contrast under which an image is flat, and the words that say where that number comes from.
 
@@ -295,7 +313,7 @@ def _flat_limit(
     decides and the message says so instead of quoting a product that does not add up.
     """
     if threshold is not None:
-        return threshold, " (--flat-threshold)"
+        return threshold, f" ({names['flat_threshold']})"
     relative = ratio * median
     if relative >= FLAT_FLOOR:
         return relative, f" ({ratio:g} x the dataset's median {median:.1f})"
@@ -304,12 +322,12 @@ def _flat_limit(
             f", the minimum for any image ({ratio:g} x the dataset's median {median:.1f} would be only "
             f"{relative:.1f})"
         )
-    if "flat" not in skip:
+    if "flat" not in skip and candidates:  # none measured (all rejected before): nothing to say
         flat = sum(1 for m in candidates if m.contrast < FLAT_FLOOR)
         notes.append(
             f"flat: {flat} of {len(candidates)} images are a single flat colour (grey standard deviation "
             f"under {FLAT_FLOOR:g}); with most of the dataset flat, its median ({median:.1f}) is no "
-            f"yardstick for --flat-ratio, so only the fixed minimum {FLAT_FLOOR:g} was applied"
+            f"yardstick for {names['flat_ratio']}, so only the fixed minimum {FLAT_FLOOR:g} was applied"
         )
     return FLAT_FLOOR, (
         f", the minimum for any image (most of this dataset is flat, so its median {median:.1f} "
@@ -344,6 +362,7 @@ def cull(
     dry_run: bool = False,
     workers: int | None = None,
     progress: ProgressCallback | None = None,
+    option_names: Mapping[str, str] | None = None,
 ) -> CullReport:
     """Check every image in ``path`` and move the rejects to ``path/.rejected/<reason>/``.
 
@@ -356,7 +375,12 @@ def cull(
     With ``dry_run`` nothing on disk changes. Otherwise the rejects move (with their captions),
     ``cull-report.json`` and ``cull-report.html`` are written and ``manifest.jsonl`` (if any) is
     updated; if any move fails, the moves already made are reversed and :class:`StorageError` raised.
+
+    When every image is rejected, the moves are made and :class:`EverythingRejected` is raised
+    (it holds the report), naming the thresholds that rejected them as ``option_names`` says
+    (default: the ``onelazy cull`` flags, :data:`OPTION_NAMES`).
     """
+    names = {**OPTION_NAMES, **(option_names or {})}
     unknown = sorted(set(skip) - set(CHECKS))
     if unknown:
         raise DatasetError(f"skip: unknown check {', '.join(unknown)}; allowed: {', '.join(CHECKS)}")
@@ -371,6 +395,12 @@ def cull(
     # their first names: a change of threshold puts back what now passes. Rejects by hand stay.
     again = _earlier_automatic_rejects(root, previous, set(images))
     if not images and not again:
+        kept_out = _still_rejected(root, previous)
+        if kept_out:  # rejected by hand in review, every one of them
+            raise DatasetError(
+                f"{root}: no images left: all {len(kept_out)} are in {REJECTED_DIR}/ (see "
+                f"{root / HTML_NAME}); `onelazy cull {root} --undo` puts them back"
+            )
         raise DatasetError(
             f"{root}: no images in this folder (looked for {', '.join(sorted(IMAGE_EXTENSIONS))},"
             f" in it and in the folders directly inside it, skipping hidden ones like {REJECTED_DIR})"
@@ -396,6 +426,7 @@ def cull(
         flat_ratio=flat_ratio,
         flat_threshold=flat_threshold,
         skip=frozenset(skip),
+        names=names,
     )
     deeper = deeper_image_folders(root)
     if deeper:
@@ -406,12 +437,65 @@ def cull(
         )
     by_hand = sorted((e.file for e in _still_rejected(root, previous) if e.by_hand), key=natural_key)
     report = CullReport(root, decisions, thresholds, dry_run, notes, by_hand=by_hand)
-    if dry_run:
-        return report
-    if progress:
-        progress("move", 0, len(report.rejected))
-    _apply(root, report, previous, again)
+    if not dry_run:
+        if progress:
+            progress("move", 0, len(report.rejected))
+        _apply(root, report, previous, again)
+    if not report.kept:
+        given = {
+            "min_side": min_side,
+            "aspect": f"{aspect[0]:g}:{aspect[1]:g}" if aspect is not None else None,
+            "near_distance": near_distance,
+            "flat_threshold": flat_threshold,
+            "flat_ratio": flat_ratio,
+            "blur_threshold": blur_threshold,
+            "blur_ratio": blur_ratio,
+        }
+        raise EverythingRejected(_everything_rejected(report, names, given), report=report)
     return report
+
+
+
+
+#: the option (a key of :data:`OPTION_NAMES`) whose value rejected an image for each reason
+_DECIDED_BY = {
+    "too-small": ("min_side",),
+    "aspect": ("aspect",),
+    "flat": ("flat_threshold", "flat_ratio"),
+    "blurry": ("blur_threshold", "blur_ratio"),
+    "near-duplicate": ("near_distance",),
+}
+
+
+def _everything_rejected(report: CullReport, names: dict[str, str], given: dict[str, Any]) -> str:
+    """Why nothing is left: each reason with its count, the threshold behind it, and the way back."""
+    counts = {reason: n for reason, n in report.counts().items() if reason != "kept"}
+    total = len(report.decisions)
+    parts, settings = [], []
+    for reason, count in counts.items():
+        option = next((o for o in _DECIDED_BY.get(reason, ()) if given.get(o) is not None), None)
+        if option == "flat_ratio" and report.thresholds.get("flat_contrast") == FLAT_FLOOR:
+            # the fixed minimum decided, not the ratio (see _flat_limit)
+            settings.append(f"{names['flat_threshold']} under {FLAT_FLOOR:g}")
+            parts.append(f"{reason} {count} by the fixed minimum contrast {FLAT_FLOOR:g}")
+            continue
+        if option is None:  # unreadable: no threshold decides that
+            parts.append(f"{reason} {count}")
+            continue
+        name = names[option]
+        settings.append(f"{name} {given[option]}" if name.startswith("-") else f"{name}: {given[option]}")
+        parts.append(f"{reason} {count} by {settings[-1]}")
+    verb = "would reject" if report.dry_run else "rejected"
+    text = f"cull {verb} every image ({total} of {total}: {', '.join(parts)}), so nothing is left to train on"
+    if settings:
+        text += f"; loosen it ({', '.join(settings)}), or switch the check off with {names['skip']}"
+    if report.dry_run:
+        return text + "; nothing was moved"
+    return (
+        f"{text}; the images are in {report.dataset / REJECTED_DIR}/ (see {report.dataset / HTML_NAME}), "
+        f"`onelazy cull {report.dataset} --undo` puts them back"
+    )
+
 
 
 def _still_rejected(root: Path, previous: CullRecord | None) -> list[CullEntry]:
