@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from onelazy.culling import REPORT_NAME, cull, reject_by_hand, undo_cull
+from onelazy.culling import REPORT_NAME, CullReport, cull, reject_by_hand, undo_cull
 from onelazy.dataset import IMAGE_EXTENSIONS, find_images
 
 
@@ -42,9 +42,19 @@ def _small_set(folder: Path, count: int = 6) -> list[str]:
 QUIET = {"workers": 1, "skip": ["flat", "blurry", "near-duplicate"]}
 
 
+def cull_rejecting_all(path: Path, **options: object) -> CullReport:
+    """A cull that rejects every image moves them and fails (exit 1): its report comes with the error."""
+    from onelazy.errors import EverythingRejected
+
+    with pytest.raises(EverythingRejected) as caught:
+        cull(path, **options)  # type: ignore[arg-type]
+    assert isinstance(caught.value.report, CullReport)
+    return caught.value.report
+
+
 def test_a_looser_threshold_puts_back_what_now_passes(tmp_path: Path) -> None:
     images = _small_set(tmp_path)
-    first = cull(tmp_path, min_side=40, **QUIET)
+    first = cull_rejecting_all(tmp_path, min_side=40, **QUIET)
     assert [d.file for d in first.rejected] == images  # all too small: nothing is left in place
     assert find_images(tmp_path / "main") == []
 
@@ -58,7 +68,7 @@ def test_a_looser_threshold_puts_back_what_now_passes(tmp_path: Path) -> None:
     manifest = [json.loads(line) for line in (tmp_path / "manifest.jsonl").read_text().splitlines()]
     assert [m["file"] for m in manifest] == images and all("rejected" not in m for m in manifest)
 
-    third = cull(tmp_path, min_side=40, **QUIET)  # and tighter again rejects them again
+    third = cull_rejecting_all(tmp_path, min_side=40, **QUIET)  # and tighter again rejects them again
     assert [d.file for d in third.rejected] == images
     manifest = [json.loads(line) for line in (tmp_path / "manifest.jsonl").read_text().splitlines()]
     assert all(m["rejected"] == "too-small" and m["original_file"] in images for m in manifest)
@@ -67,7 +77,7 @@ def test_a_looser_threshold_puts_back_what_now_passes(tmp_path: Path) -> None:
 
 def test_rejects_by_hand_stay_rejected_and_are_listed(tmp_path: Path) -> None:
     images = _small_set(tmp_path)
-    cull(tmp_path, min_side=40, **QUIET)
+    cull_rejecting_all(tmp_path, min_side=40, **QUIET)
     cull(tmp_path, min_side=16, **QUIET)
     reject_by_hand(tmp_path, images[2])
     dry = cull(tmp_path, min_side=16, dry_run=True, **QUIET)
@@ -82,7 +92,7 @@ def test_rejects_by_hand_stay_rejected_and_are_listed(tmp_path: Path) -> None:
 
 def test_a_dry_run_measures_the_earlier_rejects_where_they_lie(tmp_path: Path) -> None:
     images = _small_set(tmp_path)
-    cull(tmp_path, min_side=40, **QUIET)
+    cull_rejecting_all(tmp_path, min_side=40, **QUIET)
     before = sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*"))
     dry = cull(tmp_path, min_side=16, dry_run=True, **QUIET)
     assert [d.file for d in dry.kept] == images
@@ -138,7 +148,7 @@ def test_the_report_reads_back_as_typed_entries_that_count_as_the_file_does(tmp_
     from onelazy.dataset.cull_report import CullEntry, read_cull_report
 
     images = _small_set(tmp_path, count=4)
-    cull(tmp_path, min_side=40, **QUIET)
+    cull_rejecting_all(tmp_path, min_side=40, **QUIET)
     cull(tmp_path, min_side=16, **QUIET)
     reject_by_hand(tmp_path, images[0])
     record = read_cull_report(tmp_path)
