@@ -156,10 +156,11 @@ def build_config(
     ``prompt_source``: ``"concept"`` (one prompt file, one prompt per line: ``prompts`` given inline
     are written to ``RUN_DIR/prompts.txt``, or ``prompt_file``), ``"sample"`` (a ``.txt`` beside each
     image) or ``"filename"``; by default ``"concept"`` when prompts are given, else ``"sample"``.
-    The target is ``steps_per_image`` (default 100 for SDXL-family models, 40 for SD 1.5) or
-    ``total_steps``. ``hf_token`` defaults to ``$HF_TOKEN``. With ``validation`` (the default) some
-    images are held out of training as OneTrainer's VALIDATION concept (:mod:`onelazy.heldout`) and
-    validated at every save; too few images to spare them is an error that says how many are needed.
+    The target is ``steps_per_image`` (default: the family's, 40 for SD 1.5, 100 for SDXL and
+    larger) or ``total_steps``. ``hf_token`` defaults to ``$HF_TOKEN``. With ``validation`` (the
+    default) some images are held out of training as OneTrainer's VALIDATION concept
+    (:mod:`onelazy.heldout`) and validated at every save; too few images to spare them is an error
+    that says how many are needed.
     """
     from onelazy.onetrainer import check_train_config, load_train_config, parse_assignment, to_onetrainer_json
     from onelazy.onetrainer.problems import raise_first
@@ -254,7 +255,7 @@ def build_config(
     config = load_train_config(layered, source=f"preset {preset}", strict=True)
     info = _model_facts(config)
     if steps_per_image is None and total_steps is None:
-        steps_per_image = default_steps_per_image(info.sdxl_family)
+        steps_per_image = info.steps_per_image
     trained = {scan.name: split.training[scan.name] if split else scan.images for scan in scans}
     plan = make_plan(
         [ConceptCount(scan.name, len(trained[scan.name])) for scan in scans],
@@ -570,18 +571,21 @@ def _samples(prompts: Sequence[str], template: SampleConfig) -> list[SampleConfi
 
 @dataclass(frozen=True)
 class _ModelFacts:
-    sdxl_family: bool
+    steps_per_image: int
+    """The family's default target."""
     sample_template: SampleConfig
 
 
 def _model_facts(config: TrainConfig) -> _ModelFacts:
     """What the plan and the samples need to know about the model being trained."""
+    from onelazy.families import family_of_model_type
     from onelazy.onetrainer import default_sample_config, model_type_info
 
     info = model_type_info(config.model_type)
-    # The recipe's 40 steps per image is for SD 1.x/2.x; SDXL and the larger models get 100.
-    sdxl_family = not (info.is_sd1x or info.is_sd2x)
-    return _ModelFacts(sdxl_family, default_sample_config(config.model_type))
+    owner = family_of_model_type(config.model_type.value)
+    # Each family has its own default; a model type of no family: 40 for SD 1.x/2.x, else SDXL's 100.
+    steps = owner.steps_per_image if owner else default_steps_per_image(not (info.is_sd1x or info.is_sd2x))
+    return _ModelFacts(steps, default_sample_config(config.model_type))
 
 
 def _largest_side(resolution: str) -> int:

@@ -166,9 +166,23 @@ def _read_yaml(path: Path) -> Any:
     text = _yaml.read_text(path, PresetError)
     known = _PARSED.get(path)
     if known is None or known[0] != text:
-        known = (text, _yaml.parse(path, text, PresetError)[1])
+        known = (text, _parse_fast(path, text))
         _PARSED[path] = known
     return copy.deepcopy(known[1])
+
+
+def _parse_fast(path: Path, text: str) -> Any:
+    """Parse with libyaml when it is there (a docs build parses ~50 files); a problem is parsed
+    again the slow way for its line:column."""
+    import yaml
+
+    loader = getattr(yaml, "CSafeLoader", None)
+    if loader is not None:
+        try:
+            return yaml.load(text, Loader=loader)  # CSafeLoader: no arbitrary objects
+        except yaml.YAMLError:
+            pass
+    return _yaml.parse(path, text, PresetError)[1]
 
 
 def _mapping(path: Path, data: Any, allowed: set[str], required: Iterable[str]) -> dict[str, Any]:
@@ -482,28 +496,18 @@ def _value_lines(items: Sequence[PresetValue]) -> list[str]:
 
 def presets_markdown(directory: Path | None = None) -> str:
     """``docs/presets.md``: every key any preset sets, OneTrainer's default, each preset's value, why."""
+    from onelazy.families import FAMILIES, family_of_preset
     from onelazy.onetrainer import default_train_config, to_onetrainer_dict
 
     root = directory or presets_dir()
     names = preset_names(root)
     defaults = _flat(to_onetrainer_dict(default_train_config(train_device=RENDER_TRAIN_DEVICE)))
     rendered = {name: _flat(render_preset(name, directory=root)) for name in names}
-    keys: list[str] = []
-    # key -> reason -> the presets giving it (OneTrainer's built-ins share one reason)
-    reasons: dict[str, dict[str, list[str]]] = {}
+    presets = {name: load_preset(name, directory=root) for name in names}
+    groups: dict[str, list[str]] = {family.label: [] for family in FAMILIES}
     for name in names:
-        for preset in preset_chain(name, directory=root):
-            for item in preset.values:
-                if item.key not in keys:
-                    keys.append(item.key)
-                if preset.builtin:
-                    reason, who = "set by OneTrainer's built-in preset", preset.name[len(ONETRAINER_PREFIX) :]
-                else:
-                    reason, who = item.why, preset.name
-                givers = reasons.setdefault(item.key, {}).setdefault(reason, [])
-                if who not in givers:
-                    givers.append(who)
-    keys.sort(key=_doc_order)
+        owner = family_of_preset(name)
+        groups.setdefault(owner.label if owner else "Other", []).append(name)
     lines = [
         "# Presets",
         "",
@@ -528,15 +532,51 @@ def presets_markdown(directory: Path | None = None) -> str:
         "as `scripts/train.py --preset-path` loads it); `presets/rendered/NAME.json` is each preset",
         "rendered to the full OneTrainer config (`onelazy presets render --all`).",
         "",
-        "| preset | base | summary |",
-        "| --- | --- | --- |",
-    ]
-    presets = {name: load_preset(name, directory=root) for name in names}
-    for name, preset in presets.items():
-        lines.append(f"| `{name}` | `{preset.base}` | {_cell(preset.summary)} |")
-    lines += [
+        "Every family has a lazy and a careful (`nonlazy-`) preset. Where OneTrainer has LoRA presets for",
+        "several memory tiers, each tier has its own pair, named by the GPU memory it fits",
+        "(`lazy-chroma-8gb`, `lazy-chroma-16gb`, ...); `onelazy init --preset` lists them.",
         "",
-        "## Values",
+        "| family | preset | base | summary |",
+        "| --- | --- | --- | --- |",
+    ]
+    for label, members in groups.items():
+        for name in members:
+            preset = presets[name]
+            lines.append(f"| {label} | `{name}` | `{preset.base}` | {_cell(preset.summary)} |")
+    for label, members in groups.items():
+        if members:
+            lines += _family_section(label, members, root, defaults, rendered, presets)
+    return "\n".join(lines) + "\n"
+
+
+def _family_section(
+    label: str,
+    names: Sequence[str],
+    root: Path,
+    defaults: Mapping[str, Any],
+    rendered: Mapping[str, Mapping[str, Any]],
+    presets: Mapping[str, Preset],
+) -> list[str]:
+    """One family's part of ``docs/presets.md``: its values table, then what it keeps on purpose."""
+    keys: list[str] = []
+    # key -> reason -> the presets giving it (OneTrainer's built-ins share one reason)
+    reasons: dict[str, dict[str, list[str]]] = {}
+    for name in names:
+        for preset in preset_chain(name, directory=root):
+            for item in preset.values:
+                if item.key not in keys:
+                    keys.append(item.key)
+                if preset.builtin:
+                    reason, who = "set by OneTrainer's built-in preset", preset.name[len(ONETRAINER_PREFIX) :]
+                else:
+                    reason, who = item.why, preset.name
+                givers = reasons.setdefault(item.key, {}).setdefault(reason, [])
+                if who not in givers:
+                    givers.append(who)
+    keys.sort(key=_doc_order)
+    lines = [
+        "",
+        f"## {label}",
         "",
         "Every key a preset or its base sets. A value that differs from OneTrainer's default is in bold.",
         "",
@@ -552,13 +592,14 @@ def presets_markdown(directory: Path | None = None) -> str:
             cells.append(f"**{text}**" if not _same(value, default) else text)
         why = "<br>".join(f"{', '.join(who)}: {_cell(reason)}" for reason, who in reasons[key].items())
         lines.append(f"| `{key}` | {_cell(format_value(default))} | " + " | ".join(cells) + f" | {why} |")
-    lines += ["", "## Kept on purpose", "", "| preset | key | value | why |", "| --- | --- | --- | --- |"]
-    for name in names:
-        for item in _kept(presets[name], rendered[name]):
-            lines.append(
-                f"| `{name}` | `{item.key}` | {_cell(format_value(item.value))} | {_cell(item.why)} |"
-            )
-    return "\n".join(lines) + "\n"
+    kept = [(name, item) for name in names for item in _kept(presets[name], rendered[name])]
+    if kept:
+        lines += ["", f"### {label}: kept on purpose", "", "| preset | key | value | why |"]
+        lines.append("| --- | --- | --- | --- |")
+        for name, item in kept:
+            value = _cell(format_value(item.value))
+            lines.append(f"| `{name}` | `{item.key}` | {value} | {_cell(item.why)} |")
+    return lines
 
 
 def docs_path(directory: Path | None = None) -> Path:

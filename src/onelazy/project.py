@@ -62,11 +62,6 @@ FILL_IN_KEYS: dict[str, str] = {
     "generate.model": "the checkpoint the backend renders with, exactly as the backend lists it",
     "compare.lora_dir": "the folder the backend loads LoRAs from (to compare checkpoints)",
 }
-#: The base model OneTrainer trains on when the file does not say (a Hugging Face hub id).
-DEFAULT_BASE_MODELS = {
-    "sd15": "stable-diffusion-v1-5/stable-diffusion-v1-5",
-    "sdxl": "stabilityai/stable-diffusion-xl-base-1.0",
-}
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
 
 
@@ -221,8 +216,8 @@ class Project(_Strict):
     @field_validator("base_model", mode="before")
     @classmethod
     def _base_model_as_given_to_onetrainer(cls, value: Any, info: ValidationInfo) -> Any:
-        if value is None:
-            return DEFAULT_BASE_MODELS["sdxl" if "sdxl" in str(info.data.get("preset", "")) else "sd15"]
+        if value is None:  # the base model the preset names (OneTrainer's choice for the family)
+            return preset_base_model(str(info.data.get("preset", "lazy-sd15")))
         if not isinstance(value, str):
             return value
         local = cls._resolved(value, cls._folder(info))
@@ -409,8 +404,9 @@ _TEMPLATE = """\
 
 # The LoRA's name: file names, OneTrainer's save prefix.
 name: {name}
-# lazy-sd15 (SD 1.5) or lazy-sdxl (SDXL): OneTrainer's own LoRA preset with a larger rank.
-# nonlazy-sd15 / nonlazy-sdxl use Prodigy, EMA and more; `onelazy presets list` shows all.
+# lazy-<family>: OneTrainer's own LoRA preset for the family with a larger rank (lazy-sd15,
+# lazy-sdxl also for Illustrious/NoobAI/Pony, lazy-flux1, lazy-chroma-16gb, ...); nonlazy-<family>
+# uses Prodigy, EMA and more; `onelazy presets list` shows all, one per family and memory tier.
 preset: {preset}
 # What OneTrainer trains on: a Hugging Face id or a local model file/folder. The base model of
 # your family is a safe choice; the checkpoint you generate with can be closer to your images.
@@ -529,10 +525,8 @@ def init_project(
     if not re.match(NAME_PATTERN, project_name):
         raise UsageError(f"name {project_name!r}: use letters, digits, '.', '_' and '-' (pass --name)")
     from onelazy.culling import DEFAULT_NEAR_DISTANCE
-    from onelazy.plan import default_steps_per_image
-
-    sdxl = "sdxl" in preset
-    side = 1024 if sdxl else 512
+    facts = preset_facts(preset)
+    side = facts.render_side
     ot = onetrainer if onetrainer is not None else os.environ.get("ONETRAINER_DIR", "")
     # given relative to where the command runs, but the file's paths are relative to its folder
     ot = _from_here(ot) if ot else ot
@@ -544,7 +538,7 @@ def init_project(
     text = _TEMPLATE.format(
         name=project_name,
         preset=preset,
-        base_model=DEFAULT_BASE_MODELS["sdxl" if sdxl else "sd15"],
+        base_model=facts.base_model,
         onetrainer=json.dumps(ot) if ot else "",
         backend=backend,
         url=url or default_url,
@@ -557,7 +551,7 @@ def init_project(
         wide=side * 3 // 2,
         min_side=side,
         near_distance=DEFAULT_NEAR_DISTANCE,  # cull's own default, not a second copy of it
-        steps_per_image=default_steps_per_image(sdxl),  # the plan's default, not a copy
+        steps_per_image=facts.steps_per_image,  # the family's default, not a copy
     )
     lines = text.splitlines()
     to_fill: dict[str, int] = {}
@@ -573,6 +567,37 @@ def init_project(
                 break
     atomic_write_text(target, text)
     return InitResult(path=target, to_fill=to_fill)
+
+
+@dataclass(frozen=True)
+class PresetFacts:
+    """What ``init`` and the project file take from a preset: its family's defaults."""
+
+    base_model: str
+    """The base model the preset names (OneTrainer's choice for the family)."""
+    render_side: int
+    """The side of a square image the family renders natively (512 for SD 1.5, else 1024)."""
+    steps_per_image: int
+    """The plan's default for the family."""
+
+
+def preset_facts(preset: str) -> PresetFacts:
+    """The family defaults of ``preset``, from its rendering (a preset of no family: SD 1.5/SDXL rules)."""
+    from onelazy.families import family_of_model_type
+    from onelazy.onetrainer import model_type_info
+    from onelazy.plan import default_steps_per_image
+    from onelazy.presets import resolve_preset
+
+    config = resolve_preset(preset)
+    info = model_type_info(config.model_type)
+    owner = family_of_model_type(config.model_type.value)
+    steps = owner.steps_per_image if owner else default_steps_per_image(not (info.is_sd1x or info.is_sd2x))
+    return PresetFacts(config.base_model_name, max(info.native_width, info.native_height), steps)
+
+
+def preset_base_model(preset: str) -> str:
+    """The base model ``preset`` trains on when the project file names none."""
+    return preset_facts(preset).base_model
 
 
 def _from_here(value: str) -> str:

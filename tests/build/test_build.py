@@ -246,7 +246,7 @@ def test_set_changes_a_value_and_the_plan_follows_batch_size(tmp_path: Path) -> 
     [
         ("none", {}, DatasetError, "no such folder"),
         ("empty", {}, DatasetError, "no images in the folder"),
-        ("images", {"preset": "lazy-sd51"}, PresetError, "did you mean 'lazy-sd15'"),
+        ("images", {"preset": "lazy-sxdl"}, PresetError, "did you mean 'lazy-sdxl'"),
         ("images", {"set_values": ["lora_rnak=48"]}, ConfigError, "lora_rank"),
         ("images", {"set_values": ["epochs=5"]}, ConfigError, "decided by the plan"),
         ("images", {"output": "faery.ckpt"}, ConfigError, ".safetensors"),

@@ -12,11 +12,49 @@ import pytest
 
 from onelazy import presets as p
 from onelazy.errors import ConfigError, PresetError
+from onelazy.families import FAMILIES, family_of_preset
 from onelazy.onetrainer import load_train_config, to_onetrainer_dict
+from onelazy.onetrainer.model_types import model_type_info
 
-NAMES = ["lazy-sd15", "lazy-sdxl", "nonlazy-sd15", "nonlazy-sdxl", "sd15-lora", "sdxl-lora"]
-SD15_TE = ["text_encoder"]
-SDXL_TE = ["text_encoder", "text_encoder_2"]
+#: Every family's lazy and careful presets, by tier, plus OneTrainer's UI presets for SD 1.5/SDXL.
+NAMES = sorted([*(name for family in FAMILIES for name in family.preset_names()), "sd15-lora", "sdxl-lora"])
+CAREFUL = [name for name in NAMES if name.startswith("nonlazy-")]
+LAZY = [name for name in NAMES if name.startswith("lazy-")]
+#: OneTrainer's built-in presets the families start from, with their file in its training_presets/.
+BUILTINS = {
+    "onetrainer:#chroma LoRA 16GB": "Chroma/#chroma LoRA 16GB.json",
+    "onetrainer:#chroma LoRA 24GB": "Chroma/#chroma LoRA 24GB.json",
+    "onetrainer:#chroma LoRA 8GB": "Chroma/#chroma LoRA 8GB.json",
+    "onetrainer:#flux LoRA": "Flux Dev.1/#flux LoRA.json",
+    "onetrainer:#flux2 LoRA 16GB": "Flux 2/#flux2 LoRA 16GB.json",
+    "onetrainer:#flux2 LoRA 8GB": "Flux 2/#flux2 LoRA 8GB.json",
+    "onetrainer:#qwen LoRA 16GB": "QwenImage/#qwen LoRA 16GB.json",
+    "onetrainer:#qwen LoRA 24GB": "QwenImage/#qwen LoRA 24GB.json",
+    "onetrainer:#sd 1.5 LoRA": "SD1.5/#sd 1.5 LoRA.json",
+    "onetrainer:#sd 3 LoRA": "SD3/#sd 3 LoRA.json",
+    "onetrainer:#sdxl 1.0 LoRA": "SDXL/#sdxl 1.0 LoRA.json",
+    "onetrainer:#z-image DeTurbo LoRA 16GB": "Z-Image/#z-image DeTurbo LoRA 16GB.json",
+    "onetrainer:#z-image DeTurbo LoRA 8GB": "Z-Image/#z-image DeTurbo LoRA 8GB.json",
+    "onetrainer:#z-image LoRA 16GB": "Z-Image/#z-image LoRA 16GB.json",
+    "onetrainer:#z-image LoRA 8GB": "Z-Image/#z-image LoRA 8GB.json",
+}
+MACHINE = {"train_device", "embedding.uuid"}  # the fixture's machine and random uuid
+
+
+def text_encoders(name: str) -> tuple[str, ...]:
+    return model_type_info(flat(name)["model_type"]).text_encoder_parts
+
+
+def builtin_of(name: str) -> str:
+    return p.preset_chain(name)[0].name
+
+
+def differing(ours: dict[str, Any], theirs: dict[str, Any]) -> set[str]:
+    return {
+        key
+        for key in set(ours) | set(theirs)
+        if key not in MACHINE and not p._same(ours.get(key), theirs.get(key))
+    }
 
 
 def flat(name: str) -> dict[str, Any]:
@@ -29,7 +67,22 @@ def fixture_flat(path: Path) -> dict[str, Any]:
 
 def test_the_presets_are_the_ones_the_recipe_names() -> None:
     assert p.preset_names() == NAMES
-    assert p.builtin_names() == ["onetrainer:#sd 1.5 LoRA", "onetrainer:#sdxl 1.0 LoRA"]
+    assert p.builtin_names() == sorted(BUILTINS)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_each_preset_belongs_to_the_family_of_its_model_type(name: str) -> None:
+    family = family_of_preset(name)
+    assert family is not None
+    assert flat(name)["model_type"] in family.model_types
+
+
+@pytest.mark.parametrize(("name", "fixture"), sorted(BUILTINS.items()))
+def test_each_builtin_renders_exactly_to_onetrainers_resolved_preset(
+    onetrainer_facts: Path, name: str, fixture: str
+) -> None:
+    """A stated built-in is faithful: rendered, it is what train.py --preset-path builds from the file."""
+    assert differing(flat(name), fixture_flat(onetrainer_facts / "resolved-presets" / fixture)) == set()
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -44,6 +97,13 @@ def test_each_preset_renders_strictly_and_round_trips(name: str) -> None:
 @pytest.mark.parametrize("name", NAMES)
 def test_each_preset_passes_the_cross_field_checks_and_changes_only_real_differences(name: str) -> None:
     assert p.check_preset(name) == []
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_every_value_a_preset_sets_lands_as_written(name: str) -> None:
+    rendered = flat(name)
+    for item in p.load_preset(name).values:
+        assert p._same(rendered[item.key], p._jsonable(item.value)), item.key
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -67,13 +127,7 @@ def test_ui_presets_equal_onetrainers_resolved_preset_but_for_the_expanded_filte
     """The built-in YAML states OneTrainer's preset faithfully: rendered == what train.py builds from it."""
     ours = flat(name)
     theirs = fixture_flat(onetrainer_facts / "resolved-presets" / fixture)
-    machine = {"train_device", "embedding.uuid"}  # the fixture's machine and random uuid
-    differing = {
-        key
-        for key in set(ours) | set(theirs)
-        if key not in machine and not p._same(ours.get(key), theirs.get(key))
-    }
-    assert differing == {"layer_filter"}
+    assert differing(ours, theirs) == {"layer_filter"}
     assert theirs["layer_filter"] == ""
     assert ours["layer_filter"] == "attentions"
 
@@ -106,8 +160,31 @@ def test_lazy_sdxl_is_the_ui_preset_with_rank_96_and_nothing_else() -> None:
     assert [key for key, _, _ in p.diff_presets("sdxl-lora", "lazy-sdxl")] == ["lora_rank"]
 
 
+@pytest.mark.parametrize("name", [name for name in LAZY if name not in ("lazy-sd15", "lazy-sdxl")])
+def test_each_family_lazy_preset_is_onetrainers_preset_with_rank_32_landing_as_written(
+    onetrainer_facts: Path, name: str
+) -> None:
+    """Rendered, a family's lazy preset is OneTrainer's resolved preset with only the recipe's changes."""
+    fixture = BUILTINS[builtin_of(name)]
+    theirs = fixture_flat(onetrainer_facts / "resolved-presets" / fixture)
+    ours = flat(name)
+    changes = {"lora_rank": 32}
+    if name == "lazy-sd35":  # OneTrainer has the SD 3.5 model type but only an SD 3 preset
+        changes |= {
+            "model_type": "STABLE_DIFFUSION_35",
+            "base_model_name": "stabilityai/stable-diffusion-3.5-medium",
+        }
+    assert differing(ours, theirs) == set(changes)
+    for key, value in changes.items():
+        assert ours[key] == value
+
+
+CAREFUL_RANKS = {"nonlazy-sd15": 64, "nonlazy-sdxl": 96}
+
+
 @pytest.mark.parametrize(
-    ("name", "rank", "encoders"), [("nonlazy-sd15", 64, SD15_TE), ("nonlazy-sdxl", 96, SDXL_TE)]
+    ("name", "rank", "encoders"),
+    [(name, CAREFUL_RANKS.get(name, 32), text_encoders(name)) for name in CAREFUL],
 )
 class TestNonLazy:
     def test_prodigy_with_learning_rate_1(self, name: str, rank: int, encoders: list[str]) -> None:
@@ -119,14 +196,17 @@ class TestNonLazy:
         assert flat(name)["lora_rank"] == rank
 
     def test_ema_on_gpu_and_cpu_selectable(self, name: str, rank: int, encoders: list[str]) -> None:
-        assert flat(name)["ema"] == "GPU"
+        # The 8 GB tiers offload the model to fit, so their EMA copy stays on the CPU.
+        assert flat(name)["ema"] == ("CPU" if name.endswith("-8gb") else "GPU")
         assert p._flat(to_onetrainer_dict(p.resolve_preset(name, set_values=["ema=CPU"])))["ema"] == "CPU"
 
     def test_text_encoders_not_trained(self, name: str, rank: int, encoders: list[str]) -> None:
         values = flat(name)
+        assert encoders
         for part in encoders:
             assert values[f"{part}.train"] is False, part
-        assert values["unet.train"] is True
+        denoiser = model_type_info(values["model_type"]).denoiser_part
+        assert values[f"{denoiser}.train"] is True
 
     def test_weight_decay_001(self, name: str, rank: int, encoders: list[str]) -> None:
         assert flat(name)["optimizer.weight_decay"] == 0.01
@@ -235,16 +315,23 @@ def test_committed_docs_match_a_fresh_rendering() -> None:
 
 def test_docs_table_has_defaults_values_and_reasons() -> None:
     text = p.presets_markdown()
-    row = next(line for line in text.splitlines() if line.startswith("| `lora_rank` |"))
+    sd15 = text.split("\n## SD 1.5\n")[1].split("\n## ")[0]
+    header = next(line for line in sd15.splitlines() if line.startswith("| key |"))
+    assert "`lazy-sd15` | `nonlazy-sd15` | `sd15-lora`" in header
+    row = next(line for line in sd15.splitlines() if line.startswith("| `lora_rank` |"))
     cells = [cell.strip() for cell in row.strip("|").split("|")]
     assert cells[1] == "16"  # OneTrainer's default
-    assert cells[2:8] == ["**32**", "**96**", "**64**", "**96**", "16", "16"]
-    assert "lazy-sd15:" in cells[8]
+    assert cells[2:5] == ["**32**", "**64**", "16"]
+    assert "lazy-sd15:" in cells[5]
+    for family in FAMILIES:
+        assert f"\n## {family.label}\n" in text
+        for name in family.preset_names():
+            assert f"| {family.label} | `{name}` |" in text
 
 
 def test_render_check_finds_drift(tmp_path: Path) -> None:
     root = _copy_presets(tmp_path)
-    assert len(p.render_all(directory=root)) == 6  # all missing, now written
+    assert len(p.render_all(directory=root)) == len(NAMES)  # all missing, now written
     assert p.render_all(check=True, directory=root) == []
     target = root / "rendered" / "lazy-sd15.json"
     target.write_text(target.read_text().replace('"lora_rank": 32', '"lora_rank": 33'))
@@ -275,9 +362,9 @@ def test_the_wheel_ships_the_presets(repo_root: Path) -> None:
 
 def test_unknown_preset_names_the_choices() -> None:
     with pytest.raises(PresetError) as info:
-        p.load_preset("lazy-sd51")
+        p.load_preset("lazy-sxdl")
     message = str(info.value)
-    assert "unknown preset 'lazy-sd51'" in message and "did you mean 'lazy-sd15'?" in message
+    assert "unknown preset 'lazy-sxdl'" in message and "did you mean 'lazy-sdxl'?" in message
     assert "\n" not in message
 
 

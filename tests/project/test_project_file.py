@@ -50,6 +50,32 @@ def test_filled_file_loads_with_the_recipe_defaults(tmp_path: Path) -> None:
     assert project.compare is not None and project.compare_prompts() == ["photo of a faery"]
 
 
+@pytest.mark.parametrize(
+    ("preset", "base_model", "side", "steps"),
+    [
+        ("lazy-sd15", "stable-diffusion-v1-5/stable-diffusion-v1-5", 512, 40),
+        ("nonlazy-sdxl", "stabilityai/stable-diffusion-xl-base-1.0", 1024, 100),
+        ("lazy-flux1", "black-forest-labs/FLUX.1-dev", 1024, 100),
+        ("lazy-chroma-8gb", "lodestones/Chroma1-HD", 1024, 100),
+        ("nonlazy-qwen-24gb", "Qwen/Qwen-Image", 1024, 100),
+    ],
+)
+def test_init_takes_the_base_model_size_and_steps_from_the_presets_family(
+    tmp_path: Path, preset: str, base_model: str, side: int, steps: int
+) -> None:
+    """A Flux preset must not start from SD 1.5's base model at 512 px (the file would train nonsense)."""
+    result = init_project(tmp_path, preset=preset, model="m", prompt="p", lora_dir=str(tmp_path))
+    text = result.path.read_text(encoding="utf-8")
+    assert f"base_model: {base_model}\n" in text
+    assert f"  width: {side}\n  height: {side}\n" in text
+    assert f"# steps_per_image: {steps} " in text
+    project = load_project(tmp_path)
+    assert project.base_model_name == base_model
+    project_without = text.replace(f"base_model: {base_model}\n", "")
+    result.path.write_text(project_without, encoding="utf-8")
+    assert load_project(tmp_path).base_model_name == base_model  # the preset's, when the file names none
+
+
 def test_init_refuses_to_overwrite(tmp_path: Path) -> None:
     init_project(tmp_path)
     with pytest.raises(UsageError, match="already exists"):
@@ -61,7 +87,7 @@ def test_init_refuses_to_overwrite(tmp_path: Path) -> None:
     ("options", "message"),
     [
         ({"preset": "lazy-sd1"}, "did you mean 'lazy-sd15'"),
-        ({"preset": "nope"}, "presets: lazy-sd15"),
+        ({"preset": "nope"}, "presets: .*lazy-sd15"),
         ({"url": "localhost:7801"}, "is not a backend URL"),
         ({"url": "http://127.0.0.1:99999"}, "out of range"),
     ],

@@ -14,10 +14,23 @@ from onelazy.backends import DEFAULT_KIND
 from onelazy.cli._options import backend_option
 
 
+def _preset_help() -> str:
+    from onelazy.families import FAMILIES
+
+    names = "; ".join(
+        f"{family.display}: {', '.join(family.preset_names()[: max(1, len(family.tiers))])}"
+        for family in FAMILIES
+    )
+    return f"The recipe for your model family (nonlazy-... for the careful one). {names}."
+
+
+_PRESET_HELP = _preset_help()
+
+
 @click.command("init")
 @click.argument("directory", required=False, default=".", type=click.Path(file_okay=False, path_type=Path))
 @click.option("--name", help="The LoRA's name (default: the folder's name).")
-@click.option("--preset", default="lazy-sd15", show_default=True, help="lazy-sd15, lazy-sdxl, nonlazy-...")
+@click.option("--preset", default="lazy-sd15", show_default=True, help=_PRESET_HELP)
 @backend_option(dest="backend", default=DEFAULT_KIND, show_default=True)
 @click.option("--url", help="Backend URL (default: SwarmUI's 7801 or ComfyUI's 8188 on this machine).")
 @click.option("--model", help="Fills in generate.model: the checkpoint name as the backend lists it.")

@@ -56,7 +56,13 @@ def _is_relative(path: str) -> bool:
 
 
 def _looks_like_local_path(name: str) -> bool:
-    """A model name that is a file or folder path rather than a Hugging Face repo id."""
+    """A model name that is a file or folder path rather than a Hugging Face repo id or a URL.
+
+    A URL to a single file on the Hub (OneTrainer's Z-Image DeTurbo preset names one) is loaded by
+    diffusers' ``from_single_file``, so it is not a path to resolve.
+    """
+    if "://" in name:
+        return False
     return name.startswith((".", "~")) or name.lower().endswith(_MODEL_FILE_SUFFIXES) or "\\" in name
 
 
