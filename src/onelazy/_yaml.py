@@ -38,9 +38,11 @@ def parse(file: Path, text: str, error: type[OnelazyError]) -> tuple[Any, Any]:
     """
     import yaml
 
+    # libyaml's loader where PyYAML has it: ten times faster, the same data and marks.
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
+        root = yaml.compose(text, Loader=loader)
+        data = yaml.load(text, Loader=loader)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"{file}:{mark.line + 1}:{mark.column + 1}" if mark is not None else str(file)

@@ -166,23 +166,9 @@ def _read_yaml(path: Path) -> Any:
     text = _yaml.read_text(path, PresetError)
     known = _PARSED.get(path)
     if known is None or known[0] != text:
-        known = (text, _parse_fast(path, text))
+        known = (text, _yaml.parse(path, text, PresetError)[1])
         _PARSED[path] = known
     return copy.deepcopy(known[1])
-
-
-def _parse_fast(path: Path, text: str) -> Any:
-    """Parse with libyaml when it is there (a docs build parses ~50 files); a problem is parsed
-    again the slow way for its line:column."""
-    import yaml
-
-    loader = getattr(yaml, "CSafeLoader", None)
-    if loader is not None:
-        try:
-            return yaml.load(text, Loader=loader)  # CSafeLoader: no arbitrary objects
-        except yaml.YAMLError:
-            pass
-    return _yaml.parse(path, text, PresetError)[1]
 
 
 def _mapping(path: Path, data: Any, allowed: set[str], required: Iterable[str]) -> dict[str, Any]:
