@@ -39,11 +39,12 @@ from onelazy.dataset import (
     concept_folders,
     find_images,
 )
-from onelazy.errors import ConfigError, DatasetError, StorageError
+from onelazy.errors import ConfigError, DatasetError, StorageError, WrongModelFamily
 from onelazy.plan import ConceptCount, TrainingPlan, default_steps_per_image, make_plan
 from onelazy.run_folder import RunFolder
 
 if TYPE_CHECKING:
+    from onelazy.families import Family
     from onelazy.onetrainer import ConceptConfig, SampleConfig, SecretsConfig, TrainConfig
 
 PROMPT_SOURCES = ("concept", "sample", "filename")
@@ -162,6 +163,7 @@ def build_config(
     (:mod:`onelazy.heldout`) and validated at every save; too few images to spare them is an error
     that says how many are needed.
     """
+    from onelazy.families import family_of_model_type, family_of_preset
     from onelazy.onetrainer import check_train_config, load_train_config, parse_assignment, to_onetrainer_json
     from onelazy.onetrainer.problems import raise_first
     from onelazy.onetrainer.run_config import (
@@ -177,6 +179,8 @@ def build_config(
     from onelazy.presets import apply_set_values, layered_dict, load_preset
 
     load_preset(preset)  # an unknown preset is reported before any folder is looked at
+    # a base model of another family than the preset, before the images are looked at either
+    refuse_wrong_family(family_of_preset(preset), base_model, key="--base-model")
     folders = [images] if isinstance(images, (str, os.PathLike)) else list(images)
     if not folders:
         raise DatasetError("no image folder given")
@@ -253,6 +257,8 @@ def build_config(
     layered = copy.deepcopy(data)
     apply_set_values(layered, set_values)
     config = load_train_config(layered, source=f"preset {preset}", strict=True)
+    if family_of_preset(preset) is None:  # a preset of no family: the family of its model type
+        refuse_wrong_family(family_of_model_type(config.model_type.value), base_model, key="--base-model")
     info = _model_facts(config)
     if steps_per_image is None and total_steps is None:
         steps_per_image = info.steps_per_image
@@ -273,6 +279,7 @@ def build_config(
         prompt_path = RunFolder(run).prompts
         files[prompt_path] = "\n".join(prompt_lines) + "\n"
     train_resolution = _largest_side(config.resolution)
+    family_label = _family_label(config.model_type.value)
     concepts = []
     checked = []  # the same concepts at the dataset folders: the link folders exist only once written
     links: dict[Path, dict[Path, Path]] = {}
@@ -303,13 +310,15 @@ def build_config(
             f"in {run / 'validation'}: {_held_out_listing(split.held_out)}."
         )
     for name, path, sizes, recursive, link_folder in groups:
-        larger = sum(1 for width, height in sizes if min(width, height) > train_resolution)
-        override = larger * 2 > len(sizes)
+        # Rendered at another size than the family trains at (SDXL's 1024 px for an SD 1.5 LoRA,
+        # Flux's 1024 for its 768 px preset, 512 px images for a 1024 px family): say so, explicitly.
+        other = sum(1 for width, height in sizes if min(width, height) != train_resolution)
+        override = other * 2 > len(sizes)
         if override:
             notes.append(
-                f"Concept {name!r}: {larger} of {len(sizes)} images are larger than the "
-                f"{config.resolution} px this model trains at (e.g. {_size(sizes)}); resolution "
-                f"override on at {config.resolution}."
+                f"Concept {name!r}: {other} of {len(sizes)} images were rendered at another size than "
+                f"the {config.resolution} px {family_label} trains at (e.g. {_size(sizes)}); "
+                f"resolution override on at {config.resolution}."
             )
 
         folder_concept = functools.partial(
@@ -586,6 +595,28 @@ def _model_facts(config: TrainConfig) -> _ModelFacts:
     # Each family has its own default; a model type of no family: 40 for SD 1.x/2.x, else SDXL's 100.
     steps = owner.steps_per_image if owner else default_steps_per_image(not (info.is_sd1x or info.is_sd2x))
     return _ModelFacts(steps, default_sample_config(config.model_type))
+
+
+def refuse_wrong_family(owner: Family | None, base_model: str, *, key: str, file: str | None = None) -> None:
+    """Raise :class:`WrongModelFamily` when ``base_model`` is of another family than ``owner``.
+
+    Only what can be told without loading the model counts (see :func:`onelazy.families.detect_family`);
+    a base model of unknown family passes.
+    """
+    from onelazy.families import check_base_model
+
+    if owner is None:
+        return
+    problem = check_base_model(owner, base_model)
+    if problem is not None:
+        raise WrongModelFamily(problem, key=key, file=file)
+
+
+def _family_label(model_type: str) -> str:
+    from onelazy.families import family_of_model_type
+
+    owner = family_of_model_type(model_type)
+    return owner.label if owner else "this model"
 
 
 def _largest_side(resolution: str) -> int:

@@ -85,6 +85,11 @@ class MigrationError(ConfigError):
     """An old config that OneTrainer's own migration would crash on (e.g. a partial unversioned dict)."""
 
 
+class WrongModelFamily(ConfigError):
+    """The base model is of another model family than the preset (an SDXL preset on an SD 1.5
+    folder): OneTrainer would fail on it with a traceback, or train nonsense."""
+
+
 class PresetError(UsageError):
     """An unknown preset name, or a preset file that is not valid."""
 

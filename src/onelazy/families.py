@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from pathlib import Path
 
 from onelazy.plan import DEFAULT_STEPS_PER_IMAGE_SD15, DEFAULT_STEPS_PER_IMAGE_SDXL
 
@@ -148,3 +149,121 @@ def family_of_model_type(model_type: str) -> Family | None:
 def families_of_pipeline(class_name: str) -> list[Family]:
     """Every family a diffusers pipeline class belongs to (SD 3 and 3.5 share one class)."""
     return [candidate for candidate in FAMILIES if class_name in candidate.pipelines]
+
+
+# --------------------------------------------------------------------------- which family a base model is
+
+#: Tensor-name fragments of single-file checkpoints, most specific first: (fragment, family keys).
+#: A file matches the first row whose fragment one of its tensor names contains.
+_KEY_LAYOUTS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("distilled_guidance_layer.", ("chroma",)),  # Chroma: Flux's blocks with a guidance approximator
+    ("double_stream_modulation_img.", ("flux2",)),  # Flux.2: modulation shared across blocks
+    ("double_blocks.0.img_attn.", ("flux1",)),  # Flux.1 (original layout)
+    ("joint_blocks.0.", ("sd3", "sd35")),  # SD 3 / 3.5 MMDiT
+    ("txt_norm.", ("qwen",)),  # Qwen-Image
+    ("cap_embedder.", ("zimage", "zimage-deturbo")),  # Z-Image (Lumina-2 style NextDiT)
+    ("conditioner.embedders.1.", ("sdxl",)),  # SDXL: two text encoders under conditioner
+    ("cond_stage_model.transformer.", ("sd15",)),  # SD 1.x: one CLIP text encoder
+)
+#: The most a safetensors header may be: a larger length field is not a safetensors file.
+_MAX_HEADER = 100 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class BaseModelFamily:
+    """What a base model turned out to be, and how that was found out."""
+
+    families: tuple[Family, ...]
+    evidence: str
+    """``model_index.json says FluxPipeline``, ``its tensors look like SDXL`` ..."""
+
+    @property
+    def label(self) -> str:
+        return " / ".join(dict.fromkeys(family.label for family in self.families))
+
+
+def detect_family(base_model: str, *, hub_cache: Path | None = None) -> BaseModelFamily | None:
+    """The family of ``base_model`` as far as it can be told without loading it (None: cannot tell).
+
+    A diffusers folder says it in ``model_index.json``; a single ``.safetensors`` file by its
+    tensor names (only the header is read); a Hugging Face repo id by the ``model_index.json`` of
+    its copy in the local hub cache, when there is one. Nothing is downloaded.
+    """
+    text = base_model.strip()
+    local = Path(text).expanduser()
+    if local.is_dir():
+        return _from_model_index(local / "model_index.json", f"{local}/model_index.json")
+    if local.is_file():
+        return _from_safetensors(local) if local.suffix.lower() == ".safetensors" else None
+    if "://" in text or text.count("/") != 1:
+        return None
+    for index in _cached_model_indexes(text, hub_cache):
+        found = _from_model_index(index, f"the cached {text}/model_index.json")
+        if found is not None:
+            return found
+    return None
+
+
+def check_base_model(preset_family: Family, base_model: str, *, hub_cache: Path | None = None) -> str | None:
+    """One line saying the base model is of another family than the preset, or None when it fits
+    (or cannot be told)."""
+    found = detect_family(base_model, hub_cache=hub_cache)
+    if found is None or preset_family in found.families:
+        return None
+    presets = ", ".join(family.preset() for family in found.families)
+    return (
+        f"the base model {base_model!r} is {found.label} ({found.evidence}), but the preset is for "
+        f"{preset_family.label}; use a {found.label} preset ({presets}) or a {preset_family.label} base model"
+    )
+
+
+def _from_model_index(path: Path, where: str) -> BaseModelFamily | None:
+    import json
+
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    class_name = data.get("_class_name") if isinstance(data, dict) else None
+    if not isinstance(class_name, str):
+        return None
+    found = families_of_pipeline(class_name)
+    return BaseModelFamily(tuple(found), f"{where} names {class_name}") if found else None
+
+
+def _from_safetensors(path: Path) -> BaseModelFamily | None:
+    """The family from a safetensors file's tensor names; reads the 8-byte length and the header only."""
+    import json
+
+    try:
+        with path.open("rb") as handle:
+            size = int.from_bytes(handle.read(8), "little")
+            if not 2 <= size <= _MAX_HEADER:
+                return None
+            header = json.loads(handle.read(size))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(header, dict):
+        return None
+    names = [name for name in header if name != "__metadata__"]
+    for fragment, keys in _KEY_LAYOUTS:
+        if any(fragment in name for name in names):
+            families = tuple(_BY_KEY[key] for key in keys)
+            return BaseModelFamily(families, f"its tensor names have {fragment.rstrip('.')}")
+    return None
+
+
+def _cached_model_indexes(repo_id: str, hub_cache: Path | None) -> list[Path]:
+    """``model_index.json`` of each snapshot of ``repo_id`` in the local Hugging Face hub cache."""
+    import os
+
+    if hub_cache is None:
+        env = os.environ.get("HF_HUB_CACHE") or os.environ.get("HUGGINGFACE_HUB_CACHE")
+        home = os.environ.get("HF_HOME")
+        default = Path(home) / "hub" if home else Path.home() / ".cache" / "huggingface" / "hub"
+        hub_cache = Path(env) if env else default
+    folder = hub_cache.expanduser() / ("models--" + repo_id.replace("/", "--")) / "snapshots"
+    try:
+        return sorted(folder.glob("*/model_index.json"))
+    except OSError:
+        return []

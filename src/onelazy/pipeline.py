@@ -683,6 +683,14 @@ def _stages_up_to(stop_after: str | None) -> tuple[Stage, ...]:
     return PIPELINE[: last + 1]
 
 
+def _refuse_wrong_family(project: Project) -> None:
+    from onelazy.build import refuse_wrong_family
+    from onelazy.presets import resolve_preset
+
+    model_type = resolve_preset(project.preset).model_type.value
+    refuse_wrong_family(model_type, project.base_model_name, key="base_model", file=str(project.file))
+
+
 def run_project(
     path: str | os.PathLike[str] = "onelazy.yaml",
     *,
@@ -706,6 +714,10 @@ def run_project(
     project = load_project(path)
     state = _State(project)
     summary = RunSummary(project=project.file)
+    if any(stage.name in ("build-config", "launch") for stage in stages):
+        # a base model of another family than the preset is refused now, not by a OneTrainer
+        # traceback after the images are made
+        _refuse_wrong_family(project)
     if any(stage.name == "launch" for stage in stages) and state.get("launch") is None:
         # a wrong OneTrainer folder is found now, not after hours of generating images
         _find_onetrainer(project)

@@ -197,7 +197,17 @@ def test_resolution_override_when_images_are_larger_than_the_model_trains_at(tmp
     image = built.concepts[0].image
     assert image.enable_resolution_override is True
     assert image.resolution_override == "512"
-    assert any("larger than the 512 px" in note and "1024" in note for note in built.notes)
+    said = "another size than the 512 px SD 1.5 trains at"
+    assert any(said in note and "1024" in note for note in built.notes)
+
+
+def test_resolution_override_when_images_are_smaller_than_the_family_trains_at(tmp_path: Path) -> None:
+    """SD 1.5-sized images for an SDXL LoRA: the override (and the note) says the sizes differ."""
+    make_images(tmp_path / "sd15-sized", 4, size=(512, 512))
+    built = build(tmp_path, images=tmp_path / "sd15-sized", preset="lazy-sdxl")
+    image = built.concepts[0].image
+    assert image.enable_resolution_override is True and image.resolution_override == "1024"
+    assert any("another size than the 1024 px SDXL trains at" in note for note in built.notes)
 
 
 def test_no_resolution_override_for_images_at_the_models_size(tmp_path: Path) -> None:

@@ -70,10 +70,10 @@ def test_init_takes_the_base_model_size_and_steps_from_the_presets_family(
     assert f"  width: {side}\n  height: {side}\n" in text
     assert f"# steps_per_image: {steps} " in text
     project = load_project(tmp_path)
-    assert project.base_model_name == base_model
+    assert project.base_model == base_model
     project_without = text.replace(f"base_model: {base_model}\n", "")
     result.path.write_text(project_without, encoding="utf-8")
-    assert load_project(tmp_path).base_model_name == base_model  # the preset's, when the file names none
+    assert load_project(tmp_path).base_model == base_model  # the preset's, when the file names none
 
 
 def test_init_refuses_to_overwrite(tmp_path: Path) -> None:
