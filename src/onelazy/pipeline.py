@@ -527,9 +527,17 @@ def _compare_inputs(project: Project, state: _State) -> dict[str, Any]:
     options = project.compare_options()
     render = options.pop("render")
     del options["keep"]  # where the LoRA copies stay does not change the images
+    # the family's fields count where they change the graph: SD 1.5 and SDXL (one checkpoint) render
+    # as before families existed, so a finished comparison of theirs stays done after an upgrade
+    family_fields = ("family", "text_encoders", "vae")
+    plain = render.family in (None, "sd15", "sdxl") and not render.text_encoders and render.vae is None
     settings = {
         **options,
-        **{name: getattr(render, name) for name in RENDER_FIELDS if name != "loras"},
+        **{
+            name: getattr(render, name)
+            for name in RENDER_FIELDS
+            if name != "loras" and not (plain and name in family_fields)
+        },
         **({"loras": [list(lora) for lora in render.loras]} if render.loras else {}),
     }
     return {"launch": state.finished_as("launch"), **dict(_flat(settings, "compare"))}
@@ -685,10 +693,13 @@ def _stages_up_to(stop_after: str | None) -> tuple[Stage, ...]:
 
 def _refuse_wrong_family(project: Project) -> None:
     from onelazy.build import refuse_wrong_family
+    from onelazy.families import family_of_model_type, family_of_preset
     from onelazy.presets import resolve_preset
 
-    model_type = resolve_preset(project.preset).model_type.value
-    refuse_wrong_family(model_type, project.base_model_name, key="base_model", file=str(project.file))
+    owner = family_of_preset(project.preset)
+    if owner is None:  # a preset of no family (a copy under another name): its model type's
+        owner = family_of_model_type(resolve_preset(project.preset).model_type.value)
+    refuse_wrong_family(owner, project.base_model, key="base_model", file=str(project.file))
 
 
 def run_project(

@@ -16,7 +16,7 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import (
     BaseModel,
@@ -39,6 +39,9 @@ from onelazy.errors import ConfigError, ProjectFileError, UsageError
 from onelazy.generation import GenerateConfig
 from onelazy.generation.settings import Cfg, ModelName, RenderLayer, Seed, Side, Steps
 from onelazy.render import RenderSettings
+
+if TYPE_CHECKING:
+    from onelazy.backends.comfyui_graphs import ComfyRecipe
 
 __all__ = [
     "FILL_IN",
@@ -178,6 +181,17 @@ class Project(_Strict):
 
     # where the file is: set by load_project, never by the file itself
     _file: Path = PrivateAttr(default=Path(PROJECT_FILE))
+
+    @model_validator(mode="after")
+    def _family_from_preset(self) -> Project:
+        """Images are rendered as the preset's family unless ``generate.family`` says otherwise."""
+        if self.generate.family is None:
+            from onelazy.families import family_of_preset
+
+            owner = family_of_preset(self.preset)
+            if owner is not None:
+                self.generate = self.generate.model_copy(update={"family": owner.key})
+        return self
 
     @staticmethod
     def _folder(info: ValidationInfo) -> Path:
@@ -422,11 +436,11 @@ run_dir: run         # OneTrainer's config.json, workspace (saves), launch.log, 
 generate:
   backend: {backend}            # swarmui or comfyui
   urls: [{url}]   # several URLs share the work
-  model: {model}   # the checkpoint name as the backend lists it
-  width: {width}
+  model: {model}   # {model_comment}
+{model_files}  width: {width}
   height: {height}
-  steps: 25
-  cfg: 7
+  steps: {steps}
+  cfg: {cfg}
   seed: 1000        # image i of a set gets seed + i, so a rerun asks for the same images
   captions: image   # a .txt caption beside each image
   sets:
@@ -552,6 +566,14 @@ def init_project(
         min_side=side,
         near_distance=DEFAULT_NEAR_DISTANCE,  # cull's own default, not a second copy of it
         steps_per_image=facts.steps_per_image,  # the family's default, not a copy
+        steps=facts.render.steps,
+        cfg=f"{facts.render.cfg:g}",
+        model_comment=(
+            "the diffusion model (ComfyUI: models/diffusion_models), as the backend lists it"
+            if facts.render.loader == "unet"
+            else "the checkpoint name as the backend lists it"
+        ),
+        model_files=_model_files_lines(facts),
     )
     lines = text.splitlines()
     to_fill: dict[str, int] = {}
@@ -569,6 +591,18 @@ def init_project(
     return InitResult(path=target, to_fill=to_fill)
 
 
+def _model_files_lines(facts: PresetFacts) -> str:
+    """A family shipped as separate files: its text encoders and VAE, commented (ComfyUI's names)."""
+    rec = facts.render
+    if rec.loader != "unet":
+        return ""
+    encoders = ", ".join(rec.text_encoders)
+    return (
+        f"  # text_encoders: [{encoders}]   # ComfyUI: models/text_encoders; default: these\n"
+        f"  # vae: {rec.vae}   # ComfyUI: models/vae; default: this\n"
+    )
+
+
 @dataclass(frozen=True)
 class PresetFacts:
     """What ``init`` and the project file take from a preset: its family's defaults."""
@@ -579,20 +613,29 @@ class PresetFacts:
     """The side of a square image the family renders natively (512 for SD 1.5, else 1024)."""
     steps_per_image: int
     """The plan's default for the family."""
+    render: ComfyRecipe
+    """How the family renders (loaders, steps, cfg, sampler), the same for both backends."""
 
 
 def preset_facts(preset: str) -> PresetFacts:
     """The family defaults of ``preset``, from its rendering (a preset of no family: SD 1.5/SDXL rules)."""
-    from onelazy.families import family_of_model_type
+    from onelazy.families import family_of_model_type, family_of_preset
     from onelazy.onetrainer import model_type_info
     from onelazy.plan import default_steps_per_image
     from onelazy.presets import resolve_preset
 
     config = resolve_preset(preset)
     info = model_type_info(config.model_type)
-    owner = family_of_model_type(config.model_type.value)
+    owner = family_of_preset(preset) or family_of_model_type(config.model_type.value)
     steps = owner.steps_per_image if owner else default_steps_per_image(not (info.is_sd1x or info.is_sd2x))
-    return PresetFacts(config.base_model_name, max(info.native_width, info.native_height), steps)
+    from onelazy.backends.comfyui_graphs import recipe
+
+    return PresetFacts(
+        config.base_model_name,
+        max(info.native_width, info.native_height),
+        steps,
+        recipe(owner.key if owner else None),
+    )
 
 
 def preset_base_model(preset: str) -> str:

@@ -34,6 +34,13 @@ class RenderSettings:
     scheduler: str | None = None
     seed: int = 0
     loras: tuple[tuple[str, float], ...] = ()
+    family: str | None = None
+    """The model family (:mod:`onelazy.families` key): which loaders and nodes a backend renders it
+    with; None renders ``model`` as one SD checkpoint."""
+    text_encoders: tuple[str, ...] = ()
+    """Text encoder files, for families shipped as separate files; empty: the family's usual ones."""
+    vae: str | None = None
+    """The VAE file of such a family; None: the family's usual one."""
 
     #: How a refused value's message starts (a request says "generation request").
     _what: ClassVar[str] = "render settings"
@@ -43,6 +50,7 @@ class RenderSettings:
             if not ok:
                 raise UsageError(f"{self._what}: {message}")
         object.__setattr__(self, "loras", tuple((str(name), float(weight)) for name, weight in self.loras))
+        object.__setattr__(self, "text_encoders", tuple(str(name) for name in self.text_encoders))
 
     def _checks(self) -> list[tuple[bool, str]]:
         return [

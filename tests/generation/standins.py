@@ -23,7 +23,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
+import pytest
 from PIL import Image, PngImagePlugin
+
+from tests.generation.comfy_nodes import OBJECT_INFO, object_info, validate_prompt
 
 WS_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC11B85"
 
@@ -272,6 +275,8 @@ class BaseHandler(BaseHTTPRequestHandler):
 
 
 SWARM_PARAMS = [
+    "fluxguidancescale",
+    "sigmashift",
     "prompt",
     "negativeprompt",
     "model",
@@ -601,16 +606,8 @@ class SwarmHandler(BaseHandler):
 
 COMFY_SAMPLERS = ["euler", "euler_ancestral", "heun", "dpmpp_2m", "dpmpp_2m_sde", "ddim", "uni_pc"]
 COMFY_SCHEDULERS = ["simple", "sgm_uniform", "karras", "exponential", "normal", "beta"]
-KNOWN_NODES = {
-    "CheckpointLoaderSimple",
-    "EmptyLatentImage",
-    "CLIPTextEncode",
-    "KSampler",
-    "VAEDecode",
-    "SaveImage",
-    "LoraLoader",
-    "PreviewImage",
-}
+LATENT_NODES = ("EmptyLatentImage", "EmptySD3LatentImage", "EmptyFlux2LatentImage")
+MODEL_LOADERS = ("CheckpointLoaderSimple", "UNETLoader")
 
 
 class ComfyStandin(StandinServer):
@@ -627,13 +624,28 @@ class ComfyStandin(StandinServer):
         checkpoints: list[str] | None = None,
         loras: list[str] | None = None,
         bearer: str | None = None,
+        diffusion_models: list[str] | None = None,
+        text_encoders: list[str] | None = None,
+        vaes: list[str] | None = None,
     ) -> None:
+        if not OBJECT_INFO.is_file():
+            pytest.skip(f"{OBJECT_INFO} is missing: the ComfyUI node definitions live in ../shared")
         super().__init__(render_seconds=render_seconds, slots=1)
         self.bearer = bearer  # a reverse proxy in front that wants this bearer token
         self.history_lag = history_lag
         self.websocket = websocket
         self.checkpoints = checkpoints or ["tiny_sd15.safetensors", "sub/juggernaut_xl.safetensors"]
         self.lora_names = loras or ["faery_style.safetensors", "chars/elf.safetensors"]
+        # separate model files, as the newer families ship (names as in ComfyUI's examples)
+        self.diffusion_models = diffusion_models or [
+            "flux1-dev.safetensors", "flux2_dev_fp8mixed.safetensors", "chroma1-hd.safetensors",
+            "z_image_bf16.safetensors", "z_image_turbo_bf16.safetensors", "qwen_image_fp8_e4m3fn.safetensors",
+        ]  # fmt: skip
+        self.text_encoders = text_encoders or [
+            "clip_l.safetensors", "clip_g.safetensors", "t5xxl_fp16.safetensors", "qwen_3_4b.safetensors",
+            "qwen_2.5_vl_7b_fp8_scaled.safetensors", "mistral_3_small_flux2_bf16.safetensors",
+        ]  # fmt: skip
+        self.vaes = vaes or ["ae.safetensors", "qwen_image_vae.safetensors", "flux2-vae.safetensors"]
         self.queue: list[list[Any]] = []  # [number, prompt_id, graph, extra_data, outputs]
         self.running: list[Any] | None = None
         self.history: dict[str, Any] = {}
@@ -740,18 +752,17 @@ class ComfyStandin(StandinServer):
             return
         if cached is None:
             sampler = next(node for node in graph.values() if node["class_type"] == "KSampler")["inputs"]
-            latent = next(node for node in graph.values() if node["class_type"] == "EmptyLatentImage")[
-                "inputs"
-            ]
+            latent = next(node for node in graph.values() if node["class_type"] in LATENT_NODES)["inputs"]
             texts = [
                 node["inputs"]["text"] for node in graph.values() if node["class_type"] == "CLIPTextEncode"
             ]
             loras = [
                 [n["inputs"]["lora_name"], n["inputs"]["strength_model"]]
                 for n in graph.values()
-                if n["class_type"] == "LoraLoader"
+                if n["class_type"] in ("LoraLoader", "LoraLoaderModelOnly")
             ]
-            ckpt = next(node for node in graph.values() if node["class_type"] == "CheckpointLoaderSimple")
+            loader = next(node for node in graph.values() if node["class_type"] in MODEL_LOADERS)["inputs"]
+            model_name = loader.get("ckpt_name") or loader.get("unet_name")
             prefix = graph[save_id]["inputs"]["filename_prefix"]
             self.send(client_id, "executing", {"node": "3", "display_node": "3", "prompt_id": prompt_id})
             if cue == "slow":
@@ -761,7 +772,7 @@ class ComfyStandin(StandinServer):
                 key = json.dumps(
                     [
                         texts,
-                        ckpt["inputs"]["ckpt_name"],
+                        model_name,
                         sampler["seed"],
                         k,
                         latent["batch_size"],
@@ -828,112 +839,22 @@ class ComfyStandin(StandinServer):
         )
 
     # -- validation of a posted graph, with ComfyUI's error shapes
+    def model_files(self) -> dict[str, list[str]]:
+        """The stand-in's model folders, as ``GET /models/<folder>`` lists them."""
+        return {
+            "checkpoints": list(self.checkpoints),
+            "loras": list(self.lora_names),
+            "diffusion_models": list(self.diffusion_models),
+            "text_encoders": list(self.text_encoders),
+            "vae": list(self.vaes),
+        }
+
+    def object_info(self) -> dict[str, Any]:
+        """The real ComfyUI's node definitions with this stand-in's files in the file choices."""
+        return object_info(self.model_files())
+
     def validate(self, graph: Any) -> tuple[dict[str, Any] | None, dict[str, Any]]:
-        if not isinstance(graph, dict):
-            return {
-                "type": "invalid_prompt",
-                "message": "Invalid prompt",
-                "details": "",
-                "extra_info": {},
-            }, {}
-        for node_id, node in graph.items():
-            if not isinstance(node, dict) or node.get("class_type") not in KNOWN_NODES:
-                cls = node.get("class_type") if isinstance(node, dict) else None
-                return {
-                    "type": "invalid_prompt",
-                    "message": f"Cannot execute because node {cls} does not exist.",
-                    "details": f"Node ID '#{node_id}'",
-                    "extra_info": {},
-                }, {}
-        outputs = [
-            node_id for node_id, node in graph.items() if node["class_type"] in ("SaveImage", "PreviewImage")
-        ]
-        if not outputs:
-            return {
-                "type": "prompt_no_outputs",
-                "message": "Prompt has no outputs",
-                "details": "",
-                "extra_info": {},
-            }, {}
-        node_errors: dict[str, Any] = {}
-
-        def bad(node_id: str, kind: str, message: str, input_name: str, value: Any) -> None:
-            entry = node_errors.setdefault(
-                node_id,
-                {"errors": [], "dependent_outputs": outputs, "class_type": graph[node_id]["class_type"]},
-            )
-            entry["errors"].append(
-                {
-                    "type": kind,
-                    "message": message,
-                    "details": f"{input_name}: {value!r}",
-                    "extra_info": {"input_name": input_name, "input_config": [], "received_value": value},
-                }
-            )
-
-        for node_id, node in graph.items():
-            inputs = node.get("inputs", {})
-            for name, value in inputs.items():
-                if isinstance(value, list) and (len(value) != 2 or str(value[0]) not in graph):
-                    bad(node_id, "bad_linked_input", "Bad linked input, must be a length-2 list", name, value)
-            cls = node["class_type"]
-            if cls == "CheckpointLoaderSimple" and inputs.get("ckpt_name") not in self.checkpoints:
-                bad(node_id, "value_not_in_list", "Value not in list", "ckpt_name", inputs.get("ckpt_name"))
-            if cls == "LoraLoader" and inputs.get("lora_name") not in self.lora_names:
-                bad(node_id, "value_not_in_list", "Value not in list", "lora_name", inputs.get("lora_name"))
-            if cls == "KSampler":
-                if inputs.get("sampler_name") not in COMFY_SAMPLERS:
-                    bad(
-                        node_id,
-                        "value_not_in_list",
-                        "Value not in list",
-                        "sampler_name",
-                        inputs.get("sampler_name"),
-                    )
-                if inputs.get("scheduler") not in COMFY_SCHEDULERS:
-                    bad(
-                        node_id,
-                        "value_not_in_list",
-                        "Value not in list",
-                        "scheduler",
-                        inputs.get("scheduler"),
-                    )
-                if int(inputs.get("steps", 0)) < 1:
-                    bad(
-                        node_id,
-                        "value_smaller_than_min",
-                        f"Value {inputs.get('steps')} smaller than min of 1",
-                        "steps",
-                        inputs.get("steps"),
-                    )
-            if cls == "EmptyLatentImage":
-                for name in ("width", "height"):
-                    if int(inputs.get(name, 0)) < 16:
-                        bad(
-                            node_id,
-                            "value_smaller_than_min",
-                            "Value smaller than min of 16",
-                            name,
-                            inputs.get(name),
-                        )
-            if cls == "SaveImage":
-                prefix = str(inputs.get("filename_prefix", ""))
-                if not prefix:
-                    bad(
-                        node_id,
-                        "required_input_missing",
-                        "Required input is missing",
-                        "filename_prefix",
-                        prefix,
-                    )
-        if node_errors:
-            return {
-                "type": "prompt_outputs_failed_validation",
-                "message": "Prompt outputs failed validation",
-                "details": "",
-                "extra_info": {},
-            }, node_errors
-        return None, {}
+        return validate_prompt(graph, self.object_info())
 
 
 class ComfyHandler(BaseHandler):
@@ -993,28 +914,14 @@ class ComfyHandler(BaseHandler):
                     ],
                 },
             )
-        elif path == "/models/checkpoints":
-            self.send_json(200, standin.checkpoints)
-        elif path == "/models/loras":
-            self.send_json(200, standin.lora_names)
-        elif path == "/object_info/KSampler":
-            self.send_json(
-                200,
-                {
-                    "KSampler": {
-                        "input": {
-                            "required": {
-                                "sampler_name": [COMFY_SAMPLERS, {"tooltip": "sampler"}],
-                                "scheduler": ["COMBO", {"options": COMFY_SCHEDULERS, "multiselect": False}],
-                                "steps": ["INT", {"default": 20, "min": 1, "max": 10000}],
-                            }
-                        },
-                        "output": ["LATENT"],
-                        "output_node": False,
-                        "category": "sampling",
-                    }
-                },
-            )
+        elif path.startswith("/models/") and path[len("/models/") :] in standin.model_files():
+            self.send_json(200, standin.model_files()[path[len("/models/") :]])
+        elif path == "/object_info":
+            self.send_json(200, standin.object_info())
+        elif path.startswith("/object_info/"):
+            info = standin.object_info()
+            name = unquote(path[len("/object_info/") :])
+            self.send_json(200, {name: info[name]} if name in info else {})
         elif path.startswith("/history/"):
             prompt_id = path[len("/history/") :]
             with standin.lock:

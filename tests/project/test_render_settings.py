@@ -34,18 +34,20 @@ def test_each_layer_over_the_one_under_it(tmp_path: Path) -> None:
     shared = project.generate.render()
     assert shared == RenderSettings(
         model="sd15.safetensors", width=512, height=512, steps=25, cfg=7.0, sampler="euler", seed=1000,
-        loras=(("style.safetensors", 1.0),),
+        loras=(("style.safetensors", 1.0),), family="sd15",  # the preset's family
     )  # fmt: skip
     assert project.generate.set_render(wide) == shared.with_values(width=768, height=512)
     # compare: its own values, then the first set's; its own seed, and no LoRA but the checkpoint
     assert project.compare_render() == RenderSettings(
-        model="other.safetensors", width=512, height=768, steps=30, cfg=7.0, sampler="euler", seed=1234
+        model="other.safetensors", width=512, height=768, steps=30, cfg=7.0, sampler="euler", seed=1234,
+        family="sd15",
     )
     assert project.compare_options()["render"] == project.compare_render()
     request = GenerationRequest.rendering(project.compare_render(), prompt="a faery")
     assert request.render_settings() == project.compare_render() and request.prompt == "a faery"
     assert set(RENDER_FIELDS) == {
         "model", "loras", "width", "height", "steps", "cfg", "sampler", "scheduler", "seed",
+        "family", "text_encoders", "vae",
     }  # fmt: skip
 
 

@@ -118,6 +118,9 @@ class GenerationRequest(RenderSettings):
             scheduler=settings.scheduler,
             seed=settings.seed,
             loras=settings.loras,
+            family=settings.family,
+            text_encoders=settings.text_encoders,
+            vae=settings.vae,
         )
 
     def _checks(self) -> list[tuple[bool, str]]:

@@ -39,6 +39,7 @@ from onelazy.backends._http import (
     has_unsafe_segment,
     json_body,
 )
+from onelazy.backends.comfyui_graphs import SAVE_NODE as _SAVE_NODE
 from onelazy.backends.retry import RetryPolicy
 from onelazy.backends.urls import BEARER_TOKEN_ENV, normalize_url
 from onelazy.errors import (
@@ -50,7 +51,6 @@ from onelazy.errors import (
     UnknownBackendName,
 )
 
-_SAVE_NODE = "9"
 _WS_MAX_MESSAGE = 32 * 1024 * 1024
 
 
@@ -98,55 +98,28 @@ def format_node_errors(node_errors: dict[str, Any]) -> str:
 def build_graph(
     request: GenerationRequest, *, seed: int, filename_prefix: str, sampler: str, scheduler: str
 ) -> dict[str, Any]:
-    """The txt2img API-format graph for one job, with a chain of ``LoraLoader`` nodes."""
-    graph: dict[str, Any] = {
-        "4": {"class_type": "CheckpointLoaderSimple", "inputs": {"ckpt_name": request.model}},
-        "5": {
-            "class_type": "EmptyLatentImage",
-            "inputs": {"width": request.width, "height": request.height, "batch_size": request.batch_size},
-        },
-    }
-    model_source: list[Any] = ["4", 0]
-    clip_source: list[Any] = ["4", 1]
-    for number, (name, weight) in enumerate(request.loras):
-        node_id = str(10 + number)
-        graph[node_id] = {
-            "class_type": "LoraLoader",
-            "inputs": {
-                "model": model_source,
-                "clip": clip_source,
-                "lora_name": name,
-                "strength_model": weight,
-                "strength_clip": weight,
-            },
-        }
-        model_source, clip_source = [node_id, 0], [node_id, 1]
-    graph["6"] = {"class_type": "CLIPTextEncode", "inputs": {"text": request.prompt, "clip": clip_source}}
-    graph["7"] = {
-        "class_type": "CLIPTextEncode",
-        "inputs": {"text": request.negative_prompt, "clip": clip_source},
-    }
-    graph["3"] = {
-        "class_type": "KSampler",
-        "inputs": {
-            "seed": seed,
-            "steps": request.steps,
-            "cfg": request.cfg,
-            "sampler_name": sampler,
-            "scheduler": scheduler,
-            "denoise": 1.0,
-            "model": model_source,
-            "positive": ["6", 0],
-            "negative": ["7", 0],
-            "latent_image": ["5", 0],
-        },
-    }
-    graph["8"] = {"class_type": "VAEDecode", "inputs": {"samples": ["3", 0], "vae": ["4", 2]}}
-    graph[_SAVE_NODE] = {
-        "class_type": "SaveImage",
-        "inputs": {"filename_prefix": filename_prefix, "images": ["8", 0]},
-    }
-    return graph
+    """The txt2img API-format graph for one job of the request's family (see :mod:`.comfyui_graphs`)."""
+    from onelazy.backends.comfyui_graphs import family_graph, recipe
+
+    rec = recipe(request.family)
+    return family_graph(
+        family=request.family,
+        model=request.model,
+        text_encoders=request.text_encoders or rec.text_encoders,
+        vae=request.vae or rec.vae,
+        prompt=request.prompt,
+        negative_prompt=request.negative_prompt,
+        width=request.width,
+        height=request.height,
+        batch_size=request.batch_size,
+        steps=request.steps,
+        cfg=request.cfg,
+        seed=seed,
+        sampler=sampler,
+        scheduler=scheduler,
+        loras=request.loras,
+        filename_prefix=filename_prefix,
+    )
 
 
 class ComfyUIBackend:
@@ -271,13 +244,25 @@ class ComfyUIBackend:
 
     def check_request(self, request: GenerationRequest) -> GenerationRequest:
         """``request`` with names exactly as the server lists them; refuses unknown ones up front."""
+        from onelazy.backends.comfyui_graphs import FOLDERS, recipe
+
         choices = self.samplers()
+        rec = recipe(request.family)
+        separate = rec.loader == "unet"
+        model_folder = FOLDERS[rec.loader]
         return replace(
             request,
-            model=self._resolve(request.model, "checkpoints", "checkpoint"),
+            model=self._resolve(request.model, model_folder, "diffusion model" if separate else "checkpoint"),
             loras=tuple((self._resolve(name, "loras", "LoRA"), weight) for name, weight in request.loras),
-            sampler=self._choice(request.sampler, choices.samplers, "euler", "sampler"),
-            scheduler=self._choice(request.scheduler, choices.schedulers, "normal", "scheduler"),
+            sampler=self._choice(request.sampler, choices.samplers, rec.sampler, "sampler"),
+            scheduler=self._choice(request.scheduler, choices.schedulers, rec.scheduler, "scheduler"),
+            text_encoders=tuple(
+                self._resolve(name, FOLDERS["text_encoders"], "text encoder")
+                for name in (request.text_encoders or rec.text_encoders)
+            )
+            if separate
+            else (),
+            vae=self._resolve(request.vae or rec.vae or "", FOLDERS["vae"], "VAE") if separate else None,
         )
 
     # ----------------------------------------------------------------------------- websocket

@@ -62,6 +62,28 @@ def model_key(name: str) -> str:
     return key
 
 
+def family_params(request: GenerationRequest) -> dict[str, Any]:
+    """What a family needs beyond the shared parameters: Flux's guidance (``fluxguidancescale``,
+    with cfg 1), the sampling shift of SD 3, Z-Image and Qwen-Image (``sigmashift``), and the
+    family's sampler and scheduler where the request names none. SwarmUI picks the text encoders
+    and VAE of a family itself. The values are the ComfyUI recipe's, so both backends render alike.
+    """
+    if request.family is None:
+        return {}
+    from onelazy.backends.comfyui_graphs import recipe
+
+    rec = recipe(request.family)
+    params: dict[str, Any] = {}
+    if rec.guidance is not None:
+        params["fluxguidancescale"] = rec.guidance
+    if rec.sampling is not None and "shift" in rec.sampling[1]:
+        params["sigmashift"] = rec.sampling[1]["shift"]
+    if rec.loader == "unet" or rec.sampling is not None:  # SD 1.5 / SDXL keep SwarmUI's defaults
+        params["sampler"] = rec.sampler
+        params["scheduler"] = rec.scheduler
+    return params
+
+
 class SwarmUIBackend:
     """A SwarmUI server at ``url`` (default port 7801)."""
 
@@ -304,6 +326,7 @@ class SwarmUIBackend:
         }
         if request.batch_size > 1:
             body["batchsize"] = request.batch_size
+        body.update(family_params(request))
         if request.sampler:
             body["sampler"] = request.sampler
         if request.scheduler:

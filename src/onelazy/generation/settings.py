@@ -105,6 +105,10 @@ class GenerateConfig(_Strict):
     scheduler: str | None = None
     seed: Seed = 0
     loras: list[LoraWeight] = Field(default_factory=list)
+    family: str | None = None
+    """The model family the checkpoint is (default in a project: the preset's); decides the graph."""
+    text_encoders: list[str] = Field(default_factory=list)
+    vae: str | None = None
     batch: int = Field(default=1, ge=1, le=64)
     captions: Literal["image", "set", "none"] = "image"
     in_flight: int | None = Field(default=None, ge=1, le=64)
@@ -123,12 +127,24 @@ class GenerateConfig(_Strict):
             scheduler=self.scheduler,
             seed=self.seed,
             loras=tuple((lora.name, lora.weight) for lora in self.loras),
+            family=self.family,
+            text_encoders=tuple(self.text_encoders),
+            vae=self.vae,
         )
 
     def set_render(self, spec: PromptSet) -> RenderSettings:
         """What the set ``spec`` renders with: its own values over the shared ones (its ``seed``
         is the base seed: image ``i`` gets ``seed + i``)."""
         return spec.over(self.render())
+
+    @field_validator("family")
+    @classmethod
+    def _known_family(cls, family: str | None) -> str | None:
+        from onelazy.families import family_keys
+
+        if family is not None and family not in family_keys():
+            raise ValueError(f"{family!r} is not a model family; allowed: {', '.join(family_keys())}")
+        return family
 
     @model_validator(mode="before")
     @classmethod
