@@ -22,12 +22,23 @@ class Interrupt:
             raise KeyboardInterrupt
 
 
-def fill_in(path: Path, setup: dict[str, Any]) -> None:
-    """What the person does after init: the three values, plus this machine's small test sizes."""
+def fill_in(path: Path, setup: dict[str, Any], *, model: str = "tiny_sd15.safetensors") -> None:
+    """What the person does after init: the three values, plus this machine's small test sizes.
+
+    ``model`` is what the backend renders with (a diffusion model file for the newer families).
+    The base model becomes the world's tiny folder whatever the preset's family, and a family
+    rendering at 1024 px renders at SD 1.5 sizes here (512/768 px).
+    """
+    import re
+
     text = path.read_text(encoding="utf-8")
+    text = re.sub(r"(?m)^base_model: .*$", "base_model: stable-diffusion-v1-5/stable-diffusion-v1-5", text)
+    text = re.sub(r"(?m)^  min_side: \d+", "  min_side: 512", text)
+    text = re.sub(r"(?m)^(\s+(?:width|height)): 1024$", r"\1: 512", text)
+    text = re.sub(r"(?m)^(\s+(?:width|height)): 1536$", r"\1: 768", text)
     replacements = {
         "prompt: &prompt FILL IN": 'prompt: &prompt "photo of a faery, forest"',
-        "model: FILL IN": "model: tiny_sd15.safetensors",
+        "model: FILL IN": f"model: {model}",
         "lora_dir: FILL IN": f"lora_dir: {setup['loras']}",
         # not part of the recipe: tiny images and a short run, so the test is quick
         "count: 100": f"count: {IMAGES_PER_SET}",
