@@ -442,3 +442,13 @@ def test_show_lists_own_values_kept_values_and_inherited_ones() -> None:
     assert re.search(r"learning_rate_warmup_steps += 200.0  # 200 warmup steps kept deliberately", text)
     assert "from sdxl-lora:" in text and "layer_filter" in text
     assert "from onetrainer:#sdxl 1.0 LoRA:" in text
+
+
+def test_an_sdxl_user_finds_the_derivatives_named() -> None:
+    """Illustrious, NoobAI and Pony are SDXL for training: the SDXL presets and init's help say so."""
+    from onelazy.cli.project import _PRESET_HELP
+
+    for name in ("lazy-sdxl", "nonlazy-sdxl"):
+        summary = p.load_preset(name).summary
+        assert all(word in summary for word in ("Illustrious", "NoobAI", "Pony")), summary
+    assert "SDXL (Illustrious, NoobAI, Pony): lazy-sdxl" in " ".join(_PRESET_HELP.split())
