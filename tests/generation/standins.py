@@ -850,8 +850,15 @@ class ComfyStandin(StandinServer):
         }
 
     def object_info(self) -> dict[str, Any]:
-        """The real ComfyUI's node definitions with this stand-in's files in the file choices."""
-        return object_info(self.model_files())
+        """The real ComfyUI's node definitions with this stand-in's files in the file choices
+        (built again only when a file list changed: a copy of ~480 node definitions per prompt
+        would slow the stand-in down on a loaded machine)."""
+        files = self.model_files()
+        key = json.dumps(files, sort_keys=True)
+        if getattr(self, "_info_key", None) != key:
+            self._info = object_info(files)
+            self._info_key = key
+        return self._info
 
     def validate(self, graph: Any) -> tuple[dict[str, Any] | None, dict[str, Any]]:
         return validate_prompt(graph, self.object_info())
