@@ -18,7 +18,8 @@ SRC = Path(__file__).resolve().parents[2] / "src" / "onelazy"
 
 #: (module, literal): why that literal is not OneTrainer's key there.
 NOT_ONETRAINER_KEYS = {
-    ("backends/comfyui.py", "batch_size"): "an input of ComfyUI's EmptyLatentImage node",
+    ("backends/comfyui_graphs.py", "batch_size"): "an input of ComfyUI's empty latent nodes",
+    ("backends/comfyui_graphs.py", "weight_dtype"): "an input of ComfyUI's UNETLoader node",
     ("cli/config_files.py", "onetrainer_dir"): "the click parameter of --onetrainer",
     ("cli/launch.py", "onetrainer_dir"): "the click parameter of --onetrainer",
     ("generation/settings.py", "model_type"): "a pydantic error type",
