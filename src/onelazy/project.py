@@ -38,6 +38,7 @@ from onelazy.comparison import COMPARE_SEED, lora_weight_problem
 from onelazy.errors import ConfigError, ProjectFileError, UsageError
 from onelazy.generation import GenerateConfig
 from onelazy.generation.settings import Cfg, ModelName, RenderLayer, Seed, Side, Steps
+from onelazy.onetrainer.model_names import is_hub_id
 from onelazy.render import RenderSettings
 
 if TYPE_CHECKING:
@@ -235,8 +236,7 @@ class Project(_Strict):
         if not isinstance(value, str):
             return value
         local = cls._resolved(value, cls._folder(info))
-        looks_local = value.startswith((".", "/", "~")) or local.exists()
-        return str(local) if looks_local else value
+        return str(local) if local.exists() or not is_hub_id(value) else value
 
     # -- paths, resolved against the project folder
     @property
@@ -368,7 +368,30 @@ def load_project(path: str | os.PathLike[str] = PROJECT_FILE) -> Project:
     project._file = file.resolve()
     _check_training_values(project, file, root)
     _check_folders(project, file, root)
+    _check_local_paths(project, file, root)
     return project
+
+
+def _check_local_paths(project: Project, file: Path, root: Any) -> None:
+    """The paths the file names that must already exist do: a wrong base model is found now, not
+    at launch after generating and culling; a wrong LoRA folder now, not at compare after training.
+    A ``base_model`` written as ``owner/name`` is a Hugging Face repo id (see
+    :mod:`onelazy.onetrainer.model_names`), anything else a local path."""
+    if not is_hub_id(project.base_model):  # resolved as it was read: a local path is absolute
+        local = Path(project.base_model)
+        if not local.exists():
+            raise ProjectFileError(
+                f"{_place(file, root, ('base_model',))}: base_model: {local}: no such file or folder "
+                "(a local path; a Hugging Face repo id is written owner/name)"
+            )
+    if project.compare is not None:
+        folder = project.path(project.compare.lora_dir)
+        if not folder.is_dir():
+            what = "is a file, not a folder" if folder.exists() else "no such folder"
+            raise ProjectFileError(
+                f"{_place(file, root, ('compare', 'lora_dir'))}: compare.lora_dir: {folder}: {what}; "
+                "give the folder the backend loads LoRAs from (ComfyUI: models/loras, SwarmUI: Models/Lora)"
+            )
 
 
 def _check_folders(project: Project, file: Path, root: Any) -> None:
@@ -422,8 +445,9 @@ name: {name}
 # lazy-sdxl also for Illustrious/NoobAI/Pony, lazy-flux1, lazy-chroma-16gb, ...); nonlazy-<family>
 # uses Prodigy, EMA and more; `onelazy presets list` shows all, one per family and memory tier.
 preset: {preset}
-# What OneTrainer trains on: a Hugging Face id or a local model file/folder. The base model of
-# your family is a safe choice; the checkpoint you generate with can be closer to your images.
+# What OneTrainer trains on: a Hugging Face id (written owner/name) or a local model file/folder
+# (anything else; it must exist). The base model of your family is a safe choice; the checkpoint
+# you generate with can be closer to your images.
 base_model: {base_model}
 # Where the finished LoRA goes (`onelazy compare --pick STEP` replaces it with a better checkpoint).
 output: {name}.safetensors
@@ -545,6 +569,12 @@ def init_project(
     # given relative to where the command runs, but the file's paths are relative to its folder
     ot = _from_here(ot) if ot else ot
     lora_dir = _from_here(lora_dir) if lora_dir else lora_dir
+    if lora_dir and not Path(lora_dir).expanduser().is_dir():  # found now, not at compare after training
+        exists = Path(lora_dir).expanduser().exists()
+        raise UsageError(
+            f"--lora-dir {lora_dir}: {'is a file, not a folder' if exists else 'no such folder'}; give the "
+            "folder the backend loads LoRAs from"
+        )
 
     def scalar(value: str | None) -> str:
         return FILL_IN if value is None else json.dumps(value, ensure_ascii=False)

@@ -11,6 +11,8 @@ from onelazy.project import FILL_IN, FILL_IN_KEYS, init_project, load_project
 
 
 def fill(path: Path, **values: str) -> None:
+    if "lora_dir" in values:  # the backend's LoRA folder exists (load_project checks it)
+        (path.parent / values["lora_dir"]).mkdir(parents=True, exist_ok=True)
     text = path.read_text(encoding="utf-8")
     for marker, value in values.items():
         line = {"prompt": "prompt: &prompt", "model": "model:", "lora_dir": "lora_dir:"}[marker]
@@ -207,6 +209,8 @@ def test_relative_paths_given_to_init_mean_the_same_from_the_projects_folder(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("HOME", str(tmp_path))  # ~/loras below is tmp_path/loras
+    (tmp_path / "loras").mkdir()
     result = init_project(
         "faery", prompt="p", model="m.safetensors", lora_dir="loras", onetrainer="OneTrainer"
     )
@@ -215,6 +219,72 @@ def test_relative_paths_given_to_init_mean_the_same_from_the_projects_folder(
     assert project.compare is not None and project.path(project.compare.lora_dir) == tmp_path / "loras"
     home = init_project("home", prompt="p", model="m", lora_dir="~/loras", onetrainer="~/OneTrainer")
     assert '"~/OneTrainer"' in home.path.read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize(
+    ("base_model", "problem"),
+    [
+        ("/nowhere/sd15.safetensors", "/nowhere/sd15.safetensors: no such file or folder"),
+        ("models/sd15.safetensors", "models/sd15.safetensors: no such file or folder"),
+        ("./sd15", "sd15: no such file or folder"),
+        ("sd15.safetensors", "sd15.safetensors: no such file or folder"),
+        ("a/b/c", "a/b/c: no such file or folder"),
+    ],
+)
+def test_a_local_base_model_that_is_not_there_is_named_with_its_line(
+    tmp_path: Path, base_model: str, problem: str
+) -> None:
+    """Found when the file is read, not at launch after generate and cull."""
+    result = init_project(tmp_path)
+    fill(result.path, prompt="p", model="m.safetensors", lora_dir="loras")
+    text = result.path.read_text(encoding="utf-8")
+    old = "base_model: stable-diffusion-v1-5/stable-diffusion-v1-5"
+    assert old in text
+    result.path.write_text(text.replace(old, f"base_model: {base_model}"), encoding="utf-8")
+    line = next(n for n, row in enumerate(text.splitlines(), start=1) if row.startswith(old))
+    with pytest.raises(ProjectFileError) as caught:
+        load_project(result.path)
+    message = str(caught.value)
+    assert f"onelazy.yaml:{line}:13: base_model: " in message and problem in message
+    assert "a Hugging Face repo id is written owner/name" in message
+
+
+def test_a_hub_id_is_not_checked_and_an_existing_folder_of_that_name_is_local(tmp_path: Path) -> None:
+    result = init_project(tmp_path)
+    fill(result.path, prompt="p", model="m.safetensors", lora_dir="loras")
+    assert load_project(result.path).base_model_name == "stable-diffusion-v1-5/stable-diffusion-v1-5"
+    (tmp_path / "stable-diffusion-v1-5" / "stable-diffusion-v1-5").mkdir(parents=True)
+    local = tmp_path / "stable-diffusion-v1-5" / "stable-diffusion-v1-5"
+    assert load_project(result.path).base_model_name == str(local)
+
+
+def test_a_missing_lora_dir_is_named_with_its_line(tmp_path: Path) -> None:
+    """Found when the file is read, not at compare after training."""
+    result = init_project(tmp_path)
+    fill(result.path, prompt="p", model="m.safetensors", lora_dir="loras")
+    (tmp_path / "loras").rmdir()
+    line = next(n for n, row in enumerate(result.path.read_text().splitlines(), 1) if "lora_dir:" in row)
+    with pytest.raises(ProjectFileError) as caught:
+        load_project(result.path)
+    assert str(caught.value).startswith(
+        f"{result.path}:{line}:13: compare.lora_dir: {tmp_path / 'loras'}: no such folder; give the folder"
+    )
+    (tmp_path / "loras").write_text("a file")
+    with pytest.raises(ProjectFileError, match="is a file, not a folder"):
+        load_project(result.path)
+
+
+def test_init_refuses_a_lora_dir_that_is_not_there(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from onelazy.cli import cli
+
+    result = CliRunner().invoke(cli, ["init", str(tmp_path / "faery"), "--lora-dir", str(tmp_path / "nope")])
+    assert result.exit_code == 2
+    assert result.output.strip() == (
+        f"Error: --lora-dir {tmp_path / 'nope'}: no such folder; give the folder the backend loads LoRAs from"
+    )
+    assert not (tmp_path / "faery").exists()
 
 
 def test_bad_yaml_and_missing_file(tmp_path: Path) -> None:

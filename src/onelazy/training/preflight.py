@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import re
 import shutil
 import sys
 from dataclasses import dataclass, field
@@ -27,11 +26,11 @@ from onelazy.errors import (
 )
 from onelazy.onetrainer import CONFIG_VERSION
 from onelazy.onetrainer.install import OneTrainerInstall
+from onelazy.onetrainer.model_names import is_hub_id
 from onelazy.plan import onetrainer_save_points
 from onelazy.training.config_facts import ConceptFacts, ConfigFacts, concepts_relative_to, read_config_facts
 
 LOCK_NAME = ".onelazy-launch.lock"
-_HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 _MIB = 1024 * 1024
 _GIB = 1024 * _MIB
 
@@ -195,8 +194,7 @@ def _check_base_model(name: str, root: Path) -> Check:
     local = resolve(name, root)
     if local.exists():
         return Check("base model", True, f"{local} exists")
-    looks_local = name.startswith(("/", "./", "../", "~", "\\")) or re.match(r"^[A-Za-z]:[\\/]", name)
-    if not looks_local and _HUB_ID.match(name) and not name.endswith((".safetensors", ".ckpt", ".bin")):
+    if is_hub_id(name):
         return Check("base model", True, f"{name} is a Hugging Face id (downloaded by OneTrainer)")
     return Check(
         "base model",
