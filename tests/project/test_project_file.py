@@ -252,10 +252,10 @@ def test_a_local_base_model_that_is_not_there_is_named_with_its_line(
 def test_a_hub_id_is_not_checked_and_an_existing_folder_of_that_name_is_local(tmp_path: Path) -> None:
     result = init_project(tmp_path)
     fill(result.path, prompt="p", model="m.safetensors", lora_dir="loras")
-    assert load_project(result.path).base_model_name == "stable-diffusion-v1-5/stable-diffusion-v1-5"
+    assert load_project(result.path).base_model == "stable-diffusion-v1-5/stable-diffusion-v1-5"
     (tmp_path / "stable-diffusion-v1-5" / "stable-diffusion-v1-5").mkdir(parents=True)
     local = tmp_path / "stable-diffusion-v1-5" / "stable-diffusion-v1-5"
-    assert load_project(result.path).base_model_name == str(local)
+    assert load_project(result.path).base_model == str(local)
 
 
 def test_a_missing_lora_dir_is_named_with_its_line(tmp_path: Path) -> None:
