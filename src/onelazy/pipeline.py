@@ -444,10 +444,26 @@ def _file_digest(paths: list[Path]) -> str:
 
 
 def _launch_inputs(project: Project, _state: _State) -> dict[str, Any]:
+    from onelazy.errors import OnelazyError
+    from onelazy.run_folder import read_run
+
     folder = RunFolder(project.run_dir)
-    files = [folder.config, folder.concepts, folder.samples]
     onetrainer = project.onetrainer
-    return {"config": _file_digest(files), "onetrainer": str(onetrainer) if onetrainer else None}
+    where = str(onetrainer) if onetrainer else None
+    if folder.config.is_file():
+        try:  # the run as this command reads it once: the fingerprint hashes the same bytes
+            config = read_run(project.run_dir).config_bytes
+        except OnelazyError:  # not a config: hashed as it is
+            pass
+        else:
+            digest = hashlib.sha256(config)
+            for path in (folder.concepts, folder.samples):
+                if path.exists():
+                    hash_file_into(digest, path)
+                else:
+                    digest.update(b"\0missing")
+            return {"config": digest.hexdigest()[:24], "onetrainer": where}
+    return {"config": _file_digest([folder.config, folder.concepts, folder.samples]), "onetrainer": where}
 
 
 def _launch_output(project: Project, state: _State, inputs: Mapping[str, Any]) -> _Output:

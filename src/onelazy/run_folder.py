@@ -136,6 +136,8 @@ class Run:
     workspace: Path
     output: Path
     prefix: str
+    config_bytes: bytes = b""
+    """``config.json`` as it was read (what the launch fingerprint hashes)."""
 
     @property
     def folder(self) -> RunFolder:
@@ -172,7 +174,8 @@ def read_run(run_dir: RunSource) -> Run:
     (``model_copy(deep=True)`` before changing it)."""
     if isinstance(run_dir, Run):
         return run_dir
-    from onelazy.onetrainer import read_train_config_lenient
+    from onelazy.onetrainer import load_train_config_lenient, read_train_config_lenient
+    from onelazy.onetrainer.reading import parse_json
 
     given = Path(run_dir).expanduser()
     config_path = given if given.is_file() else given / CONFIG_FILE
@@ -186,7 +189,12 @@ def read_run(run_dir: RunSource) -> Run:
     key = (config_path.resolve(), identity)
     if key in _READ:
         return _READ[key]
-    config, _problems = read_train_config_lenient(config_path)
+    try:
+        raw = config_path.read_bytes()
+    except OSError:  # reading it the usual way says what is wrong
+        read_train_config_lenient(config_path)
+        raise
+    config, _problems = load_train_config_lenient(parse_json(raw, config_path), source=str(config_path))
     base = config_path.parent.resolve()
 
     def absolute(value: str) -> Path:
@@ -199,6 +207,7 @@ def read_run(run_dir: RunSource) -> Run:
         workspace=absolute(str(config.workspace_dir)),
         output=absolute(str(config.output_model_destination)),
         prefix=str(config.save_filename_prefix or ""),
+        config_bytes=raw,
     )
     while len(_READ) >= _READ_KEPT:
         del _READ[next(iter(_READ))]
@@ -266,7 +275,6 @@ def free_name(path: Path) -> Path:
 
 
 # =============================================================================== a fresh training
-
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,7 @@
 """One ``onelazy run`` decision on a finished project reads each file it needs once: every preset
-file of the chain parsed once, the train config validated strictly once, each stage's check
-computed once. Counted by wrapping the functions that do the work, so a second reading anywhere
+file of the chain parsed once, the run's ``config.json`` read once (what the run folder and the
+launch fingerprint need), the train config validated strictly once, each stage's check computed
+once. Counted by wrapping the functions that do the work, so a second reading anywhere
 (a stage check computed twice, a helper that reloads what the caller had) fails the test."""
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from onelazy import _yaml, presets
+from onelazy import _yaml, presets, run_folder
 from onelazy.cli import cli
 from onelazy.onetrainer import reading
 from onelazy.onetrainer.models import TrainConfig
@@ -36,6 +37,7 @@ class Counts:
         """Count from here, as a new command would: nothing read, no preset parsed yet."""
         self.__init__()  # type: ignore[misc]
         monkeypatch.setattr(presets, "_PARSED", {})
+        monkeypatch.setattr(run_folder, "_READ", {})
 
 
 @pytest.fixture
@@ -88,6 +90,8 @@ def test_a_run_on_a_finished_project_reads_each_file_once(
     assert len(presets) >= 2 and set(presets.values()) == {1}, presets
     assert counts.parsed[yaml_file.resolve()] == 1
     assert counts.strict_train_validations == 1
+    config = (yaml_file.parent / "run" / "config.json").resolve()
+    assert counts.opened[config] == 1, counts.opened
     # each stage's check once: the state, the manifest (generate), the cull report (cull)
     folder = yaml_file.parent.resolve()
     for name in (".onelazy/state.json", "dataset/manifest.jsonl", "dataset/cull-report.json"):
@@ -106,6 +110,7 @@ def test_each_command_parses_its_presets_once(
     assert presets and set(presets.values()) == {1}, presets
     assert counts.strict_train_validations == 1
     assert counts.opened[(yaml_file.parent / ".onelazy" / "state.json").resolve()] == 1
+    assert counts.opened[(yaml_file.parent / "run" / "config.json").resolve()] == 1, counts.opened
 
 
 def test_run_status_and_stop_after_walk_one_table() -> None:

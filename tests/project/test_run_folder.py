@@ -19,12 +19,12 @@ from tests.project.test_run_counts import _finished
 
 @pytest.fixture
 def config_parses(monkeypatch: pytest.MonkeyPatch) -> Counter[Path]:
-    """Text reads (parses) per file; the fingerprint's byte digest of config.json is not a parse."""
+    """Reads per file, text or bytes: the run folder parses the bytes the fingerprint hashes."""
     found: Counter[Path] = Counter()
     real_open = io.open
 
     def counting_open(file: Any, mode: str = "r", *args: Any, **kwargs: Any) -> Any:
-        if isinstance(file, (str, os.PathLike)) and "r" in mode and "b" not in mode:
+        if isinstance(file, (str, os.PathLike)) and "r" in mode and "+" not in mode:
             found[Path(file).resolve()] += 1
         return real_open(file, mode, *args, **kwargs)
 

@@ -480,17 +480,25 @@ def read_json(path: str | os.PathLike[str]) -> Any:
     """The parsed JSON of ``path``; a ConfigError naming the file, line and column if it is not JSON."""
     file = Path(path)
     try:
-        text = file.read_text(encoding="utf-8")
+        raw = file.read_bytes()
     except FileNotFoundError:
         raise ConfigError("no such file", file=file) from None
     except IsADirectoryError:
         raise ConfigError("is a folder, expected a JSON file", file=file) from None
+    except OSError as exc:
+        raise ConfigError(f"cannot read: {exc.strerror or exc}", file=file) from None
+    return parse_json(raw, file)
+
+
+def parse_json(raw: bytes, file: str | os.PathLike[str]) -> Any:
+    """:func:`read_json` of the bytes already read from ``file``."""
+    file = Path(file)
+    try:
+        text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise ConfigError(
             f"not UTF-8 text (byte {exc.start}); OneTrainer reads its files as UTF-8", file=file
         ) from None
-    except OSError as exc:
-        raise ConfigError(f"cannot read: {exc.strerror or exc}", file=file) from None
     if text.startswith("\ufeff"):
         raise ConfigError(
             "starts with a byte-order mark, which OneTrainer's JSON reader refuses; save it as UTF-8 "
