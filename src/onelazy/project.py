@@ -38,7 +38,7 @@ from onelazy.comparison import COMPARE_SEED, lora_weight_problem
 from onelazy.errors import ConfigError, ProjectFileError, UsageError
 from onelazy.generation import GenerateConfig
 from onelazy.generation.settings import Cfg, ModelName, RenderLayer, Seed, Side, Steps
-from onelazy.onetrainer.model_names import is_hub_id
+from onelazy.onetrainer.model_names import is_remote
 from onelazy.render import RenderSettings
 
 if TYPE_CHECKING:
@@ -236,7 +236,7 @@ class Project(_Strict):
         if not isinstance(value, str):
             return value
         local = cls._resolved(value, cls._folder(info))
-        return str(local) if local.exists() or not is_hub_id(value) else value
+        return str(local) if local.exists() or not is_remote(value) else value
 
     # -- paths, resolved against the project folder
     @property
@@ -375,9 +375,9 @@ def load_project(path: str | os.PathLike[str] = PROJECT_FILE) -> Project:
 def _check_local_paths(project: Project, file: Path, root: Any) -> None:
     """The paths the file names that must already exist do: a wrong base model is found now, not
     at launch after generating and culling; a wrong LoRA folder now, not at compare after training.
-    A ``base_model`` written as ``owner/name`` is a Hugging Face repo id (see
-    :mod:`onelazy.onetrainer.model_names`), anything else a local path."""
-    if not is_hub_id(project.base_model):  # resolved as it was read: a local path is absolute
+    A ``base_model`` written as ``owner/name`` is a Hugging Face repo id and one with ``://`` a URL
+    (see :mod:`onelazy.onetrainer.model_names`), anything else a local path."""
+    if not is_remote(project.base_model):  # resolved as it was read: a local path is absolute
         local = Path(project.base_model)
         if not local.exists():
             raise ProjectFileError(

@@ -258,6 +258,17 @@ def test_a_hub_id_is_not_checked_and_an_existing_folder_of_that_name_is_local(tm
     assert load_project(result.path).base_model == str(local)
 
 
+def test_a_single_file_url_is_not_checked_as_a_local_path(tmp_path: Path) -> None:
+    """OneTrainer loads a URL to one file itself (its Z-Image DeTurbo preset names one)."""
+    result = init_project(tmp_path)
+    fill(result.path, prompt="p", model="m.safetensors", lora_dir="loras")
+    url = "https://huggingface.co/owner/repo/blob/main/model.safetensors"
+    text = result.path.read_text(encoding="utf-8")
+    old = "base_model: stable-diffusion-v1-5/stable-diffusion-v1-5"
+    result.path.write_text(text.replace(old, f"base_model: {url}"), encoding="utf-8")
+    assert load_project(result.path).base_model == url
+
+
 def test_a_missing_lora_dir_is_named_with_its_line(tmp_path: Path) -> None:
     """Found when the file is read, not at compare after training."""
     result = init_project(tmp_path)

@@ -22,3 +22,9 @@ MODEL_FILE_SUFFIXES = (".safetensors", ".ckpt", ".pt", ".pth", ".bin", ".gguf")
 def is_hub_id(name: str) -> bool:
     """``name`` is written as a Hugging Face repo id (``owner/name``), not as a path."""
     return bool(_HUB_ID.match(name)) and not name.lower().endswith(MODEL_FILE_SUFFIXES)
+
+
+def is_remote(name: str) -> bool:
+    """``name`` is fetched by OneTrainer rather than read from this disk: a Hugging Face repo id, or a
+    URL to a single file (which diffusers loads with ``from_single_file``)."""
+    return "://" in name or is_hub_id(name)

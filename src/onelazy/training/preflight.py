@@ -26,7 +26,7 @@ from onelazy.errors import (
 )
 from onelazy.onetrainer import CONFIG_VERSION
 from onelazy.onetrainer.install import OneTrainerInstall
-from onelazy.onetrainer.model_names import is_hub_id
+from onelazy.onetrainer.model_names import is_hub_id, is_remote
 from onelazy.plan import onetrainer_save_points
 from onelazy.training.config_facts import ConceptFacts, ConfigFacts, concepts_relative_to, read_config_facts
 
@@ -194,8 +194,9 @@ def _check_base_model(name: str, root: Path) -> Check:
     local = resolve(name, root)
     if local.exists():
         return Check("base model", True, f"{local} exists")
-    if is_hub_id(name):
-        return Check("base model", True, f"{name} is a Hugging Face id (downloaded by OneTrainer)")
+    if is_remote(name):
+        what = "a Hugging Face id" if is_hub_id(name) else "a URL"
+        return Check("base model", True, f"{name} is {what} (downloaded by OneTrainer)")
     return Check(
         "base model",
         False,
