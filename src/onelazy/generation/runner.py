@@ -582,6 +582,20 @@ def _collect(
     per_backend: dict[str, int] = {backend.url: 0 for backend in backends}
     last_error: BaseException | None = None
     down: dict[str, BaseException] = {}
+
+    def progress(last_file: str | None = None, retry: str | None = None) -> GenerateProgress:
+        """The counts as they are now."""
+        return GenerateProgress(
+            done=done,
+            total=total,
+            skipped=skipped,
+            failures=failures,
+            elapsed=time.monotonic() - started,
+            last_file=last_file,
+            retried=sum(retried.values()),
+            retry=retry,
+        )
+
     try:
         while outstanding:
             try:
@@ -603,17 +617,7 @@ def _collect(
                         per_backend[result.url] = per_backend.get(result.url, 0) + 1
                         if on_progress and len(result.images) > 1:
                             # each saved image reported at once, so a Ctrl+C mid-batch counts it
-                            on_progress(
-                                GenerateProgress(
-                                    done=done,
-                                    total=total,
-                                    skipped=skipped,
-                                    failures=failures,
-                                    elapsed=time.monotonic() - started,
-                                    retried=sum(retried.values()),
-                                    retry=retry,
-                                )
-                            )
+                            on_progress(progress(retry=retry))
                             retry = None
                 outstanding -= 1
                 last_file = f"{unit.set_name}/{unit.first:04d}.{result.images[0].extension}"
@@ -638,32 +642,12 @@ def _collect(
                     outstanding -= 1
                     given_up += len(unit.missing)
             if on_progress:
-                on_progress(
-                    GenerateProgress(
-                        done=done,
-                        total=total,
-                        skipped=skipped,
-                        failures=failures,
-                        elapsed=time.monotonic() - started,
-                        last_file=last_file,
-                        retried=sum(retried.values()),
-                        retry=retry,
-                    )
-                )
+                on_progress(progress(last_file=last_file, retry=retry))
             retry = None
     except KeyboardInterrupt:
         # the count as it is now: the last update may predate an image saved since
         if on_progress:
-            on_progress(
-                GenerateProgress(
-                    done=done,
-                    total=total,
-                    skipped=skipped,
-                    failures=failures,
-                    elapsed=time.monotonic() - started,
-                    retried=sum(retried.values()),
-                )
-            )
+            on_progress(progress())
         raise
     elapsed = time.monotonic() - started
     if given_up:
