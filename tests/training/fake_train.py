@@ -16,7 +16,8 @@ It writes what OneTrainer writes, where and when OneTrainer writes it:
   ``output_model_format``: none for directory formats), ``backup/<time>-backup-<...>/`` (no prefix,
   pruned with ``rolling_backup``), ``samples/<index> - <prompt>/<prefix><time>-training-sample-<...>``,
   ``config/<prefix><time>.json``; the ``Saving``/``Creating Backup`` lines name those files;
-* TensorBoard event files, written with a real writer (tensorboardX) to
+* TensorBoard event files, written with the writer torch's ``SummaryWriter`` writes through
+  (tensorboard's ``EventFileWriter``, scalars as ``simple_value`` with the tag as given) to
   ``tensorboard/<prefix><time>/`` (one folder per start, so a resumed run has two), with
   OneTrainer's tags at OneTrainer's steps: ``loss/train_step`` and ``smooth_loss/train_step`` (the
   values the step bar shows) and ``lr/unet`` after every optimizer step, and with ``validation`` on,
@@ -165,13 +166,20 @@ class Scalars:
     """OneTrainer's SummaryWriter: event files through a real writer, and a record for the tests."""
 
     def __init__(self, logdir: Path) -> None:
-        from tensorboardX import SummaryWriter
+        # what torch.utils.tensorboard.SummaryWriter (OneTrainer's) writes through, without
+        # importing torch: a second or more per start of the stand-in
+        from tensorboard.summary.writer.event_file_writer import EventFileWriter
 
-        self.writer = SummaryWriter(str(logdir))
+        logdir.mkdir(parents=True, exist_ok=True)
+        self.writer = EventFileWriter(str(logdir))
         self.record = HERE / "written-scalars.jsonl"
 
     def add_scalar(self, tag: str, value: float, step: int) -> None:
-        self.writer.add_scalar(tag, value, step)
+        from tensorboard.compat.proto.event_pb2 import Event
+        from tensorboard.compat.proto.summary_pb2 import Summary
+
+        summary = Summary(value=[Summary.Value(tag=tag, simple_value=float(value))])
+        self.writer.add_event(Event(summary=summary, step=step, wall_time=time.time()))
         self.writer.flush()  # a killed run keeps what it logged, as OneTrainer's writer's flushes do
         with self.record.open("a", encoding="utf-8") as handle:
             handle.write(json.dumps({"tag": tag, "step": step, "value": value}) + "\n")

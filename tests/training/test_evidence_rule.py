@@ -82,14 +82,19 @@ def test_without_the_reader_the_error_names_the_extra(
 ) -> None:
     import sys
 
-    from tensorboardX import SummaryWriter
+    from tensorboard.compat.proto.event_pb2 import Event
+    from tensorboard.compat.proto.summary_pb2 import Summary
+    from tensorboard.summary.writer.event_file_writer import EventFileWriter
 
     from onelazy.errors import EvidenceError
     from onelazy.evidence import read_training_log
 
     assert read_training_log(tmp_path).folders == ()  # no logs yet: nothing to read, no reader needed
-    writer = SummaryWriter(str(tmp_path / "tensorboard" / "faery-2026-12-03_10-00-00"))
-    writer.add_scalar("loss/train_step", 0.5, 0)
+    folder = tmp_path / "tensorboard" / "faery-2026-12-03_10-00-00"
+    folder.mkdir(parents=True)
+    writer = EventFileWriter(str(folder))
+    value = Summary.Value(tag="loss/train_step", simple_value=0.5)
+    writer.add_event(Event(step=0, summary=Summary(value=[value])))
     writer.close()
     monkeypatch.setitem(sys.modules, "tensorboard.backend.event_processing.event_accumulator", None)
     with pytest.raises(EvidenceError, match=r"pip install 'onelazy\[evidence\]'"):

@@ -96,8 +96,8 @@ def test_two_validation_concepts_get_onetrainers_labels_and_a_total_average(
     log = read_training_log(run(root, config).workspace)
     # a name used twice gets (1); a concept without a name is labelled by its folder's name
     assert set(written(root)) >= {"loss/validation_step/held(1)", "loss/validation_step/held-out-2"}
-    # tensorboardX writes the tag with "(" and ")" as "_" (the reader takes tags as they are stored)
-    labels = ("held", "held_1_", "held-out-2")
+    # torch's writer stores the tag as given, "(1)" and all (tensorboardX would write "held_1_")
+    labels = ("held", "held(1)", "held-out-2")
     assert set(log.validation_losses) == {*labels, "total_average"}
     assert log.validation == log.validation_losses["total_average"]
     first = log.validation[0].step
@@ -138,3 +138,4 @@ def test_a_run_continued_after_ctrl_c_has_two_folders_joined_in_step_order(
     # the steps the second start trained again keep the second start's values
     truth = written(root)
     assert as_dict(log.train_loss) == pytest.approx(truth["loss/train_step"], rel=1e-6)
+
