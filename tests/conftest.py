@@ -2,18 +2,25 @@
 
 ``shared_dir`` is the folder of OneTrainer and backend facts that sits beside the checkout
 (``../shared``). Under ``CI=true`` its absence is a failure; elsewhere tests that need it are
-skipped with that reason.
+skipped with that reason. The same holds for ``tiny_image_model``'s packages (torch, transformers).
 """
 
 from __future__ import annotations
 
+import importlib.util
 import os
+import tempfile
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("ONELAZY_SHARED_DIR", ROOT.parent / "shared"))
+
+# The image-score tests load models with transformers: never from the network, never into the
+# person's own Hugging Face cache (set before anything imports huggingface_hub, which reads them once).
+os.environ["HF_HUB_OFFLINE"] = "1"
+os.environ["HF_HOME"] = tempfile.mkdtemp(prefix="onelazy-tests-hf-")
 
 
 def _require_shared(sub: str) -> Path:
@@ -50,3 +57,45 @@ def onetrainer_facts() -> Path:
 def repo_root() -> Path:
     """The root of this checkout."""
     return ROOT
+
+
+def require_packages(*names: str) -> None:
+    """The test extra's heavy packages (torch, transformers): a failure under CI=true, else a skip."""
+    missing = [name for name in names if importlib.util.find_spec(name) is None]
+    if missing:
+        message = f"{' and '.join(missing)} not installed: install torch first, as README says"
+        if os.environ.get("CI") == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+
+
+@pytest.fixture(scope="session")
+def tiny_image_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A CLIP model folder with random weights, built here: tiny, so it embeds in milliseconds on
+    the CPU, and loaded by the code under test exactly as a downloaded one is (``from_pretrained``).
+    Its packages missing fails under CI=true and skips elsewhere."""
+    require_packages("torch", "transformers")
+    import torch
+    import transformers
+
+    layers = {"hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 2, "num_attention_heads": 2}
+    config = transformers.CLIPConfig(
+        text_config={**layers, "vocab_size": 64, "max_position_embeddings": 16, "bos_token_id": 0,
+                     "eos_token_id": 1, "pad_token_id": 1},
+        vision_config={**layers, "image_size": 32, "patch_size": 8},
+        projection_dim=16,
+    )  # fmt: skip
+    torch.manual_seed(0)
+    folder = tmp_path_factory.mktemp("tiny-clip")
+    logging = transformers.utils.logging
+    verbosity = logging.get_verbosity()
+    logging.set_verbosity_error()
+    try:
+        transformers.CLIPModel(config).save_pretrained(folder)
+        processor = transformers.CLIPImageProcessor(
+            size={"shortest_edge": 32}, crop_size={"height": 32, "width": 32}
+        )
+        processor.save_pretrained(folder)
+    finally:
+        logging.set_verbosity(verbosity)
+    return folder

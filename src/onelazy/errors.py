@@ -26,6 +26,7 @@ cause (a server, OneTrainer, the disk).
     │   ├── PreflightError
     │   └── WorkspaceLocked
     ├── EvidenceError                   exit 1: OneTrainer's logs (reader missing, file damaged)
+    ├── ImageScoreError                 exit 1: the optional image model (packages, weights)
     └── StorageError                    exit 1: a file could not be written or moved
 """
 
@@ -186,6 +187,15 @@ class WorkspaceLocked(LaunchError):
 class EvidenceError(OnelazyError):
     """OneTrainer's logs of a run cannot be read: the optional reader (``onelazy[evidence]``) is not
     installed, or an event file is damaged."""
+
+
+# --------------------------------------------------------------------------- the image score
+
+
+class ImageScoreError(OnelazyError):
+    """The image model of the optional score cannot be used: ``torch`` or ``transformers`` is not
+    installed (``onelazy[score]``), or its weights could not be loaded (no network and not in the
+    Hugging Face cache, not an image model)."""
 
 
 # --------------------------------------------------------------------------- the disk

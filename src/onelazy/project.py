@@ -38,7 +38,7 @@ from onelazy.comparison import COMPARE_SEED, lora_weight_problem
 from onelazy.errors import ConfigError, ProjectFileError, UsageError
 from onelazy.generation import GenerateConfig
 from onelazy.generation.settings import Cfg, ModelName, RenderLayer, Seed, Side, Steps
-from onelazy.onetrainer.model_names import is_remote
+from onelazy.onetrainer.model_names import is_hub_id, is_remote
 from onelazy.render import RenderSettings
 
 if TYPE_CHECKING:
@@ -134,6 +134,9 @@ class CompareSettings(RenderLayer):
     sampler: str | None = None
     scheduler: str | None = None
     keep: bool = False
+    image_score: str | None = Field(default=None, min_length=1)
+    """An image model (a Hugging Face id such as ``openai/clip-vit-base-patch32``, or a local model
+    folder) whose likeness and pull per checkpoint the page shows beside the losses."""
 
     @field_validator("url")
     @classmethod
@@ -282,7 +285,17 @@ class Project(_Strict):
             "negative": c.negative if c.negative is not None else g.sets[0].negative,
             "weights": list(c.weights),
             "keep": c.keep,
+            **({"image_score": self.image_score_model()} if c.image_score else {}),
         }
+
+    def image_score_model(self) -> str | None:
+        """``compare.image_score`` as the embedder loads it: a local folder resolved against the
+        project folder, a Hugging Face id (``owner/name`` that is no folder here) as written."""
+        name = self.compare.image_score if self.compare is not None else None
+        if name is None:
+            return None
+        local = self.path(name)
+        return name if is_hub_id(name) and not local.exists() else str(local)
 
     def compare_render(self) -> RenderSettings:
         """What compare renders with: the ``compare:`` section's values over the first set's (which
@@ -384,6 +397,13 @@ def _check_local_paths(project: Project, file: Path, root: Any) -> None:
                 f"{_place(file, root, ('base_model',))}: base_model: {local}: no such file or folder "
                 "(a local path; a Hugging Face repo id is written owner/name)"
             )
+    model = project.image_score_model()
+    if model is not None and not is_hub_id(model) and not Path(model).is_dir():
+        what = "is a file, not a model folder" if Path(model).exists() else "no such folder"
+        raise ProjectFileError(
+            f"{_place(file, root, ('compare', 'image_score'))}: compare.image_score: {model}: {what} "
+            "(a local model folder; a Hugging Face id is written owner/name)"
+        )
     if project.compare is not None:
         folder = project.path(project.compare.lora_dir)
         if not folder.is_dir():
@@ -503,6 +523,7 @@ compare:
   weights: [0.7, 1.0]
   seed: 1234
   # prompts: ["a faery, walking in a meadow"]   # default: each set's caption
+  # image_score: openai/clip-vit-base-patch32   # likeness and pull per checkpoint (onelazy[score])
 """
 
 

@@ -155,6 +155,35 @@ class Run:
     def earlier(self) -> Path:
         return self.workspace / EARLIER_DIR
 
+    def training_images(self) -> list[Path]:
+        """The images the run trains on: those of its enabled STANDARD concepts (inline, or in
+        ``concept_file_name``), not the held-out VALIDATION ones. A relative concept path or file
+        name is OneTrainer's to resolve and is tried beside ``config.json``; what cannot be read
+        counts as no images."""
+        from onelazy.dataset import find_images
+        from onelazy.errors import ConfigError
+        from onelazy.onetrainer.enums import ConceptType
+        from onelazy.onetrainer.reading import read_concepts_lenient
+
+        base = self.config_path.parent
+        concepts = self.config.concepts
+        if concepts is None:
+            file = Path(str(self.config.concept_file_name)).expanduser()
+            try:
+                concepts, _problems = read_concepts_lenient(file if file.is_absolute() else base / file)
+            except (ConfigError, OSError):
+                return []
+        found: list[Path] = []
+        for concept in concepts:
+            if not concept.enabled or concept.type != ConceptType.STANDARD:
+                continue
+            folder = Path(concept.path).expanduser()
+            folder = folder if folder.is_absolute() else base / folder
+            if folder.is_dir():
+                depth = None if concept.include_subdirectories else 0
+                found += [folder / name for name in find_images(folder, depth=depth)]
+        return found
+
 
 #: A run folder, its ``config.json``, or a :class:`Run` already read.
 RunSource = Union[str, "os.PathLike[str]", Run]

@@ -69,3 +69,22 @@ def actions(summary: Any) -> dict[str, str]:
 def no_temporaries(folder: Path) -> None:
     leftovers = [p for p in folder.rglob(".*.tmp")]
     assert not leftovers, leftovers
+
+
+def put_in_hub_cache(folder: Path, repo_id: str) -> Path:
+    """Lay ``folder``'s files out as the Hugging Face cache keeps a downloaded repo (a snapshot
+    that ``refs/main`` names), in the cache the tests use: a model named by its hub id then loads
+    offline exactly as it would after its first download."""
+    import hashlib
+    import os
+    import shutil
+
+    cache = Path(os.environ["HF_HOME"]) / "hub" / f"models--{repo_id.replace('/', '--')}"
+    commit = hashlib.sha1(repo_id.encode()).hexdigest()
+    snapshot = cache / "snapshots" / commit
+    snapshot.mkdir(parents=True, exist_ok=True)
+    for file in folder.iterdir():
+        shutil.copy2(file, snapshot / file.name)
+    (cache / "refs").mkdir(exist_ok=True)
+    (cache / "refs" / "main").write_text(commit, encoding="utf-8")
+    return snapshot

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 from typing import Any
@@ -34,11 +35,15 @@ def python_blocks(text: str) -> list[str]:
 
 
 def test_python_guide_examples_run(
-    world: dict[str, Any], repo_root: Path, monkeypatch: pytest.MonkeyPatch
+    world: dict[str, Any], repo_root: Path, monkeypatch: pytest.MonkeyPatch, tiny_image_model: Path
 ) -> None:
-    """Every ``python`` block of docs/python.md, in order, in a filled-in project folder."""
+    """Every ``python`` block of docs/python.md, in order, in a filled-in project folder; the image
+    model it names is the tiny test model, in the Hugging Face cache as if downloaded."""
+    from onelazy.comparison.image_score import SUGGESTED_MODEL
     from onelazy.project import init_project
-    from tests.project.helpers import fill_in
+    from tests.project.helpers import fill_in, put_in_hub_cache
+
+    put_in_hub_cache(tiny_image_model, SUGGESTED_MODEL)
 
     project = world["base"] / "faery"
     result = init_project(
@@ -47,11 +52,13 @@ def test_python_guide_examples_run(
     fill_in(result.path, world)
     monkeypatch.chdir(project)
     blocks = python_blocks((repo_root / "docs" / "python.md").read_text(encoding="utf-8"))
-    assert len(blocks) == 3
+    assert len(blocks) == 4
     for block in blocks:
         exec(compile(block, "docs/python.md", "exec"), {"__name__": "docs_example"})
     output = project / "faery.safetensors"
     last_save = sorted((project / "run" / "workspace" / "save").glob("*-save-19-*.safetensors"))[-1]
     assert output.read_bytes() == last_save.read_bytes()
     assert (project / "run" / "compare" / "grid.png").is_file()
+    cells = json.loads((project / "run" / "compare" / "cells.json").read_text(encoding="utf-8"))
+    assert cells["image_score"]["model"] == SUGGESTED_MODEL and cells["image_score"]["references"] > 0
     assert (project / ".onelazy" / "state.json").is_file()

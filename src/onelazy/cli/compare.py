@@ -62,6 +62,13 @@ def _check_pick(_ctx: click.Context, _param: click.Parameter, value: str | None)
 @render_options
 @click.option("--keep", is_flag=True, default=None, help="Leave the LoRA copies in the backend's folder.")
 @click.option(
+    "--image-score",
+    metavar="MODEL|none",
+    help="Also score each checkpoint with an image model (needs onelazy[score]): a Hugging Face id "
+    "such as openai/clip-vit-base-patch32, fetched on first use, or a local model folder; 'none' "
+    "turns off the one onelazy.yaml names. Shown beside the losses, never part of --pick best.",
+)
+@click.option(
     "--pick",
     metavar="STEP|final|best",
     callback=_check_pick,
@@ -77,7 +84,9 @@ def compare_command(run_dir: Path, project: Path | None, pick: int | str | None,
     copied into the backend's LoRA folder under a unique name while it renders, then removed.
     Images already rendered are reused. Each checkpoint's row shows the validation loss and
     train loss OneTrainer logged (with onelazy[evidence] installed), beside OneTrainer's own
-    training samples, and the page has a loss chart. Then --pick STEP makes the best one the
+    training samples, and the page has a loss chart. --image-score adds what an image model sees:
+    how close each row's renders are to the training images (likeness) and how far the LoRA moves
+    them from the no-LoRA renders (pull). Then --pick STEP makes the best one the
     LoRA, or --pick best the one the validation loss points to; the trained final model is kept
     beside it (NAME.final-STEP.safetensors) and stays in the comparison, so --pick final (or its
     step) goes back to it.
@@ -87,6 +96,7 @@ def compare_command(run_dir: Path, project: Path | None, pick: int | str | None,
         onelazy compare run --backend comfyui --url http://127.0.0.1:8188 \\
             --model sd15.safetensors --lora-dir ~/ComfyUI/models/loras \\
             --prompt "a faery, walking in a meadow" --weight 0.7 --weight 1
+        onelazy compare run --image-score openai/clip-vit-base-patch32
         onelazy compare run --pick 1500
         onelazy compare run --pick best
         onelazy compare run --pick final
@@ -113,6 +123,8 @@ def compare_command(run_dir: Path, project: Path | None, pick: int | str | None,
     options = _project_options(run_dir, project)
     given = {key: value for key, value in flags.items() if value not in (None, ())}
     options.update({key: list(value) if isinstance(value, tuple) else value for key, value in given.items()})
+    if str(options.get("image_score", "")).lower() == "none":
+        del options["image_score"]
     render_values = {name: options.pop(name) for name in RENDER_FIELDS if name in options}
     base: RenderSettings | None = options.pop("render", None)
     known = {**options, "model": render_values.get("model") or (base.model if base else None)}
@@ -144,4 +156,7 @@ def _project_options(run_dir: Path, project: Path | None) -> dict[str, Any]:
 
 def _progress(state: Any) -> None:
     if state.done and (state.done == state.total or state.done % 10 == 0):
-        click.echo(f"{state.done}/{state.total} images rendered ({state.reused} already there)")
+        if state.stage == "score":
+            click.echo(f"{state.done}/{state.total} images embedded for the image score")
+        else:
+            click.echo(f"{state.done}/{state.total} images rendered ({state.reused} already there)")

@@ -15,13 +15,17 @@ CELL_SIZE = 256
 
 @dataclass(frozen=True)
 class RowEvidence:
-    """What OneTrainer's logs say about one row's checkpoint, as the grid and the page show it."""
+    """What OneTrainer's logs (and an image model, if one was asked) say about one row, as the grid
+    and the page show it."""
 
     lines: tuple[str, ...]
     """Short lines under the row's label ("validation loss 0.1234", ...)."""
     suggested: bool = False
     samples: tuple[Path | None, ...] = ()
-    """OneTrainer's own training sample per sample column (None: not sampled at this step)."""
+    """OneTrainer's own training sample per sample column (None: not sampled at this step); empty
+    for a row the logs do not know (the no-LoRA row)."""
+    scores: tuple[str, ...] = ()
+    """The image model's lines ("likeness 0.812", ...), kept apart from the losses."""
 
 
 def _font(size: int) -> Any:
@@ -124,9 +128,12 @@ def grid_png(
             draw.text((pad, y + pad + 20 * n), line, fill=(20, 20, 20), font=font)
         if row is not None:
             top = y + pad + 20 * len(label_lines) + 4
-            extra = [*row.lines, *(["* suggested"] if row.suggested else [])]
-            for n, line in enumerate(extra):
-                colour = (46, 125, 50) if line == "* suggested" else (70, 70, 70)
+            extra = [
+                *((line, (70, 70, 70)) for line in row.lines),
+                *((line, (30, 90, 160)) for line in row.scores),  # the image model's, in blue
+                *([("* suggested", (46, 125, 50))] if row.suggested else []),
+            ]
+            for n, (line, colour) in enumerate(extra):
                 draw.text((pad, top + 17 * n), line, fill=colour, font=small)
             if row.suggested:
                 draw.rectangle([2, y - 2, width - 3, y + cell_h + 2], outline=(46, 125, 50), width=3)
@@ -166,10 +173,12 @@ def page_html(
     sample_columns: Sequence[str] = (),
     summary: Sequence[str] = (),
     chart: Path | None = None,
+    score_summary: Sequence[str] = (),
 ) -> str:
     """A static page: the same table as the grid, each image linking to its full-size file; with
     ``evidence``, each checkpoint's losses beside its label, the suggested row marked, the rule and
-    ``summary`` lines above the table, the loss ``chart`` and OneTrainer's own samples."""
+    ``summary`` lines above the table, the loss ``chart`` and OneTrainer's own samples; with an
+    image model's numbers, those in each row and ``score_summary`` under their own heading."""
     esc = html.escape
     evidence = evidence or {}
     head = "".join(
@@ -196,7 +205,8 @@ def page_html(
         for s in range(len(sample_columns)):
             sample = row.samples[s] if row is not None and s < len(row.samples) else None
             if sample is None:
-                tds.append('<td class="nosample">not sampled at this step</td>' if row else "<td></td>")
+                sampled = row is not None and row.samples
+                tds.append('<td class="nosample">not sampled at this step</td>' if sampled else "<td></td>")
                 continue
             src = esc(Path(os.path.relpath(sample, out)).as_posix())
             image = f'<img src="{src}" alt="OneTrainer sample" loading="lazy">'
@@ -204,6 +214,7 @@ def page_html(
         notes = ""
         if row is not None:
             notes = "".join(f"<br><span class=loss>{esc(line)}</span>" for line in row.lines)
+            notes += "".join(f"<br><span class=score>{esc(line)}</span>" for line in row.scores)
             if row.suggested:
                 notes += "<br><strong class=suggested>suggested</strong>"
         marked = ' class="suggested"' if row is not None and row.suggested else ""
@@ -214,17 +225,23 @@ def page_html(
         if chart is not None:
             src = esc(Path(os.path.relpath(chart, out)).as_posix())
             intro += f'<p><img class=chart src="{src}" alt="loss chart with the saves marked"></p>\n'
+    if score_summary:
+        intro += "<h2>What an image model sees</h2>\n" + "".join(
+            f"<p>{esc(line)}</p>\n" for line in score_summary
+        )
     return (
         "<!doctype html>\n<html lang=en><meta charset=utf-8><title>onelazy compare</title>\n"
         "<style>body{font-family:sans-serif;background:#fafafa}table{border-collapse:collapse}"
         "th,td{padding:4px;vertical-align:top}th.row{text-align:left;white-space:nowrap}"
         "img{max-width:256px;max-height:256px;display:block}td.missing{color:#c33}"
         "img.chart{max-width:900px;max-height:none}tr.suggested{outline:3px solid #2e7d32}"
-        ".suggested{color:#2e7d32}.loss{font-weight:normal;font-size:90%}td.nosample{color:#888}</style>\n"
+        ".suggested{color:#2e7d32}.loss{font-weight:normal;font-size:90%}td.nosample{color:#888}"
+        ".score{font-weight:normal;font-size:90%;color:#1e5aa0}</style>\n"
         "<h1>Checkpoints compared</h1><p>Each image links to its full size. Seeds are fixed, so "
         "differences come from the checkpoint and the weight. The first row has no LoRA (one image per "
-        "prompt: the same at every weight).</p>\n" + intro +
-        f"<table><tr><th></th>{head}</tr><tr><th></th>{sub}</tr>\n" + "\n".join(body) + "\n</table>\n"
+        "prompt: the same at every weight).</p>\n"
+        + intro
+        + f"<table><tr><th></th>{head}</tr><tr><th></th>{sub}</tr>\n"
+        + "\n".join(body)
+        + "\n</table>\n"
     )
-
-

@@ -10,7 +10,9 @@ checkpoints by step, the no-LoRA row first, with one image per prompt since no w
 columns: prompts x weights) and an HTML page with the full-size images, in ``RUN_DIR/compare/``.
 
 Every image is stored under a key made of everything that decides it (checkpoint content, prompt,
-weight, seed, model, size, sampling), so a rerun renders only what is missing.
+weight, seed, model, size, sampling), so a rerun renders only what is missing. With an image model
+(``image_score=``), each row also gets the two numbers of :mod:`onelazy.comparison.image_score`,
+shown beside the losses, never mixed into them.
 ``pick_checkpoint()`` then copies the chosen checkpoint to the output path. Picks are reversible:
 before the first pick replaces the trained final model, it is kept beside the output as
 ``<stem>.final-<step>.safetensors`` and stays in the comparison as the final row, so
@@ -27,7 +29,7 @@ import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 from onelazy._files import (
     atomic_copy,
@@ -39,10 +41,11 @@ from onelazy.comparison.checkpoints import Checkpoint, find_checkpoints_of
 from onelazy.comparison.grid import RowEvidence, grid_png, page_html
 from onelazy.dataset import is_image_name
 from onelazy.errors import BackendError, EvidenceError, UsageError
-from onelazy.run_folder import COMPARE_DIR, RunSource, read_run
+from onelazy.run_folder import COMPARE_DIR, Run, RunSource, read_run
 
 if TYPE_CHECKING:
     from onelazy.backends import Backend
+    from onelazy.comparison.image_score import ImageEmbedder, ImageScores
     from onelazy.evidence import RunEvidence
     from onelazy.render import RenderSettings
 
@@ -64,12 +67,13 @@ def lora_weight_problem(weight: float) -> str | None:
 
 @dataclass(frozen=True)
 class CompareProgress:
-    """Images rendered so far in this run, of those missing."""
+    """Images rendered (or, with an image score, embedded) so far in this run, of those missing."""
 
     done: int
     total: int
     reused: int
     current: str = ""
+    stage: Literal["render", "score"] = "render"
 
 
 @dataclass(frozen=True)
@@ -89,6 +93,8 @@ class CompareResult:
     """What OneTrainer's logs say per checkpoint (None: they could not be read, see ``notes``)."""
     chart: Path | None = None
     """``compare/loss.png``: the losses over the steps with the saves marked."""
+    scores: ImageScores | None = None
+    """What the image model says per row, when one was given (never part of the suggestion)."""
     notes: tuple[str, ...] = ()
 
     def describe(self) -> list[str]:
@@ -102,6 +108,8 @@ class CompareResult:
         ]
         if self.evidence is not None:
             lines += ["What OneTrainer logged:", *self.evidence.describe()]
+        if self.scores is not None:
+            lines += self.scores.describe()
         lines += list(self.notes)
         lines += [f"Grid: {self.grid}", f"Page: {self.page}"]
         if self.chart is not None:
@@ -154,13 +162,17 @@ def compare(
     output_dir: str | os.PathLike[str] | None = None,
     on_progress: Callable[[CompareProgress], None] | None = None,
     timeout: float = 600.0,
+    image_score: str | ImageEmbedder | None = None,
 ) -> CompareResult:
     """Render every checkpoint of the run in ``run_dir`` and write ``compare/grid.png`` and ``index.html``.
 
     The backend is ``backend``, or one opened from ``kind`` and ``url``; ``render`` says how it
     renders (the checkpoint, size, sampling and the one seed; its LoRAs are applied under the
     checkpoint compared), ``lora_dir`` is the folder it loads LoRAs from. Only images not rendered
-    before are rendered. Raises :class:`UsageError` when the run has no checkpoint yet.
+    before are rendered. ``image_score`` (a model name such as ``openai/clip-vit-base-patch32``, a
+    local model folder, or an :class:`~onelazy.comparison.image_score.ImageEmbedder`) adds the image
+    model's likeness and pull per row; it is loaded first, so a wrong name fails before rendering.
+    Raises :class:`UsageError` when the run has no checkpoint yet.
     """
     prompt_list = [p.strip() for p in prompts if p.strip()]
     if not prompt_list:
@@ -188,6 +200,11 @@ def compare(
         )
     out = Path(output_dir).expanduser() if output_dir is not None else facts.config_path.parent / COMPARE_DIR
     images = out / "images"
+    embedder = None
+    if image_score is not None:
+        from onelazy.comparison.image_score import open_embedder
+
+        embedder = open_embedder(image_score)
 
     rows: list[tuple[str, Checkpoint | None]] = [("no LoRA", None)] + [(c.label, c) for c in checkpoints]
     cells: dict[tuple[int, int, int], str] = {}
@@ -230,7 +247,12 @@ def compare(
     labels = [label for label, _ in rows]
     layout = {f"{r},{p},{w}": key for (r, p, w), key in cells.items()}
     evidence, notes = _read_evidence(run_dir, checkpoints)
-    row_evidence, sample_columns = _row_evidence(rows, evidence)
+    scores = None
+    if embedder is not None:
+        scores = _score_rows(
+            facts, embedder, rows, cells, found, len(prompt_list), len(weight_list), out, on_progress
+        )
+    row_evidence, sample_columns = _row_evidence(rows, evidence, scores)
     chart = None
     summary: list[str] = []
     if evidence is not None:
@@ -242,6 +264,14 @@ def compare(
             chart = atomic_write_bytes(out / "loss.png", loss_chart_png(evidence))
         except EvidenceError as exc:
             notes.append(str(exc))
+    score_summary: list[str] = []
+    if scores is not None:
+        from onelazy.comparison.image_score import SCORE_MEANING
+
+        score_summary = [
+            f"Image model: {scores.model}, against {scores.references} training images.",
+            SCORE_MEANING,
+        ]
     atomic_write_json(
         out / "cells.json",
         {
@@ -250,8 +280,9 @@ def compare(
             "weights": weight_list,
             "cells": layout,
             "files": {key: found[key].name for key in sorted(found)},
-            "evidence": {labels[r]: list(row.lines) for r, row in sorted(row_evidence.items())},
+            "evidence": {labels[r]: list(row.lines) for r, row in sorted(row_evidence.items()) if row.lines},
             "suggested": next((labels[r] for r, row in row_evidence.items() if row.suggested), None),
+            **({"image_score": scores.to_json()} if scores is not None else {}),
         },
     )
     atomic_write_bytes(
@@ -259,7 +290,7 @@ def compare(
     )
     page_text = page_html(
         labels, prompt_list, weight_list, cells, found, out, row_evidence, sample_columns,
-        [*summary, *notes], chart,
+        [*summary, *notes], chart, score_summary,
     )  # fmt: skip
     atomic_write_text(page, page_text)
     return CompareResult(
@@ -273,6 +304,7 @@ def compare(
         cells={key: found[key] for key in wanted},
         evidence=evidence,
         chart=chart,
+        scores=scores,
         notes=tuple(notes),
     )
 
@@ -295,18 +327,61 @@ def evidence_lines(validation: float | None, train: float | None) -> tuple[str, 
     return (first, f"train loss {train:.4f}" if train is not None else "train loss: none")
 
 
+def _score_rows(
+    facts: Run,
+    embedder: ImageEmbedder,
+    rows: Sequence[tuple[str, Checkpoint | None]],
+    cells: dict[tuple[int, int, int], str],
+    found: dict[str, Path],
+    prompts: int,
+    weights: int,
+    out: Path,
+    on_progress: Callable[[CompareProgress], None] | None,
+) -> ImageScores:
+    """The image model's numbers per row: each render beside the no-LoRA render of its prompt."""
+    from onelazy.comparison.image_score import EMBEDDINGS_DIR, ScoreProgress, score_rows
+
+    def report(state: ScoreProgress) -> None:
+        if on_progress:
+            on_progress(
+                CompareProgress(state.done, state.total, 0, "embedded for the image score", stage="score")
+            )
+
+    scored: list[tuple[str, list[tuple[Path, Path | None]]]] = []
+    for r, (label, checkpoint) in enumerate(rows):
+        pairs: dict[str, tuple[Path, Path | None]] = {}
+        for p in range(prompts):
+            for w in range(weights):
+                render = found.get(cells[(r, p, w)])
+                if render is not None:
+                    baseline = found.get(cells[(0, p, w)]) if checkpoint is not None else None
+                    pairs.setdefault(cells[(r, p, w)], (render, baseline))
+        scored.append((label, list(pairs.values())))
+    return score_rows(
+        scored, facts.training_images(), embedder, cache_dir=out / EMBEDDINGS_DIR, on_progress=report
+    )
+
+
 def _row_evidence(
-    rows: Sequence[tuple[str, Checkpoint | None]], evidence: RunEvidence | None
+    rows: Sequence[tuple[str, Checkpoint | None]],
+    evidence: RunEvidence | None,
+    scores: ImageScores | None = None,
 ) -> tuple[dict[int, RowEvidence], list[str]]:
     """Per grid row with a checkpoint the logs know: its lines, whether it is suggested, its
-    OneTrainer samples (one column per sample prompt)."""
+    OneTrainer samples (one column per sample prompt); and, with ``scores``, every row's image
+    model numbers (the no-LoRA row's too, as the baseline)."""
+    found: dict[int, RowEvidence] = {}
+    if scores is not None:
+        for r, (label, _checkpoint) in enumerate(rows):
+            score = scores.for_label(label)
+            if score is not None:
+                found[r] = RowEvidence(lines=(), scores=score.lines())
     if evidence is None:
-        return {}, []
+        return found, []
     columns = sorted(
         {s.prompt_folder for item in evidence.checkpoints for s in item.samples},
         key=lambda name: (int(name.split(" ", 1)[0]) if name.split(" ", 1)[0].isdigit() else 0, name),
     )
-    found: dict[int, RowEvidence] = {}
     for r, (_label, checkpoint) in enumerate(rows):
         if checkpoint is None:
             continue
@@ -320,6 +395,7 @@ def _row_evidence(
             lines=evidence_lines(item.validation_loss, item.train_loss),
             suggested=evidence.suggestion.step == item.step and evidence.suggestion.step is not None,
             samples=tuple(by_column.get(name) for name in columns),
+            scores=found[r].scores if r in found else (),
         )
     return found, columns
 
