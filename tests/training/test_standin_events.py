@@ -139,3 +139,30 @@ def test_a_run_continued_after_ctrl_c_has_two_folders_joined_in_step_order(
     truth = written(root)
     assert as_dict(log.train_loss) == pytest.approx(truth["loss/train_step"], rel=1e-6)
 
+
+def test_the_reader_takes_what_torchs_own_summary_writer_wrote(tmp_path: Path) -> None:
+    """OneTrainer logs with torch.utils.tensorboard.SummaryWriter: its files, two starts of a run
+    and a colliding concept label among them, read as the stand-in's are."""
+    from tests.conftest import require_packages
+
+    require_packages("torch")
+    from torch.utils.tensorboard import SummaryWriter
+
+    starts = [(0, range(0, 6)), (1, range(4, 10))]  # the second continues from a backup at step 4
+    for n, steps in starts:
+        writer = SummaryWriter(str(tmp_path / "tensorboard" / f"faery-2026-12-03_10-0{n}-00"))
+        for step in steps:
+            writer.add_scalar("loss/train_step", 1.0 - step / 10 - n / 100, step)
+            writer.add_scalar("smooth_loss/train_step", 0.9 - step / 20, step)
+            writer.add_scalar("lr/unet", 1e-4, step)
+        for label, value in (("held", 0.25), ("held(1)", 0.35)):
+            writer.add_scalar(f"loss/validation_step/{label}", value + n, steps[-1])
+        writer.add_scalar("loss/validation_step/total_average", 0.3 + n, steps[-1])
+        writer.close()
+    log = read_training_log(tmp_path)
+    assert len(log.folders) == 2
+    # the later start's values win where both logged a step
+    assert as_dict(log.train_loss) == {s: pytest.approx(1.0 - s / 10 - (s >= 4) / 100) for s in range(10)}
+    assert set(log.validation_losses) == {"held", "held(1)", "total_average"}
+    assert as_dict(log.validation) == {5: pytest.approx(0.3), 9: pytest.approx(1.3)}
+    assert as_dict(log.learning_rates["unet"]) == {s: pytest.approx(1e-4) for s in range(10)}
