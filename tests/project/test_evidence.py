@@ -55,15 +55,22 @@ def written(onetrainer: Path) -> dict[str, dict[int, float]]:
     return found
 
 
-def render(run: Path, world: dict[str, Any]) -> Any:
+def render(
+    run: Path,
+    world: dict[str, Any],
+    prompts: tuple[str, ...] = ("a faery in a forest",),
+    weights: tuple[float, ...] = (1.0,),
+    **options: Any,
+) -> Any:
     return compare(
         run,
         kind="comfyui",
         url=world["server"].url,
         render=RenderSettings(model="tiny_sd15.safetensors", width=512, height=512, seed=1234),
         lora_dir=world["loras"],
-        prompts=["a faery in a forest"],
-        weights=[1.0],
+        prompts=prompts,
+        weights=weights,
+        **options,
     )
 
 

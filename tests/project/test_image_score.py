@@ -18,11 +18,9 @@ from click.testing import CliRunner
 from PIL import Image
 
 from onelazy.cli import cli
-from onelazy.comparison import compare
 from onelazy.comparison.image_score import RowScore, ScoreProgress, score_rows
 from onelazy.errors import ImageScoreError, UsageError
-from onelazy.render import RenderSettings
-from tests.project.test_evidence import CLEAR, train
+from tests.project.test_evidence import CLEAR, render, train
 
 
 def expected_embeddings(model_folder: Path, files: list[Path]) -> dict[Path, Any]:
@@ -43,17 +41,21 @@ def expected_embeddings(model_folder: Path, files: list[Path]) -> dict[Path, Any
 
 
 def compare_with_score(run: Path, world: dict[str, Any], model: str | None, **options: Any) -> Any:
-    return compare(
-        run,
-        kind="comfyui",
-        url=world["server"].url,
-        render=RenderSettings(model="tiny_sd15.safetensors", width=512, height=512, seed=1234),
-        lora_dir=world["loras"],
-        prompts=["a faery in a forest", "a faery on a beach"],
-        weights=[0.7, 1.0],
-        image_score=model,
-        **options,
-    )
+    prompts = ("a faery in a forest", "a faery on a beach")
+    return render(run, world, prompts, (0.7, 1.0), image_score=model, **options)
+
+
+def new_project(world: dict[str, Any]) -> Path:
+    """A filled-in onelazy.yaml in the stand-in world."""
+    from onelazy.project import init_project
+    from tests.project.helpers import fill_in
+
+    made = init_project(
+        world["base"] / "faery", name="faery", backend="comfyui", url=world["server"].url,
+        onetrainer=str(world["onetrainer"]),
+    )  # fmt: skip
+    fill_in(made.path, world)
+    return made.path
 
 
 def test_compare_scores_each_row_against_the_training_images_and_the_no_lora_renders(
@@ -231,27 +233,22 @@ def test_the_image_model_is_checked_before_anything_is_rendered(
 
 def test_onelazy_yaml_names_the_image_model(world: dict[str, Any], tiny_image_model: Path) -> None:
     from onelazy.errors import ProjectFileError
-    from onelazy.project import init_project, load_project
-    from tests.project.helpers import fill_in
+    from onelazy.project import load_project
 
-    made = init_project(
-        world["base"] / "faery", name="faery", backend="comfyui", url=world["server"].url,
-        onetrainer=str(world["onetrainer"]),
-    )  # fmt: skip
-    fill_in(made.path, world)
-    text = made.path.read_text(encoding="utf-8")
+    path = new_project(world)
+    text = path.read_text(encoding="utf-8")
     assert "\ncompare:\n" in text
     with_model = text.replace("\ncompare:\n", "\ncompare:\n  image_score: ../clip\n")
-    made.path.write_text(with_model, encoding="utf-8")
+    path.write_text(with_model, encoding="utf-8")
     with pytest.raises(ProjectFileError, match=r"onelazy.yaml:\d+:\d+: compare.image_score: .*clip: no such"):
-        load_project(made.path)
+        load_project(path)
     (world["base"] / "clip").symlink_to(tiny_image_model, target_is_directory=True)
-    assert load_project(made.path).compare_options()["image_score"] == str(tiny_image_model.resolve())
+    assert load_project(path).compare_options()["image_score"] == str(tiny_image_model.resolve())
     hub = text.replace("\ncompare:\n", "\ncompare:\n  image_score: openai/clip-vit-base-patch32\n")
-    made.path.write_text(hub, encoding="utf-8")
-    assert load_project(made.path).compare_options()["image_score"] == "openai/clip-vit-base-patch32"
-    made.path.write_text(text, encoding="utf-8")
-    assert "image_score" not in load_project(made.path).compare_options()  # off unless asked
+    path.write_text(hub, encoding="utf-8")
+    assert load_project(path).compare_options()["image_score"] == "openai/clip-vit-base-patch32"
+    path.write_text(text, encoding="utf-8")
+    assert "image_score" not in load_project(path).compare_options()  # off unless asked
 
 
 def test_a_model_name_that_is_no_folder_and_no_hub_id_is_a_usage_error() -> None:
@@ -266,30 +263,24 @@ def test_onelazy_run_scores_with_the_model_the_file_names(
     world: dict[str, Any], tiny_image_model: Path
 ) -> None:
     from onelazy.pipeline import project_status, run_project
-    from onelazy.project import init_project
-    from tests.project.helpers import fill_in
 
-    made = init_project(
-        world["base"] / "faery", name="faery", backend="comfyui", url=world["server"].url,
-        onetrainer=str(world["onetrainer"]),
-    )  # fmt: skip
-    fill_in(made.path, world)
-    plain = made.path.read_text(encoding="utf-8")
+    path = new_project(world)
+    plain = path.read_text(encoding="utf-8")
     scored = plain.replace("\ncompare:\n", f"\ncompare:\n  image_score: {tiny_image_model}\n")
-    made.path.write_text(scored, encoding="utf-8")
+    path.write_text(scored, encoding="utf-8")
     lines: list[str] = []
-    run_project(made.path, echo=lines.append)
+    run_project(path, echo=lines.append)
     page = (world["base"] / "faery" / "run" / "compare" / "index.html").read_text(encoding="utf-8")
     assert "What an image model sees" in page and "<span class=score>likeness" in page
     assert any("sees (against 12 training images" in line for line in lines), lines
-    states = {s.stage: s.state for s in project_status(made.path)}
+    states = {s.stage: s.state for s in project_status(path)}
     assert states["compare"] == "done"
     # the score is part of what compare was asked: without it the comparison is redone (every
     # image reused), and the page no longer shows it
-    made.path.write_text(plain, encoding="utf-8")
-    assert {s.stage: s.state for s in project_status(made.path)}["compare"] == "stale"
+    path.write_text(plain, encoding="utf-8")
+    assert {s.stage: s.state for s in project_status(path)}["compare"] == "stale"
     renders = world["server"].renders
-    run_project(made.path, echo=lines.append)
+    run_project(path, echo=lines.append)
     assert world["server"].renders == renders
     page = (world["base"] / "faery" / "run" / "compare" / "index.html").read_text(encoding="utf-8")
     assert "What an image model sees" not in page
