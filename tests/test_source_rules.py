@@ -53,8 +53,9 @@ def test_one_reader_of_key_equals_value() -> None:
 
 
 def test_onetrainers_save_and_backup_names_are_spelled_in_onetrainer_only() -> None:
-    """How OneTrainer names a save or a backup is a pattern in ``onetrainer/outputs.py``; compare,
-    pick, the run folder and the launch output all ask it."""
+    """How OneTrainer names a save, a backup or a training sample, and its workspace's folders
+    for them and for its logs, is in ``onetrainer/outputs.py``; compare, pick, the evidence, the
+    run folder and the launch output all ask it."""
     spelled = sorted(
         {
             str(path.relative_to(SRC))
@@ -62,8 +63,22 @@ def test_onetrainers_save_and_backup_names_are_spelled_in_onetrainer_only() -> N
             for node in ast.walk(tree)
             if isinstance(node, ast.Constant)
             and isinstance(node.value, str)
-            and ("-save-" in node.value or "-backup-" in node.value)
-            and "\\d" in node.value
+            and (
+                (("-save-" in node.value or "-backup-" in node.value)
+                and "\\d" in node.value)
+                or "-training-sample-" in node.value
+            )
         }
     )
     assert spelled == ["onetrainer/outputs.py"]
+    # and no module joins a workspace folder's name onto a path by hand (``workspace / "samples"``)
+    joined = sorted(
+        f"{path.relative_to(SRC)}:{node.lineno}"
+        for path, tree in _modules()
+        for node in ast.walk(tree)
+        if isinstance(node, ast.BinOp)
+        and isinstance(node.op, ast.Div)
+        and isinstance(node.right, ast.Constant)
+        and node.right.value in ("save", "backup", "tensorboard", "samples")
+    )
+    assert joined == []

@@ -14,7 +14,6 @@ loss around it and OneTrainer's own training samples at its step, and a suggesti
 from __future__ import annotations
 
 import os
-import re
 import statistics
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -22,6 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from onelazy.errors import EvidenceError
+from onelazy.onetrainer.outputs import CUSTOM_SAMPLES_DIR, SAMPLES_DIR, TENSORBOARD_DIR, sample_position
 
 if TYPE_CHECKING:
     from onelazy.comparison.checkpoints import Checkpoint
@@ -50,7 +50,6 @@ LIMITS = (
     "likeness or style: look at the grid too. The final model is saved after the last validation, "
     "so it has a train loss but no validation loss of its own."
 )
-_SAMPLE_NAME = re.compile(r".*-training-sample-(?P<step>\d+)-(?P<epoch>\d+)-(?P<epoch_step>\d+)\.\w+")
 
 
 @dataclass(frozen=True)
@@ -160,7 +159,7 @@ def read_training_log(workspace: str | os.PathLike[str]) -> TrainingLog:
 
     No folder yet is an empty log; the reader missing is an :class:`EvidenceError` naming the extra.
     """
-    root = Path(workspace) / "tensorboard"
+    root = Path(workspace) / TENSORBOARD_DIR
     files = sorted(root.glob("*/events.out.tfevents.*")) if root.is_dir() else []
     if not files:
         return TrainingLog(())
@@ -218,14 +217,14 @@ def _event_accumulator() -> Any:
 
 def training_samples(workspace: str | os.PathLike[str]) -> tuple[TrainingSample, ...]:
     """OneTrainer's own training samples, by step then prompt folder (custom samples left out)."""
-    root = Path(workspace) / "samples"
+    root = Path(workspace) / SAMPLES_DIR
     found = []
     if root.is_dir():
-        for folder in sorted(p for p in root.iterdir() if p.is_dir() and p.name != "custom"):
+        for folder in sorted(p for p in root.iterdir() if p.is_dir() and p.name != CUSTOM_SAMPLES_DIR):
             for path in folder.iterdir():
-                match = _SAMPLE_NAME.fullmatch(path.name)
-                if match is not None and path.is_file():
-                    found.append(TrainingSample(folder.name, int(match["step"]), path))
+                position = sample_position(path.name)
+                if position is not None and path.is_file():
+                    found.append(TrainingSample(folder.name, position.step, path))
     return tuple(sorted(found, key=lambda s: (s.step, s.prompt_folder, s.path.name)))
 
 

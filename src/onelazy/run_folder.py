@@ -35,7 +35,15 @@ from typing import TYPE_CHECKING, Union
 
 from onelazy._files import atomic_copy
 from onelazy.errors import StorageError, UsageError
-from onelazy.onetrainer.outputs import BACKUP_DIR, SAVE_DIR, is_backup, is_save
+from onelazy.onetrainer.outputs import (
+    BACKUP_DIR,
+    SAMPLES_DIR,
+    SAVE_DIR,
+    TENSORBOARD_DIR,
+    is_backup,
+    is_save,
+    sample_position,
+)
 
 if TYPE_CHECKING:
     from onelazy.onetrainer.models import TrainConfig
@@ -349,20 +357,20 @@ def set_aside_earlier_training(run_dir: RunSource) -> SetAside:
                 if (is_save(e.name, facts.prefix) if sub == SAVE_DIR else is_backup(e.name))
             ]
     # its logs and training samples too, so the evidence compare shows is the next training's own
-    logs = facts.workspace / "tensorboard"
+    logs = facts.workspace / TENSORBOARD_DIR
     if logs.is_dir():
         moves += [
-            (e, f"tensorboard/{e.name}")
+            (e, f"{TENSORBOARD_DIR}/{e.name}")
             for e in sorted(logs.iterdir())
             if e.is_dir() and e.name.startswith(facts.prefix)
         ]
-    samples = facts.workspace / "samples"
+    samples = facts.workspace / SAMPLES_DIR
     if samples.is_dir():
         for folder in sorted(p for p in samples.iterdir() if p.is_dir()):
             moves += [
-                (e, f"samples/{folder.name}/{e.name}")
+                (e, f"{SAMPLES_DIR}/{folder.name}/{e.name}")
                 for e in sorted(folder.iterdir())
-                if e.name.startswith(facts.prefix) and "-training-sample-" in e.name
+                if sample_position(e.name, facts.prefix) is not None
             ]
     output = facts.output
     moves += [(path, path.name) for path in [*kept_final_models(output), *pick_backups(output)]]

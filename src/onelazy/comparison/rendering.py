@@ -190,7 +190,7 @@ def compare(
     checkpoints, _digests = find_checkpoints_of(facts)
     if not checkpoints:
         raise UsageError(
-            f"{facts.config_path.parent}: no checkpoints yet (no saves in {facts.workspace / 'save'}, "
+            f"{facts.config_path.parent}: no checkpoints yet (no saves in {facts.saves}, "
             f"no final model at {facts.output}); train first with `onelazy launch`"
         )
     lora_folder = Path(lora_dir).expanduser()

@@ -15,6 +15,7 @@ import struct
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
+from onelazy.onetrainer.outputs import SAVE_DIR
 from onelazy.training.config_facts import ConfigFacts
 
 _MIB = 1024 * 1024
@@ -31,7 +32,7 @@ _SAVE_SUFFIXES = (".safetensors", ".ckpt", ".pt", ".bin")
 
 def lora_save_bytes(facts: ConfigFacts, base_model: Path, workspace: Path) -> tuple[int, str]:
     """The size of one LoRA save and how it was found (said in the preflight line)."""
-    saved = _largest_save(workspace / "save")
+    saved = _largest_save(workspace / SAVE_DIR)
     if saved is not None:
         return saved.stat().st_size, f"as big as {saved.name}"
     parameters = lora_parameters(facts, base_model)
