@@ -466,6 +466,18 @@ def test_backends_check_lists_what_the_server_has(comfy: ComfyStandin, swarm: Sw
     assert result.exit_code == 0, result.output
     assert result.output.splitlines()[0] == f"{comfy.url}: ComfyUI 0.8.0, ready on cpu"
     assert "models (2): tiny_sd15.safetensors, sub/juggernaut_xl.safetensors" in result.output
+    # the files the newer families' recipes name, from their own folders
+    listed = {line.split(" (")[0]: line.split(": ", 1)[1] for line in result.output.splitlines()[1:]}
+    assert listed["diffusion models"] == ", ".join(comfy.diffusion_models)
+    assert listed["text encoders"] == ", ".join(comfy.text_encoders)
+    assert listed["VAEs"] == ", ".join(comfy.vaes)
+    # an older ComfyUI without a folder (text_encoders was called clip): the rest is still listed
+    with pytest.MonkeyPatch.context() as older:
+        files = comfy.model_files()
+        del files["text_encoders"]
+        older.setattr(comfy, "model_files", lambda: files)
+        result = runner.invoke(cli, ["backends", "check", comfy.url])
+    assert result.exit_code == 0 and "text encoders" not in result.output and "VAEs (3)" in result.output
     result = runner.invoke(cli, ["backends", "check", swarm.url, "--backend", "swarmui"])
     assert (
         result.exit_code == 0

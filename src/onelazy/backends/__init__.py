@@ -12,6 +12,7 @@ settings, seed and LoRAs with weights. Only this package speaks HTTP to an image
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, ClassVar, Literal, Protocol, get_args, runtime_checkable
 
@@ -199,6 +200,12 @@ class Backend(Protocol):
         """LoRA names as the server spells them."""
         ...
 
+    def model_files(self) -> dict[str, list[str]]:
+        """The other files a family's recipe names, by what they are (``"diffusion models"``,
+        ``"text encoders"``, ``"VAEs"``), as the server spells them; empty where the server picks
+        them itself (SwarmUI)."""
+        ...
+
     def samplers(self) -> SamplerChoices:
         """Accepted sampler and scheduler names."""
         ...
@@ -318,10 +325,14 @@ class BackendReport:
     models: tuple[str, ...]
     loras: tuple[str, ...]
     samplers: SamplerChoices
+    files: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    """What ``Backend.model_files`` lists: the diffusion models, text encoders and VAEs that
+    ``generate.model``, ``generate.text_encoders`` and ``generate.vae`` name for the newer families."""
 
 
 def check_backend(url: str, kind: str | None = None, *, retry: RetryPolicy | None = None) -> BackendReport:
-    """Is the server at ``url`` up (and of ``kind``, when given); its models, LoRAs and samplers."""
+    """Is the server at ``url`` up (and of ``kind``, when given); its models, LoRAs, samplers and
+    the other model files the family recipes name."""
     policy = retry or RetryPolicy(attempts=2, first_delay=0.5)
     chosen = kind or detect_kind(url, retry=policy)
     with open_backend(chosen, url, retry=policy, timeout=30.0) as backend:
@@ -331,4 +342,5 @@ def check_backend(url: str, kind: str | None = None, *, retry: RetryPolicy | Non
             models=tuple(backend.models()),
             loras=tuple(backend.loras()),
             samplers=backend.samplers(),
+            files={label: tuple(names) for label, names in backend.model_files().items()},
         )

@@ -39,6 +39,7 @@ from onelazy.backends._http import (
     has_unsafe_segment,
     json_body,
 )
+from onelazy.backends.comfyui_graphs import FOLDERS
 from onelazy.backends.comfyui_graphs import SAVE_NODE as _SAVE_NODE
 from onelazy.backends.retry import RetryPolicy
 from onelazy.backends.urls import BEARER_TOKEN_ENV, normalize_url
@@ -199,6 +200,16 @@ class ComfyUIBackend:
 
     def loras(self) -> list[str]:
         return self._folder("loras", refresh=True)
+
+    def model_files(self) -> dict[str, list[str]]:
+        found: dict[str, list[str]] = {}
+        parts = (("diffusion models", "unet"), ("text encoders", "text_encoders"), ("VAEs", "vae"))
+        for label, part in parts:
+            try:
+                found[label] = self._folder(FOLDERS[part], refresh=True)
+            except BackendProtocolError:  # a ComfyUI older than the folder (text_encoders was clip)
+                continue
+        return found
 
     def samplers(self) -> SamplerChoices:
         if self._sampler_choices is None:

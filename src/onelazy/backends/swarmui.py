@@ -242,6 +242,10 @@ class SwarmUIBackend:
     def models(self) -> list[str]:
         return self._list_models("Stable-Diffusion", refresh=True)
 
+    def model_files(self) -> dict[str, list[str]]:
+        """SwarmUI lists diffusion models among its models and picks text encoders and VAEs itself."""
+        return {}
+
     def loras(self) -> list[str]:
         return self._list_models("LoRA", refresh=True)
 

@@ -245,7 +245,8 @@ def backends_group() -> None:
 @click.argument("url")
 @backend_option("Expected backend: swarmui or comfyui (default: detect it; --kind is the older name).")
 def check_command(url: str, kind: str | None) -> None:
-    """Is the server up, which models, LoRAs and samplers does it have.
+    """Is the server up, which models, LoRAs and samplers does it have (ComfyUI: also its
+    diffusion models, text encoders and VAEs, for generate.model/text_encoders/vae).
 
     \b
     Example:
@@ -266,6 +267,7 @@ def check_command(url: str, kind: str | None) -> None:
     for label, values in (
         ("models", report.models),
         ("LoRAs", report.loras),
+        *report.files.items(),
         ("samplers", report.samplers.samplers),
         ("schedulers", report.samplers.schedulers),
     ):
