@@ -37,7 +37,7 @@ from onelazy.backends import DEFAULT_KIND, kind_facts
 from onelazy.comparison import COMPARE_SEED, lora_weight_problem
 from onelazy.errors import ConfigError, ProjectFileError, UsageError
 from onelazy.generation import GenerateConfig
-from onelazy.generation.settings import Cfg, ModelName, RenderLayer, Seed, Side, Steps
+from onelazy.generation.settings import SamplingValues, Seed
 from onelazy.onetrainer.model_names import is_hub_id, is_remote
 from onelazy.render import RenderSettings
 
@@ -115,7 +115,7 @@ class TrainSettings(_Strict):
         return self
 
 
-class CompareSettings(RenderLayer):
+class CompareSettings(SamplingValues):
     """What ``onelazy compare`` renders; unset render settings come from the ``generate:`` section
     (its first set's, then the shared ones), except the seed (one for every image) and the LoRAs
     (only the checkpoint compared)."""
@@ -126,13 +126,6 @@ class CompareSettings(RenderLayer):
     weights: list[float] = Field(default_factory=lambda: [0.7, 1.0], min_length=1)
     seed: Seed = COMPARE_SEED
     url: str | None = None
-    model: ModelName | None = None
-    width: Side | None = None
-    height: Side | None = None
-    steps: Steps | None = None
-    cfg: Cfg | None = None
-    sampler: str | None = None
-    scheduler: str | None = None
     keep: bool = False
     image_score: str | None = Field(default=None, min_length=1)
     """An image model (a Hugging Face id such as ``openai/clip-vit-base-patch32``, or a local model

@@ -62,8 +62,9 @@ class RenderLayer(_Strict):
         return base.with_values(**given)
 
 
-class RenderValues(RenderLayer):
-    """Render settings a prompt set may override; None means "use the shared value"."""
+class SamplingValues(RenderLayer):
+    """The render settings every layer may override (a prompt set, ``compare:``): the checkpoint,
+    the size and the sampling; None means "use the value of the layer under it"."""
 
     model: ModelName | None = None
     width: Side | None = None
@@ -72,6 +73,11 @@ class RenderValues(RenderLayer):
     cfg: Cfg | None = None
     sampler: str | None = None
     scheduler: str | None = None
+
+
+class RenderValues(SamplingValues):
+    """Render settings a prompt set may override; None means "use the shared value"."""
+
     seed: Seed | None = None
     loras: list[LoraWeight] | None = None
 
