@@ -183,6 +183,7 @@ def test_score_without_training_images_says_none(tmp_path: Path) -> None:
     scores = score_rows([("step 10", [(red, red)])], [], MeanColour())
     assert scores.rows[0].likeness is None and scores.rows[0].pull == pytest.approx(0.0)
     assert scores.rows[0].lines() == ("likeness: none", "pull 0.000")
+    assert "the likeness is not measured" in scores.describe()[-1]
 
 
 def run_cli(run: Path, world: dict[str, Any], *extra: str) -> Any:

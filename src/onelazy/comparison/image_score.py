@@ -40,7 +40,8 @@ if TYPE_CHECKING:
 
     Embeddings = npt.NDArray[np.float64]
 
-#: A small CLIP that runs on a CPU in seconds per hundred images; the docs name it as the default.
+#: A small CLIP, the one the docs name: about 15 s per hundred 1024 px images on two CPU cores
+#: (``bench/bench_image_score.py``), far less on a GPU.
 SUGGESTED_MODEL = "openai/clip-vit-base-patch32"
 #: Images embedded per forward pass.
 BATCH_SIZE = 16
@@ -122,6 +123,11 @@ class ImageScores:
             f"What {self.model} sees (against {self.references} training images; not part of the suggestion):"
         ]
         lines += [f"  {row.label}: {', '.join(row.lines())}" for row in self.rows]
+        if not self.references:
+            lines.append(
+                "  no training image could be read from the run's concepts (a relative path is "
+                "OneTrainer's to resolve): the likeness is not measured"
+            )
         if self.unreadable:
             lines.append(f"  {len(self.unreadable)} image(s) could not be read, first {self.unreadable[0]}")
         return lines
