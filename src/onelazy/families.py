@@ -154,14 +154,18 @@ def families_of_pipeline(class_name: str) -> list[Family]:
 # --------------------------------------------------------------------------- which family a base model is
 
 #: Tensor-name fragments of single-file checkpoints, most specific first: (fragment, family keys).
-#: A file matches the first row whose fragment one of its tensor names contains.
+#: A file matches the first row whose fragment one of its tensor names contains. Where diffusers'
+#: single-file loader recognises the family, the fragment is the tensor name it looks for
+#: (Chroma, Flux.2, Flux.1, SD 3, Z-Image, SDXL, SD 1.x); Qwen-Image it does not list.
 _KEY_LAYOUTS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("distilled_guidance_layer.", ("chroma",)),  # Chroma: Flux's blocks with a guidance approximator
-    ("double_stream_modulation_img.", ("flux2",)),  # Flux.2: modulation shared across blocks
+    ("single_stream_modulation.", ("flux2",)),  # Flux.2: modulation shared across blocks
+    ("double_stream_modulation_img.", ("flux2",)),
     ("double_blocks.0.img_attn.", ("flux1",)),  # Flux.1 (original layout)
     ("joint_blocks.0.", ("sd3", "sd35")),  # SD 3 / 3.5 MMDiT
     ("txt_norm.", ("qwen",)),  # Qwen-Image
-    ("cap_embedder.", ("zimage", "zimage-deturbo")),  # Z-Image (Lumina-2 style NextDiT)
+    # Z-Image: its adaLN is one Linear (Lumina 2, which shares its cap_embedder, has SiLU then Linear)
+    ("layers.0.adaLN_modulation.0.", ("zimage", "zimage-deturbo")),
     ("conditioner.embedders.1.", ("sdxl",)),  # SDXL: two text encoders under conditioner
     ("cond_stage_model.transformer.", ("sd15",)),  # SD 1.x: one CLIP text encoder
 )

@@ -92,14 +92,22 @@ def test_a_diffusers_folder_is_known_by_its_pipeline_class(
         (["model.diffusion_model.double_blocks.0.img_attn.qkv.weight"], "flux1"),
         (["double_blocks.0.img_attn.qkv.weight", "distilled_guidance_layer.in_proj.weight"], "chroma"),
         (["double_blocks.0.img_attn.qkv.weight", "double_stream_modulation_img.lin.weight"], "flux2"),
+        (["model.diffusion_model.single_stream_modulation.lin.weight"], "flux2"),
         (["model.diffusion_model.joint_blocks.0.x_block.attn.qkv.weight"], "sd3"),
         (["transformer_blocks.0.img_mlp.net.0.proj.weight", "txt_norm.weight"], "qwen"),
-        (["layers.0.attention.qkv.weight", "cap_embedder.0.weight"], "zimage"),
+        (["cap_embedder.0.weight", "layers.0.adaLN_modulation.0.weight"], "zimage"),
+        (["model.diffusion_model.layers.0.adaLN_modulation.0.weight"], "zimage"),
     ],
 )
 def test_a_single_file_is_known_by_its_tensor_names(tmp_path: Path, names: list[str], key: str) -> None:
     found = detect_family(str(safetensors_file(tmp_path / "model.safetensors", names)))
     assert found is not None and family(key) in found.families
+
+
+def test_a_lumina_2_file_is_not_taken_for_z_image(tmp_path: Path) -> None:
+    """Lumina 2 has Z-Image's cap_embedder but a SiLU before its adaLN Linear (index 1)."""
+    names = ["cap_embedder.0.weight", "cap_embedder.1.weight", "layers.0.adaLN_modulation.1.weight"]
+    assert detect_family(str(safetensors_file(tmp_path / "lumina2.safetensors", names))) is None
 
 
 def test_only_the_header_of_a_single_file_is_read(tmp_path: Path) -> None:
