@@ -1,6 +1,6 @@
 """How fast compare's image score embeds, with a CLIP the size of openai/clip-vit-base-patch32.
 
-The weights are random (this machine reaches no model hub), which does not change the time: the
+The weights are random, so the bench downloads nothing; that does not change the time: the
 architecture and the image size are the real model's (ViT-B/32, 224 px, 512-d projection). The
 images are 1024 x 1024 PNGs, as the renders and training images of an SDXL run are.
 

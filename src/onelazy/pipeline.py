@@ -579,7 +579,10 @@ def _run_compare(run: _Run, _check: _Check) -> _Ran:
     from onelazy.comparison import CompareProgress, compare
 
     def report(state: CompareProgress) -> None:
-        run.progress("compare", f"{state.done}/{state.total} images {state.current}".rstrip())
+        if state.stage == "load":
+            run.progress("compare", f"loading the image model {state.current}")
+        else:
+            run.progress("compare", f"{state.done}/{state.total} images {state.current}".rstrip())
 
     compared = compare(run.project.run_dir, on_progress=report, **run.project.compare_options())
     run.checkpoints = compared.checkpoints

@@ -163,34 +163,47 @@ class Run:
     def earlier(self) -> Path:
         return self.workspace / EARLIER_DIR
 
-    def training_images(self) -> list[Path]:
-        """The images the run trains on: those of its enabled STANDARD concepts (inline, or in
-        ``concept_file_name``), not the held-out VALIDATION ones. A relative concept path or file
-        name is OneTrainer's to resolve and is tried beside ``config.json``; what cannot be read
-        counts as no images."""
+    def training_images(self) -> tuple[list[Path], list[str]]:
+        """The images the run trains on, and the concept folders (or concepts file) not found.
+
+        They are the images of its enabled STANDARD concepts (inline, or in ``concept_file_name``),
+        not the held-out VALIDATION ones. build-config writes absolute paths; a relative one is
+        OneTrainer's to resolve from its own folder, so it is looked for in ``$ONETRAINER_DIR``
+        when that is set, then beside ``config.json``."""
         from onelazy.dataset import find_images
         from onelazy.errors import ConfigError
         from onelazy.onetrainer.enums import ConceptType
         from onelazy.onetrainer.reading import read_concepts_lenient
 
-        base = self.config_path.parent
+        roots = [Path(os.environ["ONETRAINER_DIR"]).expanduser()] if os.environ.get("ONETRAINER_DIR") else []
+        roots.append(self.config_path.parent)
+
+        def located(value: str) -> Path | None:
+            path = Path(value).expanduser()
+            candidates = [path] if path.is_absolute() else [root / path for root in roots]
+            return next((c for c in candidates if c.exists()), None)
+
         concepts = self.config.concepts
         if concepts is None:
-            file = Path(str(self.config.concept_file_name)).expanduser()
+            file = located(str(self.config.concept_file_name))
             try:
-                concepts, _problems = read_concepts_lenient(file if file.is_absolute() else base / file)
+                if file is None:
+                    raise OSError
+                concepts, _problems = read_concepts_lenient(file)
             except (ConfigError, OSError):
-                return []
+                return [], [str(self.config.concept_file_name)]
         found: list[Path] = []
+        missing: list[str] = []
         for concept in concepts:
             if not concept.enabled or concept.type != ConceptType.STANDARD:
                 continue
-            folder = Path(concept.path).expanduser()
-            folder = folder if folder.is_absolute() else base / folder
-            if folder.is_dir():
-                depth = None if concept.include_subdirectories else 0
-                found += [folder / name for name in find_images(folder, depth=depth)]
-        return found
+            folder = located(concept.path)
+            if folder is None or not folder.is_dir():
+                missing.append(concept.path)
+                continue
+            depth = None if concept.include_subdirectories else 0
+            found += [folder / name for name in find_images(folder, depth=depth)]
+        return found, missing
 
 
 #: A run folder, its ``config.json``, or a :class:`Run` already read.

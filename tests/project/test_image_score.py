@@ -64,6 +64,7 @@ def test_compare_scores_each_row_against_the_training_images_and_the_no_lora_ren
     run, _onetrainer = train(world, onetrainer_facts, CLEAR)
     plain = compare_with_score(run, world, None)
     plain_cells = json.loads((run / "compare" / "cells.json").read_text(encoding="utf-8"))
+    plain_blue = blue_pixels(plain.grid)
     steps: list[str] = []
     result = compare_with_score(
         run, world, str(tiny_image_model), on_progress=lambda s: steps.append(s.stage)
@@ -87,9 +88,8 @@ def test_compare_scores_each_row_against_the_training_images_and_the_no_lora_ren
     centroid = np.mean([truth[path] for path in trained], axis=0)
     assert scores.references == 20 and scores.model == str(tiny_image_model.resolve())
 
-    for r, label in enumerate(cells["rows"]):
-        row = scores.for_label(label)
-        assert row is not None
+    assert [row.label for row in scores.rows] == cells["rows"]
+    for r, row in enumerate(scores.rows):
         mine = list(dict.fromkeys(cell(r, p, w) for p in range(2) for w in range(2)))
         likeness = np.mean([truth[path] @ centroid for path in mine])
         assert row.likeness == pytest.approx(likeness, abs=1e-5)
@@ -106,18 +106,24 @@ def test_compare_scores_each_row_against_the_training_images_and_the_no_lora_ren
     # shown beside the losses, on the page and in cells.json, and never in the pick
     page = result.page.read_text(encoding="utf-8")
     assert "What an image model sees" in page and "not part of the suggestion" in page
-    for r, label in enumerate(cells["rows"]):
-        row = scores.for_label(label)
-        assert row is not None
+    for r, row in enumerate(scores.rows):
+        label = row.label
         line = next(text for text in page.splitlines() if text.startswith("<tr") and f">{label}<" in text)
         assert f"<span class=score>likeness {row.likeness:.3f}</span>" in line
         assert (f"pull {row.pull:.3f}" in line) if row.pull is not None else ("pull" not in line and r == 0)
-        assert cells["image_score"]["rows"][label]["likeness"] == pytest.approx(row.likeness)
+        renders = 2 if r == 0 else 4  # the no-LoRA row: one per prompt, the same at every weight
+        assert cells["image_score"]["rows"][r] == {
+            "label": label, "likeness": pytest.approx(row.likeness), "pull": row.pull, "renders": renders
+        }  # fmt: skip
     assert cells["evidence"] == plain_cells["evidence"] and "image_score" not in plain_cells
     assert result.evidence is not None and plain.evidence is not None
     assert result.evidence.suggestion == plain.evidence.suggestion
     assert cells["suggested"] is not None and "no LoRA" not in cells["evidence"]
-    assert "score" in steps and any(line.startswith("What ") for line in result.describe())
+    assert steps[0] == "load" and "score" in steps
+    header = f"What {scores.model} sees (against 20 training images"
+    assert any(line.startswith(header) for line in result.describe())
+    # the grid draws the image model's lines in their own colour (the renders may hold a few)
+    assert blue_pixels(result.grid) > plain_blue + 100
 
     # a rerun embeds nothing: every embedding is kept by the content of its file
     again = compare_with_score(run, world, str(tiny_image_model))
@@ -126,10 +132,18 @@ def test_compare_scores_each_row_against_the_training_images_and_the_no_lora_ren
     assert again.scores.rows == scores.rows
 
 
+def blue_pixels(grid: Path) -> int:
+    with Image.open(grid) as image:
+        return sum(
+            count for count, colour in image.convert("RGB").getcolors(1 << 22) if colour == (30, 90, 160)
+        )
+
+
 class MeanColour:
     """An embedder by mean colour: enough to check the arithmetic and the bookkeeping exactly."""
 
     name = "mean-colour"
+    revision = None
 
     def __init__(self) -> None:
         self.embedded: list[Path] = []
@@ -166,7 +180,8 @@ def test_score_arithmetic_unreadable_images_and_the_cache(tmp_path: Path) -> Non
     r, b = np.array([255.0, 1, 1]), np.array([1.0, 1, 255])
     cos = float(r @ b / (np.linalg.norm(r) * np.linalg.norm(b)))
     assert scores.rows[0] == RowScore("no LoRA", pytest.approx(cos), None, 1)
-    assert scores.rows[1] == RowScore("step 10", pytest.approx(1.0), pytest.approx(1 - cos), 2)
+    # the broken render is not counted: one render measured
+    assert scores.rows[1] == RowScore("step 10", pytest.approx(1.0), pytest.approx(1 - cos), 1)
     assert scores.references == 1 and scores.unreadable == (broken,)
     # red and also-red are one file content: embedded once
     assert scores.embedded == 2 and scores.reused == 0 and progress[-1] == ScoreProgress(3, 3)
@@ -176,6 +191,28 @@ def test_score_arithmetic_unreadable_images_and_the_cache(tmp_path: Path) -> Non
     fresh = MeanColour()
     again = score_rows([("step 10", [(also_red, blue)])], [red], fresh, cache_dir=tmp_path / "cache")
     assert fresh.embedded == [] and again.reused == 2 and again.rows[0].likeness == pytest.approx(1.0)
+
+    # a damaged cache is embedded again, not a crash
+    for cache in (tmp_path / "cache").iterdir():
+        cache.write_bytes(cache.read_bytes()[:40])
+    fresh = MeanColour()
+    again = score_rows([("step 10", [(also_red, blue)])], [red], fresh, cache_dir=tmp_path / "cache")
+    assert again.reused == 0 and again.embedded == 2 and len(fresh.embedded) == 2
+
+
+def test_rows_with_the_same_label_keep_their_own_numbers(tmp_path: Path) -> None:
+    """Two earlier final models of one step are two rows of one label; each shows its own."""
+    from onelazy.comparison.rendering import _row_evidence
+
+    red, blue = solid(tmp_path / "red.png", (254, 0, 0)), solid(tmp_path / "blue.png", (0, 0, 254))
+    label = "earlier final (step 20)"
+    scores = score_rows(
+        [("no LoRA", [(blue, None)]), (label, [(red, blue)]), (label, [(blue, blue)])], [red], MeanColour()
+    )
+    rows: list[Any] = [("no LoRA", None), (label, object()), (label, object())]
+    shown, _columns = _row_evidence(rows, None, scores)
+    assert shown[1].scores == ("likeness 1.000", f"pull {scores.rows[1].pull:.3f}")
+    assert shown[2].scores == (f"likeness {scores.rows[2].likeness:.3f}", "pull 0.000")
 
 
 def test_score_without_training_images_says_none(tmp_path: Path) -> None:
@@ -212,7 +249,10 @@ def test_the_image_model_is_checked_before_anything_is_rendered(
     outcome = run_cli(run, world, "--image-score", "someone/no-such-clip")
     assert outcome.exit_code == 1, outcome.output
     assert "cannot load 'someone/no-such-clip'" in outcome.output and "Traceback" not in outcome.output
-    assert "hf_SecretSecret" not in outcome.output and len(outcome.output.strip().splitlines()) == 1
+    assert "hf_SecretSecret" not in outcome.output
+    # what is being loaded (a first use downloads it), then the error in one line
+    loading, error = outcome.output.strip().splitlines()
+    assert loading.startswith("Loading the image model someone/no-such-clip") and error.startswith("Error: ")
     # a folder that holds no image model
     empty = world["base"] / "empty-model"
     empty.mkdir()
@@ -258,6 +298,16 @@ def test_a_model_name_that_is_no_folder_and_no_hub_id_is_a_usage_error() -> None
     with pytest.raises(UsageError, match="no such folder"):
         check_model_name("clip.safetensors")
     assert check_model_name("openai/clip-vit-base-patch32") == "openai/clip-vit-base-patch32"
+    with pytest.raises(UsageError, match="give a model"):
+        check_model_name(" ")
+
+
+def test_a_file_is_no_model_folder(tmp_path: Path) -> None:
+    from onelazy.comparison.image_score import check_model_name
+
+    (tmp_path / "clip").write_text("not a model", encoding="utf-8")
+    with pytest.raises(UsageError, match="clip: is a file, not a model folder"):
+        check_model_name(str(tmp_path / "clip"))
 
 
 def test_onelazy_run_scores_with_the_model_the_file_names(

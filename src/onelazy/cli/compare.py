@@ -155,7 +155,9 @@ def _project_options(run_dir: Path, project: Path | None) -> dict[str, Any]:
 
 
 def _progress(state: Any) -> None:
-    if state.done and (state.done == state.total or state.done % 10 == 0):
+    if state.stage == "load":
+        click.echo(f"Loading the image model {state.current} (its first use downloads it)", err=True)
+    elif state.done and (state.done == state.total or state.done % 10 == 0):
         if state.stage == "score":
             click.echo(f"{state.done}/{state.total} images embedded for the image score")
         else:

@@ -103,7 +103,14 @@ def grid_png(
     header_h = pad + 18 * max(len(lines) for lines in header_lines) + 22 + pad
     columns = len(prompts) * len(weights) + len(sample_columns)
     width = label_w + columns * (cell_w + pad) + pad
-    height = header_h + len(labels) * (cell_h + pad) + pad
+    # a row is as tall as its images, or as its label and the lines under it if those are taller
+    def text_height(r: int) -> int:
+        row = evidence.get(r)
+        extra = len(row.lines) + len(row.scores) + row.suggested if row is not None else 0
+        return pad + 20 * len(_wrap(probe, labels[r], font, label_w - 2 * pad, 4)) + 4 + 17 * extra + pad
+
+    row_h = max([cell_h, *(text_height(r) for r in range(len(labels)))])
+    height = header_h + len(labels) * (row_h + pad) + pad
     canvas = Image.new("RGB", (width, height), (250, 250, 250))
     draw = ImageDraw.Draw(canvas)
     for p, lines in enumerate(header_lines):
@@ -121,7 +128,7 @@ def grid_png(
         for n, line in enumerate(_wrap(probe, f"OneTrainer's sample: {name}", small, cell_w - pad, 3)):
             draw.text((x, pad + 18 * n), line, fill=(20, 20, 20), font=small)
     for r, label in enumerate(labels):
-        y = header_h + r * (cell_h + pad)
+        y = header_h + r * (row_h + pad)
         row = evidence.get(r)
         label_lines = _wrap(probe, label, font, label_w - 2 * pad, 4)
         for n, line in enumerate(label_lines):
@@ -136,7 +143,7 @@ def grid_png(
             for n, (line, colour) in enumerate(extra):
                 draw.text((pad, top + 17 * n), line, fill=colour, font=small)
             if row.suggested:
-                draw.rectangle([2, y - 2, width - 3, y + cell_h + 2], outline=(46, 125, 50), width=3)
+                draw.rectangle([2, y - 2, width - 3, y + row_h + 2], outline=(46, 125, 50), width=3)
             for s, sample in enumerate(row.samples):
                 thumb = thumbs.get(f"sample:{sample}") if sample is not None else None
                 if thumb is not None:

@@ -25,10 +25,13 @@ import hashlib
 import importlib.util
 import io
 import re
+import zipfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
+
+from PIL import Image
 
 from onelazy._files import atomic_write_bytes, sha256_file
 from onelazy.errors import ImageScoreError, UsageError
@@ -56,6 +59,8 @@ SCORE_MEANING = (
     "images' backgrounds gains likeness too. These numbers are not part of the suggestion."
 )
 _TOKEN = re.compile(r"hf_[A-Za-z0-9]{8,}")
+#: What an image that cannot be decoded raises (Pillow's decompression-bomb guard among them).
+UNREADABLE = (OSError, ValueError, Image.DecompressionBombError)
 
 
 class ImageEmbedder(Protocol):
@@ -64,6 +69,11 @@ class ImageEmbedder(Protocol):
     @property
     def name(self) -> str:
         """The model, as the page names it (and the embeddings cache is keyed by)."""
+        ...
+
+    @property
+    def revision(self) -> str | None:
+        """The version of its weights (a hub commit), so that new weights get a new cache."""
         ...
 
     def embed(self, images: Sequence[Path]) -> Embeddings:
@@ -98,7 +108,7 @@ class RowScore:
         return tuple(shown)
 
     def to_json(self) -> dict[str, Any]:
-        return {"likeness": self.likeness, "pull": self.pull, "renders": self.renders}
+        return {"label": self.label, "likeness": self.likeness, "pull": self.pull, "renders": self.renders}
 
 
 @dataclass(frozen=True)
@@ -109,14 +119,14 @@ class ImageScores:
     references: int
     """Training images embedded (the likeness is measured against them)."""
     rows: tuple[RowScore, ...]
-    """The no-LoRA row first, then the checkpoints, as in the grid."""
+    """One per row given, in the same order (the no-LoRA row first, then the checkpoints, as in
+    the grid; two rows may share a label)."""
     embedded: int
     reused: int
     """Images whose embedding was kept from an earlier comparison."""
     unreadable: tuple[Path, ...] = ()
-
-    def for_label(self, label: str) -> RowScore | None:
-        return next((row for row in self.rows if row.label == label), None)
+    missing: tuple[str, ...] = ()
+    """Training concept folders (or the concepts file) that were not found."""
 
     def describe(self) -> list[str]:
         lines = [
@@ -125,9 +135,10 @@ class ImageScores:
         lines += [f"  {row.label}: {', '.join(row.lines())}" for row in self.rows]
         if not self.references:
             lines.append(
-                "  no training image could be read from the run's concepts (a relative path is "
-                "OneTrainer's to resolve): the likeness is not measured"
+                "  no training image could be read from the run's concepts: the likeness is not measured"
             )
+        if self.missing:
+            lines.append(f"  not found, so not measured against: {', '.join(self.missing)}")
         if self.unreadable:
             lines.append(f"  {len(self.unreadable)} image(s) could not be read, first {self.unreadable[0]}")
         return lines
@@ -136,7 +147,7 @@ class ImageScores:
         return {
             "model": self.model,
             "references": self.references,
-            "rows": {row.label: row.to_json() for row in self.rows},
+            "rows": [row.to_json() for row in self.rows],
         }
 
 
@@ -156,6 +167,8 @@ def _scrubbed(text: str) -> str:
 def check_model_name(name: str, *, key: str = "--image-score") -> str:
     """``name`` as the embedder loads it: a hub id (``owner/name``) as written, a local folder as an
     absolute path; a local folder that does not exist is the person's mistake (exit 2)."""
+    if not name.strip():
+        raise UsageError(f"{key}: give a model (a Hugging Face id such as {SUGGESTED_MODEL}, or a folder)")
     local = Path(name).expanduser()
     if local.is_dir():
         return str(local.resolve())
@@ -185,11 +198,10 @@ class ClipEmbedder:
         import transformers
 
         logging = transformers.utils.logging
-        verbosity, bar = logging.get_verbosity(), logging.is_progress_bar_enabled()
-        # its load report, fallback notes and loading bar are not the person's business (the hub's
-        # own download bar, on first use, stays)
+        verbosity = logging.get_verbosity()
+        # its load report and fallback notes are not the person's business; its progress bars (the
+        # download on first use among them) stay
         logging.set_verbosity(logging.ERROR)
-        logging.disable_progress_bar()
         try:
             self._processor = transformers.AutoImageProcessor.from_pretrained(self._name)
             self._model = transformers.AutoModel.from_pretrained(self._name)
@@ -197,8 +209,6 @@ class ClipEmbedder:
             raise ImageScoreError(f"image score: cannot load {model!r}: {_scrubbed(str(exc))}") from None
         finally:
             logging.set_verbosity(verbosity)
-            if bar:
-                logging.enable_progress_bar()
         if not callable(getattr(self._model, "get_image_features", None)):
             raise ImageScoreError(
                 f"image score: {model!r} is a {type(self._model).__name__}, which makes no image embeddings; "
@@ -207,18 +217,32 @@ class ClipEmbedder:
         if device is None:
             device = "cuda" if torch.cuda.is_available() else "cpu"
         self._device = device
-        self._model.to(device).eval()
+        self._on_device = False  # moved there when it first embeds: the backend renders first
+        self._model.eval()
         self._torch = torch
+        commit = getattr(self._model.config, "_commit_hash", None)
+        self._revision = str(commit) if commit else None
 
     @property
     def name(self) -> str:
         return self._name
 
+    @property
+    def revision(self) -> str | None:
+        return self._revision
+
     def embed(self, images: Sequence[Path]) -> Embeddings:
         import numpy as np
-        from PIL import Image
 
         torch = self._torch
+        if not self._on_device:
+            try:
+                self._model.to(self._device)
+            except RuntimeError as exc:  # out of memory, no such device
+                raise ImageScoreError(
+                    f"image score: cannot move {self._name} to {self._device}: {_scrubbed(str(exc))}"
+                ) from None
+            self._on_device = True
         rows: list[Embeddings] = []
         for start in range(0, len(images), self._batch_size):
             batch = []
@@ -253,10 +277,10 @@ def open_embedder(model: str | ImageEmbedder) -> ImageEmbedder:
 # =============================================================================== the cache
 
 
-def _cache_file(folder: Path, model: str) -> Path:
-    """One file per model; a local model folder's files are part of its key, so changed weights
-    are not taken for the old ones."""
-    key = model
+def _cache_file(folder: Path, model: str, revision: str | None) -> Path:
+    """One file per model and version of its weights (a hub commit; a local model folder's files),
+    so new weights are not taken for the old ones."""
+    key = f"{model}@{revision}" if revision else model
     local = Path(model)
     if local.is_dir():
         key += repr(sorted((p.name, p.stat().st_size, p.stat().st_mtime_ns) for p in local.iterdir()))
@@ -270,7 +294,7 @@ def _read_cache(path: Path) -> dict[str, Embeddings]:
     try:
         with np.load(path, allow_pickle=False) as stored:
             return {key: np.asarray(stored[key], dtype=np.float64) for key in stored.files}
-    except (OSError, ValueError, EOFError):  # none yet, or damaged: embed again
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile):  # none yet, or damaged: embed again
         return {}
 
 
@@ -293,11 +317,13 @@ def score_rows(
     *,
     cache_dir: Path | None = None,
     on_progress: Callable[[ScoreProgress], None] | None = None,
+    missing: Sequence[str] = (),
 ) -> ImageScores:
     """Score each row: ``(label, [(render, the no-LoRA render of its prompt and seed, or None)])``
     against the training images ``references`` (see the module's docstring for the two numbers).
 
     Every image is embedded once (by content), the ones already in ``cache_dir`` not at all.
+    ``missing``: training folders the caller could not find, said with the scores.
     """
     import numpy as np
 
@@ -309,7 +335,7 @@ def score_rows(
             digests[path] = sha256_file(path)
         except OSError:
             unreadable.append(path)
-    cache_path = _cache_file(cache_dir, embedder.name) if cache_dir is not None else None
+    cache_path = _cache_file(cache_dir, embedder.name, embedder.revision) if cache_dir is not None else None
     cached = _read_cache(cache_path) if cache_path is not None else {}
     vectors = {sha: cached[sha] for sha in set(digests.values()) if sha in cached}
     reused = len(vectors)
@@ -325,7 +351,7 @@ def score_rows(
         batch = todo[start : start + BATCH_SIZE]
         try:
             found = embedder.embed([path for _, path in batch])
-        except (OSError, ValueError):  # one undecodable image: embed one by one to find it
+        except UNREADABLE:  # one undecodable image: embed one by one to find it
             found = None
         if found is not None:
             vectors.update({sha: found[n] for n, (sha, _) in enumerate(batch)})
@@ -333,7 +359,7 @@ def score_rows(
             for sha, path in batch:
                 try:
                     vectors[sha] = embedder.embed([path])[0]
-                except (OSError, ValueError):
+                except UNREADABLE:
                     unreadable.append(path)
         done += len(batch)
         if on_progress:
@@ -351,10 +377,12 @@ def score_rows(
     for label, pairs in rows:
         likeness: list[float] = []
         pull: list[float] = []
+        seen = 0
         for render, baseline in pairs:
             here = vector(render)
             if here is None:
                 continue
+            seen += 1
             if centroid is not None:
                 likeness.append(float(here @ centroid))
             there = vector(baseline)
@@ -365,7 +393,7 @@ def score_rows(
                 label,
                 float(np.mean(likeness)) if likeness else None,
                 float(np.mean(pull)) if pull else None,
-                len(pairs),
+                seen,
             )
         )
     return ImageScores(
@@ -375,4 +403,5 @@ def score_rows(
         embedded=len(vectors) - reused,
         reused=reused,
         unreadable=tuple(dict.fromkeys(unreadable)),
+        missing=tuple(missing),
     )

@@ -40,7 +40,7 @@ from onelazy._files import (
 from onelazy.comparison.checkpoints import Checkpoint, find_checkpoints_of
 from onelazy.comparison.grid import RowEvidence, grid_png, page_html
 from onelazy.dataset import is_image_name
-from onelazy.errors import BackendError, EvidenceError, UsageError
+from onelazy.errors import BackendError, EvidenceError, ImageScoreError, UsageError
 from onelazy.run_folder import COMPARE_DIR, Run, RunSource, read_run
 
 if TYPE_CHECKING:
@@ -73,7 +73,8 @@ class CompareProgress:
     total: int
     reused: int
     current: str = ""
-    stage: Literal["render", "score"] = "render"
+    stage: Literal["load", "render", "score"] = "render"
+    """``load``: the image model named in ``current`` is being loaded (downloaded on first use)."""
 
 
 @dataclass(frozen=True)
@@ -204,6 +205,8 @@ def compare(
     if image_score is not None:
         from onelazy.comparison.image_score import open_embedder
 
+        if on_progress and isinstance(image_score, str):
+            on_progress(CompareProgress(0, 0, 0, image_score, stage="load"))
         embedder = open_embedder(image_score)
 
     rows: list[tuple[str, Checkpoint | None]] = [("no LoRA", None)] + [(c.label, c) for c in checkpoints]
@@ -249,9 +252,12 @@ def compare(
     evidence, notes = _read_evidence(run_dir, checkpoints)
     scores = None
     if embedder is not None:
-        scores = _score_rows(
-            facts, embedder, rows, cells, found, len(prompt_list), len(weight_list), out, on_progress
-        )
+        try:
+            scores = _score_rows(
+                facts, embedder, rows, cells, found, len(prompt_list), len(weight_list), out, on_progress
+            )
+        except ImageScoreError as exc:  # the renders are made: the page is written without the score
+            notes.append(f"No image score: {exc}")
     row_evidence, sample_columns = _row_evidence(rows, evidence, scores)
     chart = None
     summary: list[str] = []
@@ -268,8 +274,11 @@ def compare(
     if scores is not None:
         from onelazy.comparison.image_score import SCORE_MEANING
 
+        unfound = [f"Not found, so not measured against: {', '.join(scores.missing)}."]
+        unfound = unfound if scores.missing else []
         score_summary = [
             f"Image model: {scores.model}, against {scores.references} training images.",
+            *unfound,
             SCORE_MEANING,
         ]
     atomic_write_json(
@@ -357,8 +366,9 @@ def _score_rows(
                     baseline = found.get(cells[(0, p, w)]) if checkpoint is not None else None
                     pairs.setdefault(cells[(r, p, w)], (render, baseline))
         scored.append((label, list(pairs.values())))
+    references, missing = facts.training_images()
     return score_rows(
-        scored, facts.training_images(), embedder, cache_dir=out / EMBEDDINGS_DIR, on_progress=report
+        scored, references, embedder, cache_dir=out / EMBEDDINGS_DIR, on_progress=report, missing=missing
     )
 
 
@@ -371,11 +381,9 @@ def _row_evidence(
     OneTrainer samples (one column per sample prompt); and, with ``scores``, every row's image
     model numbers (the no-LoRA row's too, as the baseline)."""
     found: dict[int, RowEvidence] = {}
-    if scores is not None:
-        for r, (label, _checkpoint) in enumerate(rows):
-            score = scores.for_label(label)
-            if score is not None:
-                found[r] = RowEvidence(lines=(), scores=score.lines())
+    if scores is not None:  # one score per row, in the rows' order (labels may repeat)
+        for r, score in enumerate(scores.rows):
+            found[r] = RowEvidence(lines=(), scores=score.lines())
     if evidence is None:
         return found, []
     columns = sorted(
