@@ -721,6 +721,18 @@ def _refuse_wrong_family(project: Project) -> None:
     refuse_wrong_family(owner, project.base_model, key="base_model", file=str(project.file))
 
 
+def _require_score_packages(project: Project) -> None:
+    from onelazy.comparison.image_score import missing_packages
+    from onelazy.errors import ImageScoreError
+
+    missing = missing_packages()
+    if missing:
+        raise ImageScoreError(
+            f"{project.file}: compare.image_score: the image score needs {' and '.join(missing)}: "
+            "pip install 'onelazy[score]', or remove compare.image_score"
+        )
+
+
 def run_project(
     path: str | os.PathLike[str] = "onelazy.yaml",
     *,
@@ -751,6 +763,9 @@ def run_project(
     if any(stage.name == "launch" for stage in stages) and state.get("launch") is None:
         # a wrong OneTrainer folder is found now, not after hours of generating images
         _find_onetrainer(project)
+    if any(stage.name == "compare" for stage in stages) and project.image_score_model() is not None:
+        # and the image score's packages now, not after the training
+        _require_score_packages(project)
     run = _Run(
         project,
         state,

@@ -319,6 +319,12 @@ def test_onelazy_run_scores_with_the_model_the_file_names(
     plain = path.read_text(encoding="utf-8")
     scored = plain.replace("\ncompare:\n", f"\ncompare:\n  image_score: {tiny_image_model}\n")
     path.write_text(scored, encoding="utf-8")
+    # without the packages, the run stops before it generates anything, not after the training
+    with pytest.MonkeyPatch.context() as hidden:
+        hidden.setitem(sys.modules, "transformers", None)
+        with pytest.raises(ImageScoreError, match=r"compare.image_score: the image score needs transformers"):
+            run_project(path)
+    assert world["server"].renders == 0
     lines: list[str] = []
     run_project(path, echo=lines.append)
     page = (world["base"] / "faery" / "run" / "compare" / "index.html").read_text(encoding="utf-8")

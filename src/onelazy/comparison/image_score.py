@@ -154,7 +154,8 @@ class ImageScores:
 # =============================================================================== the model
 
 
-def _missing_packages() -> list[str]:
+def missing_packages() -> list[str]:
+    """The packages the image score needs that are not installed (``onelazy[score]`` has them)."""
     return [name for name in ("torch", "transformers") if importlib.util.find_spec(name) is None]
 
 
@@ -187,7 +188,7 @@ class ClipEmbedder:
 
     def __init__(self, model: str, *, device: str | None = None, batch_size: int = BATCH_SIZE) -> None:
         self._name = check_model_name(model)
-        missing = _missing_packages()
+        missing = missing_packages()
         if missing:
             raise ImageScoreError(
                 f"the image score needs {' and '.join(missing)}: pip install 'onelazy[score]', "
