@@ -7,8 +7,10 @@ skipped with that reason. The same holds for ``tiny_image_model``'s packages (to
 
 from __future__ import annotations
 
+import atexit
 import importlib.util
 import os
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -21,6 +23,7 @@ SHARED = Path(os.environ.get("ONELAZY_SHARED_DIR", ROOT.parent / "shared"))
 # person's own Hugging Face cache (set before anything imports huggingface_hub, which reads them once).
 os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["HF_HOME"] = tempfile.mkdtemp(prefix="onelazy-tests-hf-")
+atexit.register(shutil.rmtree, os.environ["HF_HOME"], ignore_errors=True)
 
 
 def _require_shared(sub: str) -> Path:
