@@ -341,3 +341,22 @@ def test_onelazy_run_scores_with_the_model_the_file_names(
     assert world["server"].renders == renders
     page = (world["base"] / "faery" / "run" / "compare" / "index.html").read_text(encoding="utf-8")
     assert "What an image model sees" not in page
+
+
+class OutOfMemory(MeanColour):
+    """An image model that fails while it embeds, as one out of GPU memory does."""
+
+    def embed(self, images: list[Path]) -> Any:
+        raise ImageScoreError("image score: mean-colour failed: CUDA out of memory")
+
+
+def test_a_model_failing_while_it_embeds_leaves_the_renders_and_the_page(
+    world: dict[str, Any], onetrainer_facts: Path
+) -> None:
+    run, _onetrainer = train(world, onetrainer_facts, CLEAR)
+    result = compare_with_score(run, world, OutOfMemory())
+    assert result.scores is None and result.rendered == 14
+    assert "No image score: image score: mean-colour failed: CUDA out of memory" in result.notes
+    page = result.page.read_text(encoding="utf-8")
+    assert "CUDA out of memory" in page and "<span class=score>" not in page
+    assert "validation loss" in page and result.grid.is_file()
