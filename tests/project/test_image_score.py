@@ -40,7 +40,7 @@ def expected_embeddings(model_folder: Path, files: list[Path]) -> dict[Path, Any
     return found
 
 
-def compare_with_score(run: Path, world: dict[str, Any], model: str | None, **options: Any) -> Any:
+def compare_with_score(run: Path, world: dict[str, Any], model: Any, **options: Any) -> Any:
     prompts = ("a faery in a forest", "a faery on a beach")
     return render(run, world, prompts, (0.7, 1.0), image_score=model, **options)
 
