@@ -96,3 +96,22 @@ def test_a_request_refuses_what_render_settings_refuse() -> None:
         RenderSettings(model="m", width=500)
     with pytest.raises(UsageError, match=r"^generation request: steps must be at least 1$"):
         GenerationRequest(prompt="p", model="m", steps=0)
+
+
+def test_the_generate_sections_defaults_are_the_render_settings_own() -> None:
+    """``generate:`` states the shared render settings again as a validated model; a default that
+    drifted from RenderSettings' would render a file that says nothing differently from Python."""
+    import dataclasses
+
+    from onelazy.generation import GenerateConfig
+    from onelazy.render import RenderSettings
+
+    shared = {f.name: f for f in dataclasses.fields(RenderSettings) if f.name in GenerateConfig.model_fields}
+    expected = {"width", "height", "steps", "cfg", "sampler", "scheduler", "seed", "loras", "family"}
+    assert set(shared) >= expected
+    for name, field in shared.items():
+        if name == "model":  # required in both
+            continue
+        ours = field.default if field.default is not dataclasses.MISSING else field.default_factory()
+        theirs = GenerateConfig.model_fields[name].get_default(call_default_factory=True)
+        assert (tuple(theirs) if isinstance(theirs, list) else theirs) == ours, name
